@@ -1,0 +1,135 @@
+"""The assignment-compatible command line: ``paxos-classic N p R [--seed S]``.
+
+Prints the classic transcript of one protocol run on real node processes. Importing this
+module must stay cheap (no pandas, seaborn or Hydra): it is what students run most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from paxos_exp.core import transcript
+from paxos_exp.core.config import START_METHODS, RunConfig, RuntimeOptions, parse_initial_values
+from paxos_exp.core.errors import ConfigError, RunError
+from paxos_exp.core.faults import MAX_SEED
+
+
+def _nodes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"NUM_NODES must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"NUM_NODES must be at least 1, not {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"CRASH_PROB must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"CRASH_PROB must lie between 0 and 1, not {text}")
+    return value
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"NUM_ROUNDS must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"NUM_ROUNDS must be 0 or more, not {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number, not {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError("--seed must lie between 0 and 2**64-1")
+    return value
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--timeout must be a number of seconds, not {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("--timeout must be a positive number of seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paxos-classic",
+        description=(
+            "Run synchronous binary Paxos with simulated crashes on NUM_NODES real processes "
+            "and print the classic transcript (CS403/534 PA3)."
+        ),
+        epilog="example: paxos-classic 4 0.1 3 --seed 7",
+    )
+    parser.add_argument("nodes", metavar="NUM_NODES", type=_nodes, help="number of nodes, >= 1")
+    parser.add_argument("fail_prob", metavar="CRASH_PROB", type=_probability, help="crash probability in [0, 1]")
+    parser.add_argument("rounds", metavar="NUM_ROUNDS", type=_rounds, help="number of rounds, >= 0")
+    parser.add_argument("--seed", type=_seed, default=None, help="replay a run (default: a fresh seed, printed to stderr)")
+    parser.add_argument(
+        "--initial-values", default=None, metavar="BITS",
+        help="one 0/1 per node, such as 0110 (default: fair coins from the seed)",
+    )
+    parser.add_argument("--start-method", choices=START_METHODS, default="fork", help="multiprocessing start method")
+    parser.add_argument("--timeout", type=_timeout, default=10.0, help="deadline in seconds for every receive and barrier wait (default 10)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    seed_given = args.seed is not None
+    seed = args.seed if seed_given else secrets.randbits(63)
+    try:
+        config = RunConfig(
+            nodes=args.nodes,
+            fail_prob=args.fail_prob,
+            rounds=args.rounds,
+            seed=seed,
+            initial_values=parse_initial_values(args.initial_values),
+        )
+        options = RuntimeOptions(
+            start_method=args.start_method,
+            receive_timeout=args.timeout,
+            barrier_timeout=args.timeout,
+            transcript=True,
+        )
+    except ConfigError as error:
+        parser.error(str(error))
+    if not seed_given:
+        print(f"paxos-classic: seed {seed} (replay with --seed {seed})", file=sys.stderr)
+    # SIGTERM cleans up like Ctrl-C: SystemExit unwinds through the supervisor's finally.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+    print(transcript.header(config.nodes, config.fail_prob, config.rounds), flush=True)
+    from paxos_exp.runtime.api import run_config
+
+    try:
+        run_config(config, options)
+    except RunError as error:
+        sys.stdout.flush()
+        print(f"paxos-classic: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("paxos-classic: interrupted; all node processes stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

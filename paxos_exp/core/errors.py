@@ -1,0 +1,19 @@
+"""The project's exception family: every message tells the user what to change."""
+
+from __future__ import annotations
+
+
+class PaxosExpError(Exception):
+    """Base class of every error paxos-exp raises on purpose."""
+
+
+class ConfigError(PaxosExpError, ValueError):
+    """A configuration value is invalid; raised before any process starts."""
+
+
+class RunError(PaxosExpError, RuntimeError):
+    """A run could not complete (a node died, stalled, or broke the protocol)."""
+
+
+class ProtocolError(PaxosExpError, RuntimeError):
+    """A node received a message the protocol does not allow at that point."""

@@ -1,0 +1,67 @@
+"""The exact decision probability of PROTOCOL.md.
+
+The leader counts itself with probability ``q = 1 - p`` (one message); each acceptor with
+``q^2`` (request and reply). With quorum ``M``:
+``f = q P(Bin(N-1, q^2) >= M-1) + p P(Bin(N-1, q^2) >= M)``. Both phases have this law with
+fresh draws, so a round decides with probability ``f_join * f_vote`` (``f^2`` for majorities).
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+from paxos_exp.core.quorum import majority
+
+
+def binomial_tail(trials: int, success: float, at_least: int) -> float:
+    """``P(Bin(trials, success) >= at_least)``, exactly summed."""
+    if at_least <= 0:
+        return 1.0
+    if at_least > trials:
+        return 0.0
+    failure = 1.0 - success
+    return sum(
+        comb(trials, k) * success**k * failure ** (trials - k)
+        for k in range(at_least, trials + 1)
+    )
+
+
+def quorum_probability(nodes: int, fail_prob: float, quorum: int | None = None) -> float:
+    """Probability that one phase gathers ``quorum`` (default: a strict majority)."""
+    size = majority(nodes) if quorum is None else quorum
+    q = 1.0 - fail_prob
+    acceptor = q * q
+    return q * binomial_tail(nodes - 1, acceptor, size - 1) + fail_prob * binomial_tail(
+        nodes - 1, acceptor, size
+    )
+
+
+def join_probability(nodes: int, fail_prob: float, join_quorum: int | None = None) -> float:
+    """``f``: the probability that the leader proposes (no ROUNDCHANGE)."""
+    return quorum_probability(nodes, fail_prob, join_quorum)
+
+
+def round_decision_probability(
+    nodes: int, fail_prob: float, join_quorum: int | None = None, vote_quorum: int | None = None
+) -> float:
+    """Probability that one round decides (``f^2`` for majority quorums)."""
+    return quorum_probability(nodes, fail_prob, join_quorum) * quorum_probability(
+        nodes, fail_prob, vote_quorum
+    )
+
+
+def roundchange_probability(nodes: int, fail_prob: float, join_quorum: int | None = None) -> float:
+    """Probability that a round ends in ROUNDCHANGE (``1 - f``)."""
+    return 1.0 - join_probability(nodes, fail_prob, join_quorum)
+
+
+def decision_within_probability(
+    nodes: int,
+    fail_prob: float,
+    rounds: int,
+    join_quorum: int | None = None,
+    vote_quorum: int | None = None,
+) -> float:
+    """Probability of at least one decision in ``rounds`` rounds: ``1 - (1 - f^2)^R``."""
+    per_round = round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
+    return 1.0 - (1.0 - per_round) ** rounds

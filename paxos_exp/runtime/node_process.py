@@ -1,0 +1,223 @@
+"""The program of one node process: ZeroMQ PULL/PUSH sockets, a barrier per round.
+
+This module is imported by name in spawned children, so it must stay importable on its own.
+It reports to the supervisor through a one-way pipe: ``ready`` once, one ``trial`` message per
+trial (all rounds' tallies and trace rows at once), or one ``error`` message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import zmq
+
+from paxos_exp.core import transcript as lines
+from paxos_exp.core.config import RunConfig, RuntimeOptions
+from paxos_exp.core.errors import ProtocolError, RunError
+from paxos_exp.core.messages import Envelope, Message, Phase
+from paxos_exp.core.node import (
+    NodeState,
+    acceptor_on_proposal,
+    acceptor_on_request,
+    leader_of,
+    leader_on_joins,
+    leader_on_votes,
+    leader_start,
+)
+from paxos_exp.runtime.wire import NodeWire, ReportRow, TraceRow
+
+# Progress slots per node in the shared array: trial, round, stage.
+PROGRESS_SLOTS = 3
+STAGE_STARTING, STAGE_ROUND, STAGE_BARRIER, STAGE_DONE = 0, 1, 2, 3
+
+# Error categories a node reports; the supervisor uses them to find the root cause.
+ERROR_TIMEOUT = "timeout"
+ERROR_BARRIER = "barrier"
+ERROR_PROTOCOL = "protocol"
+ERROR_CRASH = "crash"
+
+_PIPE_BUF = 4096  # writes up to this size to a pipe are atomic: lines never tear
+
+
+def endpoint(directory: str, node: int) -> str:
+    return f"ipc://{directory}/{node}"
+
+
+@dataclass(frozen=True)
+class NodeArgs:
+    """Everything a node needs; picklable for spawn and forkserver."""
+
+    node: int
+    config: RunConfig
+    options: RuntimeOptions
+    directory: str
+
+
+class _Timeout(Exception):
+    pass
+
+
+def write_lines(text_lines: list[str]) -> None:
+    """Write whole lines to stdout, each write at most PIPE_BUF bytes so no line tears."""
+    chunk: list[bytes] = []
+    size = 0
+    for line in text_lines:
+        data = (line + "\n").encode()
+        if size + len(data) > _PIPE_BUF and chunk:
+            os.write(1, b"".join(chunk))
+            chunk, size = [], 0
+        chunk.append(data)
+        size += len(data)
+    if chunk:
+        os.write(1, b"".join(chunk))
+
+
+def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> None:
+    """Entry point of a node process. Never raises: errors go to the supervisor's pipe."""
+    node = args.node
+    where = [0, 0]  # trial, round: for error messages
+    try:
+        # Ctrl-C reaches the whole process group; the supervisor alone decides what to do.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A forked child may inherit the CLI's SIGTERM handler; a node just dies on SIGTERM.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _run_node(args, barrier, conn, progress, where)
+    except _Timeout as error:
+        _report_error(conn, node, where, ERROR_TIMEOUT, str(error))
+    except threading.BrokenBarrierError:
+        _report_error(conn, node, where, ERROR_BARRIER, "the round barrier was broken or timed out")
+    except ProtocolError as error:
+        _report_error(conn, node, where, ERROR_PROTOCOL, str(error))
+    except BaseException as error:  # noqa: BLE001 - anything else is reported, then we exit
+        _report_error(conn, node, where, ERROR_CRASH, f"{type(error).__name__}: {error}")
+    finally:
+        conn.close()
+
+
+def _report_error(conn: Connection, node: int, where: list[int], category: str, text: str) -> None:
+    try:
+        conn.send(("error", node, where[0], where[1], category, text))
+    except (OSError, ValueError):
+        pass  # the supervisor is gone; nothing left to tell
+    raise SystemExit(1)
+
+
+def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, where: list[int]) -> None:
+    node, config, options = args.node, args.config, args.options
+    nodes = config.nodes
+    base = node * PROGRESS_SLOTS
+    context = zmq.Context()
+    pushes: list[zmq.Socket] = []
+    pull = context.socket(zmq.PULL)
+    try:
+        pull.setsockopt(zmq.LINGER, 0)
+        pull.setsockopt(zmq.RCVTIMEO, max(1, int(options.receive_timeout * 1000)))
+        pull.bind(endpoint(args.directory, node))
+        # Every PULL is bound before any PUSH connects: no reconnect delay on first messages.
+        barrier.wait(options.startup_timeout)
+        for peer in range(nodes):
+            push = context.socket(zmq.PUSH)
+            # Every message is received before the round's barrier, so nothing is queued when a
+            # socket closes; zero linger keeps a failed run from blocking context termination.
+            push.setsockopt(zmq.LINGER, 0)
+            push.connect(endpoint(args.directory, peer))
+            pushes.append(push)
+        conn.send(("ready", node))
+
+        def deliver(receiver: int, phase: Phase, message: Message) -> None:
+            pushes[receiver].send(Envelope(wire.trial, wire.round, phase, message).encode())
+
+        def receive(phase: Phase) -> Message:
+            try:
+                data = pull.recv()
+            except zmq.Again:
+                raise _Timeout(
+                    f"no message within {options.receive_timeout:g} s in the "
+                    f"{phase.name.lower()} phase"
+                ) from None
+            envelope = Envelope.decode(data)
+            if envelope.trial != wire.trial or envelope.round != wire.round or envelope.phase != phase:
+                raise ProtocolError(
+                    f"message {envelope.message.body!r} from node {envelope.message.sender} "
+                    f"belongs to trial {envelope.trial} round {envelope.round} "
+                    f"{envelope.phase.name.lower()} phase"
+                )
+            return envelope.message
+
+        wire = NodeWire(config.fail_prob, config.seed, None, deliver)
+        quorums = config.quorums
+        transcript = options.transcript
+        for trial in range(config.trials):
+            state = NodeState(node, config.initial_values_for(trial)[node])
+            trace: list[TraceRow] | None = [] if config.trace else None
+            wire.trace = trace
+            reports: list[ReportRow] = []
+            for rnd in range(config.rounds):
+                where[0], where[1] = trial, rnd
+                progress[base] = trial
+                progress[base + 1] = rnd
+                progress[base + 2] = STAGE_ROUND
+                leader = leader_of(rnd, nodes)
+                wire.begin(trial, rnd, leader)
+                out: list[str] = []
+                if node == leader:
+                    state, leader_row = _lead(state, rnd, nodes, quorums, wire, receive, out, transcript)
+                else:
+                    state = _accept(state, rnd, leader, wire, receive, out, transcript)
+                    leader_row = None
+                reports.append(wire.report(leader_row))
+                if out:
+                    write_lines(out)
+                progress[base + 2] = STAGE_BARRIER
+                barrier.wait(options.barrier_timeout)
+            conn.send(("trial", node, trial, reports, trace))
+        progress[base + 2] = STAGE_DONE
+    finally:
+        for push in pushes:
+            push.close(linger=0)
+        pull.close(linger=0)
+        context.term()
+
+
+def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
+    if transcript:
+        # Written at once so a reader sees each round open before its messages.
+        write_lines([lines.round_started(rnd, state.val)])
+    wire.send_all(leader_start(state, nodes), Phase.JOIN)
+    received = [receive(Phase.JOIN) for _ in range(nodes)]
+    if transcript:
+        out.extend(lines.leader_received(rnd, Phase.JOIN, message.body) for message in received)
+    state, joined, sends = leader_on_joins(state, received, nodes, quorums)
+    wire.send_all(sends, Phase.VOTE)
+    if joined.proposal is None:
+        if transcript:
+            out.append(lines.changed_round(rnd))
+        return state, (joined.joins, None, 0, None)
+    received = [receive(Phase.VOTE) for _ in range(nodes)]
+    if transcript:
+        out.extend(lines.leader_received(rnd, Phase.VOTE, message.body) for message in received)
+    state, voted = leader_on_votes(state, received, rnd, nodes, quorums)
+    if voted.decision is not None and transcript:
+        out.append(lines.decided(rnd, voted.decision))
+    return state, (joined.joins, joined.proposal, voted.votes, voted.decision)
+
+
+def _accept(state, rnd, leader, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
+    request = receive(Phase.JOIN)
+    if transcript:
+        out.append(lines.acceptor_received(state.node, Phase.JOIN, request.body))
+    wire.send_all(acceptor_on_request(state, request, leader), Phase.JOIN)
+    request = receive(Phase.VOTE)
+    if transcript:
+        out.append(lines.acceptor_received(state.node, Phase.VOTE, request.body))
+    state, replies = acceptor_on_proposal(state, request, rnd, leader)
+    wire.send_all(replies, Phase.VOTE)
+    return state
+
+
+__all__ = ["NodeArgs", "node_main", "endpoint", "RunError"]

@@ -1,0 +1,300 @@
+"""The real runtime: one OS process per node, ZeroMQ over ipc://, a supervisor that watches them.
+
+The supervisor (this process) is not a node. It starts the nodes from an explicit
+multiprocessing context, collects each node's records once per trial through a pipe, and
+watches the processes' sentinels: a node that dies, fails or stalls ends the run with a
+RunError naming it, after the barrier is aborted so the others stop too. Processes, pipes and
+the private socket directory are cleaned up on every path, KeyboardInterrupt included.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import signal
+import tempfile
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from paxos_exp.core.config import RunConfig, RuntimeOptions
+from paxos_exp.core.errors import ConfigError, RunError
+from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord
+from paxos_exp.runtime.assemble import assemble_trial
+from paxos_exp.runtime.node_process import (
+    ERROR_BARRIER,
+    ERROR_TIMEOUT,
+    PROGRESS_SLOTS,
+    STAGE_BARRIER,
+    STAGE_DONE,
+    NodeArgs,
+    endpoint,
+    node_main,
+)
+
+_SOCKET_PATH_LIMIT = 107  # sun_path on Linux, minus the terminating NUL
+_WATCH_INTERVAL = 0.5  # how often the watchdog looks at node progress between messages
+_ERROR_GRACE = 2.0  # after the first failure: time for the other nodes' reports to arrive
+_TEARDOWN_GRACE = 5.0  # per process, before terminate and then kill
+
+
+def socket_directory(nodes: int) -> str:
+    """A private (0700) directory with a path short enough for every node's ipc endpoint."""
+    for parent in (None, "/tmp"):
+        directory = tempfile.mkdtemp(prefix="pxe-", dir=parent)
+        if len(endpoint(directory, nodes - 1)) - len("ipc://") <= _SOCKET_PATH_LIMIT:
+            return directory
+        shutil.rmtree(directory, ignore_errors=True)
+    raise ConfigError(
+        "no temporary directory with a path short enough for ipc sockets: set TMPDIR to a "
+        "short path such as /tmp"
+    )
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+class _Supervisor:
+    def __init__(self, config: RunConfig, options: RuntimeOptions) -> None:
+        self.config = config
+        self.options = options
+        self.context = multiprocessing.get_context(options.start_method)
+        self.processes: list[Any] = []
+        self.conns: dict[int, Connection] = {}
+        self.directory: str | None = None
+        self.barrier: Any = None
+        self.progress: Any = None
+        self.errors: dict[int, tuple[int, int, str, str]] = {}
+        self.finished: set[int] = set()  # nodes that sent every trial
+        self.exited: dict[int, int] = {}
+
+    # -- start -------------------------------------------------------------------------
+    def start(self) -> None:
+        nodes = self.config.nodes
+        self.directory = socket_directory(nodes)
+        self.barrier = self.context.Barrier(nodes)
+        self.progress = self.context.RawArray("q", nodes * PROGRESS_SLOTS)
+        for node in range(nodes):
+            receiver, sender = self.context.Pipe(duplex=False)
+            process = self.context.Process(
+                target=node_main,
+                args=(NodeArgs(node, self.config, self.options, self.directory), self.barrier, sender, self.progress),
+                name=f"paxos-node-{node}",
+                daemon=True,
+            )
+            process.start()
+            sender.close()  # the child holds its own end; EOF then means the child is gone
+            self.processes.append(process)
+            self.conns[node] = receiver
+
+    # -- messages ------------------------------------------------------------------------
+    def _where(self, node: int) -> tuple[int, int, int]:
+        base = node * PROGRESS_SLOTS
+        return self.progress[base], self.progress[base + 1], self.progress[base + 2]
+
+    def _drain(self, node: int, handle: Any) -> None:
+        """Read everything a node's pipe holds, until it would block or hits EOF."""
+        conn = self.conns.get(node)
+        while conn is not None:
+            try:
+                if not conn.poll():
+                    return
+                message = conn.recv()
+            except (EOFError, OSError):
+                conn.close()
+                del self.conns[node]
+                return
+            handle(message)
+
+    def _record_exit(self, node: int) -> None:
+        process = self.processes[node]
+        process.join(0)
+        if process.exitcode is not None:
+            self.exited[node] = process.exitcode
+
+    def pump(self, timeout: float, handle: Any) -> None:
+        """Wait up to ``timeout`` for node messages or exits and handle them."""
+        sentinels = {
+            self.processes[node].sentinel: node
+            for node in range(self.config.nodes)
+            if node not in self.exited
+        }
+        by_conn = {conn: node for node, conn in self.conns.items()}
+        for ready in wait([*by_conn, *sentinels], timeout):
+            if ready in by_conn:
+                self._drain(by_conn[ready], handle)
+            else:
+                node = sentinels[ready]
+                self._drain(node, handle)
+                self._record_exit(node)
+
+    # -- failure -------------------------------------------------------------------------
+    def problem(self) -> bool:
+        if self.errors:
+            return True
+        return any(code != 0 or node not in self.finished for node, code in self.exited.items())
+
+    def fail(self, handle: Any, reason: str | None = None) -> RunError:
+        """Stop the others, gather what every node has to say, and name the root cause."""
+        self.barrier.abort()
+        deadline = time.monotonic() + _ERROR_GRACE
+        while len(self.exited) < self.config.nodes and time.monotonic() < deadline:
+            self.pump(max(0.0, deadline - time.monotonic()), handle)
+        return RunError(self.diagnose(reason))
+
+    def diagnose(self, reason: str | None) -> str:
+        parts: list[str] = []
+        silent_dead = [
+            node for node, code in sorted(self.exited.items())
+            if node not in self.errors and (code != 0 or node not in self.finished)
+        ]
+        for node in silent_dead:
+            trial, rnd, _ = self._where(node)
+            parts.append(
+                f"node {node} died ({_describe_exit(self.exited[node])}) in trial {trial}, round {rnd}"
+            )
+        primary = {
+            node: error for node, error in self.errors.items()
+            if error[2] not in (ERROR_TIMEOUT, ERROR_BARRIER)
+        }
+        for node, (trial, rnd, category, text) in sorted(primary.items()):
+            parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
+        if not parts:
+            stalled = [
+                node for node in range(self.config.nodes)
+                if node not in self.errors and node not in self.finished
+                and self._where(node)[2] != STAGE_BARRIER
+            ]
+            for node in stalled:
+                trial, rnd, _ = self._where(node)
+                state = "still running" if node not in self.exited else _describe_exit(self.exited[node])
+                parts.append(f"node {node} stopped responding in trial {trial}, round {rnd} ({state})")
+        if not parts:
+            for node, (trial, rnd, category, text) in sorted(self.errors.items()):
+                parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
+        if reason is not None:
+            parts.insert(0, reason)
+        if not parts:
+            parts.append("the run failed for an unknown reason")
+        return "; ".join(parts) + "; the other nodes were stopped"
+
+    # -- teardown ------------------------------------------------------------------------
+    def close(self, aborting: bool) -> None:
+        if aborting and self.barrier is not None:
+            self.barrier.abort()
+        deadline = time.monotonic() + (_TEARDOWN_GRACE if not aborting else 1.0)
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join(1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for process in self.processes:
+            process.close()
+        for conn in self.conns.values():
+            conn.close()
+        self.conns.clear()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+
+def run_processes(config: RunConfig, options: RuntimeOptions) -> RunResult:
+    """Run every trial of ``config`` on N node processes; raise RunError on any failure."""
+    nodes = config.nodes
+    supervisor = _Supervisor(config, options)
+    began = time.perf_counter()
+    ready: set[int] = set()
+    node_reports: dict[int, list[Any]] = {}
+    node_traces: dict[int, list[Any]] = {}
+    rounds: list[RoundRecord] = []
+    trials: list[TrialRecord] = []
+    trace: list[TraceRecord] = []
+    sent_trials = [0] * nodes
+
+    def handle(message: tuple[Any, ...]) -> None:
+        kind, node = message[0], message[1]
+        if kind == "ready":
+            ready.add(node)
+        elif kind == "trial":
+            _, _, trial, reports, trace_rows = message
+            node_reports.setdefault(trial, [None] * nodes)[node] = reports
+            if trace_rows is not None:
+                node_traces.setdefault(trial, [None] * nodes)[node] = trace_rows
+            sent_trials[node] += 1
+            if sent_trials[node] == config.trials:
+                supervisor.finished.add(node)
+        elif kind == "error":
+            supervisor.errors.setdefault(node, tuple(message[2:]))
+
+    aborting = True
+    ready_at = finished_at = began
+    try:
+        supervisor.start()
+        stall_limit = max(options.receive_timeout, options.barrier_timeout) + 5.0
+        startup_deadline = time.monotonic() + options.startup_timeout + 5.0
+        last_change = time.monotonic()
+        last_seen: tuple[Any, ...] = ()
+        next_trial = 0
+        while next_trial < config.trials:
+            supervisor.pump(_WATCH_INTERVAL, handle)
+            if supervisor.problem():
+                raise supervisor.fail(handle)
+            if len(ready) == nodes and ready_at == began:
+                ready_at = time.perf_counter()
+            while next_trial in node_reports and None not in node_reports[next_trial]:
+                trace_rows = node_traces.pop(next_trial, None) if config.trace else None
+                records, trial_record, trace_records = assemble_trial(
+                    config, next_trial, node_reports.pop(next_trial), trace_rows
+                )
+                rounds.extend(records)
+                trials.append(trial_record)
+                trace.extend(trace_records)
+                next_trial += 1
+            now = time.monotonic()
+            if len(ready) < nodes:
+                if now > startup_deadline:
+                    missing = sorted(set(range(nodes)) - ready)
+                    raise supervisor.fail(
+                        handle, f"nodes {missing} did not start within {options.startup_timeout:g} s"
+                    )
+                continue
+            seen = (tuple(supervisor.progress), tuple(sent_trials))
+            if seen != last_seen:
+                last_seen, last_change = seen, now
+            elif now - last_change > stall_limit:
+                raise supervisor.fail(handle, f"no node made progress for {stall_limit:g} s")
+        finished_at = time.perf_counter()
+        # Every node has sent its last trial; each now exits on its own.
+        deadline = time.monotonic() + _TEARDOWN_GRACE
+        while len(supervisor.exited) < nodes and time.monotonic() < deadline:
+            supervisor.pump(max(0.0, deadline - time.monotonic()), handle)
+        if len(supervisor.exited) < nodes or supervisor.problem():
+            raise supervisor.fail(handle, "nodes did not exit cleanly after the last trial")
+        aborting = False
+    finally:
+        supervisor.close(aborting)
+    ended = time.perf_counter()
+    if ready_at == began:
+        ready_at = finished_at
+    return RunResult(
+        config=config,
+        engine="processes",
+        rounds=tuple(rounds),
+        trials=tuple(trials),
+        timings=Timings(startup=ready_at - began, rounds=finished_at - ready_at, teardown=ended - finished_at),
+        trace=tuple(trace) if config.trace else None,
+        start_method=options.start_method,
+    )
