@@ -22,7 +22,8 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(BIN)/paxos-classic 4 0.1 3 --seed 1
+	$(BIN)/paxos-exp experiment=quick
+	@echo "Results: outputs/sweeps/quick/ (one directory per job; report in outputs/sweeps/quick/report/)"
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest

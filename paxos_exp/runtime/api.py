@@ -57,15 +57,18 @@ def run(
 
 
 def run_config(
-    config: RunConfig, options: RuntimeOptions, emit: Callable[[str], None] | None = None
+    config: RunConfig,
+    options: RuntimeOptions,
+    emit: Callable[[str], None] | None = None,
+    on_trial: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Run an already validated configuration."""
+    """Run an already validated configuration; ``on_trial(done, total)`` follows progress."""
     if options.engine == "inprocess":
         from paxos_exp.runtime.inprocess import run_inprocess
 
         if options.transcript and emit is None:
             emit = print
-        return run_inprocess(config, emit if options.transcript or emit else None)
+        return run_inprocess(config, emit if options.transcript or emit else None, on_trial)
     from paxos_exp.runtime.processes import run_processes
 
-    return run_processes(config, options)
+    return run_processes(config, options, on_trial)

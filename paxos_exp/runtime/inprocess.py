@@ -28,7 +28,11 @@ from paxos_exp.runtime.wire import NodeWire, ReportRow, TraceRow
 Emit = Callable[[str], None]
 
 
-def run_inprocess(config: RunConfig, emit: Emit | None = None) -> RunResult:
+def run_inprocess(
+    config: RunConfig,
+    emit: Emit | None = None,
+    on_trial: Callable[[int, int], None] | None = None,
+) -> RunResult:
     """Run every trial of ``config`` in this process. ``emit`` receives transcript lines."""
     began = time.perf_counter()
     all_rounds: list[RoundRecord] = []
@@ -39,6 +43,8 @@ def run_inprocess(config: RunConfig, emit: Emit | None = None) -> RunResult:
         all_rounds.extend(rounds)
         all_trials.append(trial_record)
         all_trace.extend(trace)
+        if on_trial is not None:
+            on_trial(trial + 1, config.trials)
     elapsed = time.perf_counter() - began
     return RunResult(
         config=config,

@@ -14,6 +14,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -211,7 +212,11 @@ class _Supervisor:
             self.directory = None
 
 
-def run_processes(config: RunConfig, options: RuntimeOptions) -> RunResult:
+def run_processes(
+    config: RunConfig,
+    options: RuntimeOptions,
+    on_trial: Callable[[int, int], None] | None = None,
+) -> RunResult:
     """Run every trial of ``config`` on N node processes; raise RunError on any failure."""
     nodes = config.nodes
     supervisor = _Supervisor(config, options)
@@ -263,6 +268,8 @@ def run_processes(config: RunConfig, options: RuntimeOptions) -> RunResult:
                 trials.append(trial_record)
                 trace.extend(trace_records)
                 next_trial += 1
+                if on_trial is not None:
+                    on_trial(next_trial, config.trials)
             now = time.monotonic()
             if len(ready) < nodes:
                 if now > startup_deadline:

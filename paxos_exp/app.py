@@ -1,0 +1,215 @@
+"""``paxos-exp``: the Hydra application. One job = one configuration, run ``trials`` times.
+
+The entry point is thin: :func:`run_job` does the work and can be called without a CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
+from paxos_exp.core.errors import RunError
+from paxos_exp.results import (
+    STATUS_FAILED,
+    STATUS_OK,
+    read_result,
+    summarize,
+    versions,
+    write_result,
+    write_tables,
+)
+
+log = logging.getLogger("paxos_exp")
+
+SWEEP_MANIFEST = "sweep.json"
+
+register_configs()
+register_resolvers()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+class _TrialProgress:
+    """A single line on stderr, rewritten at most a few times a second (terminals only)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.shown = 0.0
+        self.active = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - self.shown < 0.25:
+            return
+        self.shown = now
+        elapsed = now - self.started
+        left = elapsed / done * (total - done) if done else 0.0
+        sys.stderr.write(
+            f"\r{self.label}: trial {done}/{total}, {_duration(elapsed)} elapsed, "
+            f"about {_duration(left)} left   "
+        )
+        sys.stderr.flush()
+        self.active = True
+
+    def close(self) -> None:
+        if self.active:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _position(hydra_cfg: Any) -> tuple[str, float | None]:
+    """``[k/n]`` for a sweep job, and the seconds left estimated from the sweep's pace."""
+    try:
+        from hydra.types import RunMode
+
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return "", None
+        number = int(hydra_cfg.job.num) + 1
+        manifest = Path(hydra_cfg.sweep.dir) / SWEEP_MANIFEST
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+        total = int(info["total_jobs"])
+        elapsed = time.time() - float(info["started_epoch"])
+        return f"[{number}/{total}] ", elapsed / number * max(0, total - number)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "", None
+
+
+def _describe(config: dict[str, Any]) -> str:
+    return f"nodes={config['nodes']} fail_prob={config['fail_prob']:.2f} rounds={config['rounds']}"
+
+
+def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
+    """Run one job and write its result files; returns its summary.
+
+    Skips the job when ``output_dir/result.json`` already says ok for the same job key
+    (unless ``force``). Raises on failure after writing a result.json that says why.
+    """
+    began = time.perf_counter()
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    if output_dir is None:
+        if hydra_cfg is None:
+            raise RuntimeError("run_job needs output_dir when called outside Hydra")
+        output_dir = Path(hydra_cfg.runtime.output_dir)
+    config = job_config(cfg)
+    key = job_key(config)
+    position, left = _position(hydra_cfg) if hydra_cfg is not None else ("", None)
+    label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
+    previous = read_result(output_dir)
+    if (
+        not cfg.get("force", False)
+        and previous is not None
+        and previous.get("status") == STATUS_OK
+        and previous.get("job_key") == key
+    ):
+        log.info("%s%s: already done in %s (force=true reruns it)", position, label, output_dir)
+        return dict(previous.get("summary") or {})
+
+    document: dict[str, Any] = {
+        "status": STATUS_FAILED,
+        "error": None,
+        "job_key": key,
+        "name": cfg.get("name"),
+        "config": config,
+        "seed": config.get("seed"),
+        "summary": None,
+        "overrides": list(hydra_cfg.overrides.task) if hydra_cfg is not None else [],
+        "command": sys.argv,
+        "versions": versions(),
+        "started_at": _now(),
+        "finished_at": None,
+    }
+    progress = None
+    try:
+        run_config, options = to_run_config(config)
+        if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
+            # Loky workers carry their own start-method state; spawn/forkserver children fail
+            # to bootstrap unless the worker's default is set explicitly first.
+            multiprocessing.set_start_method(options.start_method, force=True)
+        if cfg.get("progress", True) and sys.stderr.isatty():
+            progress = _TrialProgress(f"{position}{label}")
+        from paxos_exp.runtime.api import run_config as execute
+
+        result = execute(run_config, options, on_trial=progress)
+        write_tables(output_dir, result)
+        summary = summarize(result)
+        document["summary"] = summary
+        safety = summary["safety"]
+        if safety["unsafe_count"]:
+            raise RunError(
+                f"safety violated in {safety['unsafe_count']} trials (first: "
+                f"{safety['unsafe_trials'][:5]}); see trials.csv and rounds.csv in {output_dir}"
+            )
+        document["status"] = STATUS_OK
+    except Exception as error:
+        document["error"] = f"{type(error).__name__}: {error}"
+        log.error("%s%s: FAILED: %s", position, label, document["error"])
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+        document["finished_at"] = _now()
+        if document["summary"] is not None:
+            document["summary"]["wall"]["job"] = time.perf_counter() - began
+        document["wall_seconds"] = time.perf_counter() - began
+        write_result(output_dir, document)
+    summary = document["summary"]
+    eta = f", about {_duration(left)} left" if left is not None and left >= 1 else ""
+    log.info(
+        "%s%s: %d/%d decided (%.1f%%) in %.2f s%s",
+        position,
+        label,
+        summary["decided_trials"],
+        summary["trials"],
+        100.0 * summary["decision_rate"],
+        document["wall_seconds"],
+        eta,
+    )
+    if hydra_cfg is not None and str(hydra_cfg.mode) != "RunMode.MULTIRUN":
+        log.info("results: %s", output_dir)
+    return summary
+
+
+def _under_joblib(hydra_cfg: Any) -> bool:
+    try:
+        return "joblib" in str(hydra_cfg.launcher._target_).lower()
+    except AttributeError:
+        return False
+
+
+# An absolute path: Hydra resolves relative ones against the module, which breaks under
+# console scripts. conf/ at the project root is a link to this directory.
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> dict[str, Any]:
+    return run_job(cfg)
+
+
+if __name__ == "__main__":
+    main()
