@@ -19,10 +19,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
-from paxos_exp.core.errors import RunError
+from paxos_exp.core.errors import ConfigError, RunError
 from paxos_exp.results import (
     STATUS_FAILED,
     STATUS_OK,
+    SWEEP_MANIFEST,
     read_result,
     summarize,
     versions,
@@ -31,8 +32,6 @@ from paxos_exp.results import (
 )
 
 log = logging.getLogger("paxos_exp")
-
-SWEEP_MANIFEST = "sweep.json"
 
 register_configs()
 register_resolvers()
@@ -208,7 +207,15 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
-    return run_job(cfg)
+    try:
+        return run_job(cfg)
+    except ConfigError as error:
+        hydra_cfg = HydraConfig.get()
+        if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
+            raise  # the job fails, the sweep goes on and exits non-zero
+        # A single run with a bad value: a one-line error, no traceback, exit status 2.
+        print(f"paxos-exp: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from paxos_exp.core.config import RunConfig
 from paxos_exp.core.records import RunResult
 
 RESULT_FILE = "result.json"
+SWEEP_MANIFEST = "sweep.json"  # in a sweep directory: job count, start time, command
 TRIALS_FILE = "trials.csv"
 ROUNDS_FILE = "rounds.csv"
 TRACE_FILE = "trace.csv"

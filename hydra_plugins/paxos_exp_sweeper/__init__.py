@@ -1,0 +1,1 @@
+"""paxos-exp's Hydra sweeper plugin (see paxos_sweeper.py)."""
