@@ -1,0 +1,112 @@
+"""Composition of every preset, and every validation error, through Hydra's Compose API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from paxos_exp.app import CONFIG_DIR
+from paxos_exp.app_config import job_config, job_key, to_run_config
+from paxos_exp.core.errors import ConfigError
+
+PRESETS = sorted(path.stem for path in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+LAUNCHERS = sorted(path.stem for path in (Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml"))
+
+
+def _compose(overrides: list[str], hydra: bool = False):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+
+
+def test_presets_and_launchers_are_found():
+    assert {"quick", "decision_vs_failure", "scaling"} <= set(PRESETS)
+    assert {"paxos_joblib", "paxos_submitit_local", "paxos_submitit_slurm", "paxos_ray"} <= set(LAUNCHERS)
+
+
+def test_defaults_compose_and_pass_range_checks():
+    cfg = _compose([])
+    run_config, options = to_run_config(job_config(cfg))
+    assert (run_config.nodes, run_config.fail_prob, run_config.rounds) == (5, 0.1, 3)
+    assert options.engine == "processes" and options.start_method == "fork"
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_as_a_multirun_with_a_grid(preset):
+    cfg = _compose([f"experiment={preset}"], hydra=True)
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert cfg.name == preset
+    assert cfg.hydra.sweeper.params, "a preset sweeps something"
+    assert cfg.hydra.sweeper._target_.endswith("PaxosSweeper")
+    to_run_config(job_config(cfg))
+    first_line = (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text().splitlines()[0]
+    assert first_line == "# @package _global_"
+    assert f"experiment={preset}" in (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text()
+
+
+def test_decision_vs_failure_grid_is_the_report_sweep():
+    cfg = _compose(["experiment=decision_vs_failure"], hydra=True)
+    params = cfg.hydra.sweeper.params
+    assert [int(v) for v in params.nodes.split(",")] == [3, 4, 5, 7, 9]
+    probabilities = [float(v) for v in params.fail_prob.split(",")]
+    assert probabilities == pytest.approx([round(0.05 * k, 2) for k in range(13)])
+    assert [int(v) for v in params.rounds.split(",")] == [1, 3, 5]
+    assert cfg.trials == 200
+
+
+PLUGIN_OF = {
+    "paxos_joblib": "hydra_plugins.hydra_joblib_launcher",
+    "paxos_submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "paxos_submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+    "paxos_ray": "hydra_plugins.hydra_ray_launcher",
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_every_launcher_preset_composes(launcher):
+    if launcher == "paxos_ray":  # an optional extra: pip install -e '.[ray]'
+        pytest.importorskip(PLUGIN_OF[launcher])
+    cfg = _compose([f"hydra/launcher={launcher}"], hydra=True)
+    assert "_target_" in cfg.hydra.launcher
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("nodes=abc", "nodes"), ("rounds=1.5", "rounds"), ("runtime.start_method=forky", "start_method"),
+     ("engine=gpu", "engine"), ("trace=maybe", "trace")],
+)
+def test_wrong_types_fail_at_composition(override, key):
+    with pytest.raises((ConfigCompositionException, ValidationError)) as info:
+        _compose([override])
+    assert key in str(info.value) or key in str(info.value.__cause__)
+
+
+def test_unknown_key_fails_at_composition():
+    with pytest.raises(ConfigCompositionException) as info:
+        _compose(["nodez=3"])
+    assert "nodez" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("fail_prob=1.5", "fail_prob"), ("fail_prob=-0.1", "fail_prob"), ("rounds=-1", "rounds"),
+     ("trials=0", "trials"), ("nodes=0", "nodes"), ("seed=-3", "seed"),
+     ("initial_values=012", "initial_values"), ("join_quorum=9", "join_quorum"),
+     ("runtime.receive_timeout=0", "receive_timeout")],
+)
+def test_out_of_range_values_raise_config_error_naming_the_key(override, key):
+    cfg = _compose([override])
+    with pytest.raises(ConfigError) as info:
+        to_run_config(job_config(cfg))
+    assert key in str(info.value)
+
+
+def test_job_key_is_stable_and_ignores_bookkeeping_and_float_noise():
+    base = job_config(_compose(["fail_prob=0.15"]))
+    noisy = job_config(_compose(["fail_prob=0.15000000000000002", "name=other", "force=true"]))
+    assert job_key(base) == job_key(noisy)
+    assert job_key(base) != job_key(job_config(_compose(["fail_prob=0.15", "seed=1"])))
+    assert job_key(base) != job_key(job_config(_compose(["fail_prob=0.15", "runtime=spawn"])))

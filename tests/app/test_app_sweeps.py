@@ -1,0 +1,157 @@
+"""Real sweeps in subprocesses: result files, resume, failing jobs, launchers."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+
+import pytest
+
+from conftest import job_results
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _mtimes(directory):
+    return {path.name: path.stat().st_mtime_ns for path in directory.iterdir() if path.is_file()}
+
+
+def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
+    args = ["-m", "nodes=2,3", "fail_prob=0,0.3", "rounds=2", "trials=10", "name=t"]
+    done = paxos_exp(args, tmp_path)
+    assert done.returncode == 0, done.stderr
+    sweep = tmp_path / "outputs" / "sweeps" / "t"
+    results = job_results(sweep)
+    assert len(results) == 4
+    seen = set()
+    for job_dir, result in results.items():
+        assert result["status"] == "ok" and result["error"] is None
+        assert result["job_key"] == job_dir
+        config = result["config"]
+        seen.add((config["nodes"], config["fail_prob"]))
+        assert (config["rounds"], config["trials"], config["engine"]) == (2, 10, "processes")
+        assert config["runtime"]["start_method"] == "fork"
+        summary = result["summary"]
+        assert summary["trials"] == 10 and summary["safety"]["agreement_ok"]
+        if config["fail_prob"] == 0:
+            assert summary["decision_rate"] == 1.0
+            assert summary["round_decision_rate"] == 1.0
+        assert set(result["versions"]) >= {"python", "pyzmq", "hydra-core", "omegaconf", "paxos-exp"}
+        with open(sweep / job_dir / "rounds.csv") as handle:
+            assert len(list(csv.DictReader(handle))) == 10 * 2
+        with open(sweep / job_dir / "trials.csv") as handle:
+            assert len(list(csv.DictReader(handle))) == 10
+    assert seen == {(2, 0.0), (2, 0.3), (3, 0.0), (3, 0.3)}
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    assert manifest["total_jobs"] == 4
+    assert "[4/4]" in done.stderr + done.stdout
+
+    # Resume: nothing is redone, and files of finished jobs are untouched.
+    before = {job: _mtimes(sweep / job) for job in results}
+    again = paxos_exp(args, tmp_path)
+    assert again.returncode == 0, again.stderr
+    for job in results:
+        after = _mtimes(sweep / job)
+        for name in ("result.json", "rounds.csv", "trials.csv"):
+            assert after[name] == before[job][name], f"{job}/{name} was rewritten"
+    assert (again.stderr + again.stdout).count("already done") == 4
+
+    # A deleted job is redone, and only that one.
+    victim = sorted(results)[0]
+    for path in (sweep / victim).rglob("*"):
+        if path.is_file():
+            path.unlink()
+    third = paxos_exp(args, tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert job_results(sweep)[victim]["status"] == "ok"
+    assert (third.stderr + third.stdout).count("already done") == 3
+
+    # Widening the grid runs only the new points.
+    wider = paxos_exp(["-m", "nodes=2,3,4", "fail_prob=0,0.3", "rounds=2", "trials=10", "name=t"], tmp_path)
+    assert wider.returncode == 0, wider.stderr
+    assert len(job_results(sweep)) == 6
+    assert (wider.stderr + wider.stdout).count("already done") == 4
+
+    # force=true reruns a finished job.
+    forced = paxos_exp(["-m", "nodes=2", "fail_prob=0", "rounds=2", "trials=10", "name=t", "force=true"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "already done" not in forced.stderr + forced.stdout
+
+
+def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
+    # With spawn, node processes reach the start-up barrier tens of milliseconds apart, so a
+    # 1 ms start-up deadline always breaks it: the second job fails, the first must survive.
+    done = paxos_exp(
+        ["-m", "runtime.startup_timeout=60,0.001", "runtime.start_method=spawn", "nodes=3",
+         "trials=3", "rounds=2", "name=f"],
+        tmp_path,
+    )
+    assert done.returncode != 0
+    results = job_results(tmp_path / "outputs" / "sweeps" / "f")
+    assert len(results) == 2
+    by_timeout = {r["config"]["runtime"]["startup_timeout"]: r for r in results.values()}
+    assert by_timeout[60.0]["status"] == "ok"
+    failed = by_timeout[0.001]
+    assert failed["status"] == "failed"
+    assert "RunError" in failed["error"] and "node" in failed["error"]
+    assert failed["summary"] is None
+
+
+def test_bad_sweep_value_stops_before_any_job(paxos_exp, tmp_path):
+    done = paxos_exp(["-m", "nodes=3", "fail_prob=0.1,1.5", "name=bad"], tmp_path)
+    assert done.returncode != 0
+    assert "fail_prob=1.5" in done.stderr and "No job was started" in done.stderr
+    assert job_results(tmp_path / "outputs" / "sweeps" / "bad") == {}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["nodes=abc"], "nodes"), (["nodez=3"], "nodez"), (["fail_prob=1.5"], "fail_prob"),
+     (["rounds=-1"], "rounds"), (["trials=0"], "trials"), (["runtime.start_method=forky"], "forky")],
+)
+def test_bad_single_run_is_a_clear_error(paxos_exp, tmp_path, args, message):
+    done = paxos_exp(args, tmp_path)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert not any(tmp_path.glob("outputs/**/rounds.csv"))
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_joblib_launcher(paxos_exp, tmp_path, start_method):
+    done = paxos_exp(
+        ["-m", "nodes=3,4", "fail_prob=0,0.2", "trials=5", "rounds=2", f"runtime.start_method={start_method}",
+         "hydra/launcher=paxos_joblib", "name=jl"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    results = job_results(tmp_path / "outputs" / "sweeps" / "jl")
+    assert len(results) == 4 and all(r["status"] == "ok" for r in results.values())
+    assert {r["config"]["runtime"]["start_method"] for r in results.values()} == {start_method}
+
+
+def test_submitit_local_launcher(paxos_exp, tmp_path):
+    done = paxos_exp(
+        ["-m", "nodes=3", "fail_prob=0,0.2", "trials=5", "rounds=2", "hydra/launcher=paxos_submitit_local",
+         "hydra.sweeper.max_batch_size=2", "name=sl"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    results = job_results(tmp_path / "outputs" / "sweeps" / "sl")
+    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+    reason="the ray extra is not installed (pip install -e '.[ray]')",
+)
+def test_ray_launcher_local(paxos_exp, tmp_path):
+    done = paxos_exp(
+        ["-m", "nodes=3", "fail_prob=0,0.2", "trials=5", "rounds=2", "hydra/launcher=paxos_ray", "name=ray"],
+        tmp_path,
+        timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = job_results(tmp_path / "outputs" / "sweeps" / "ray")
+    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
