@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import secrets
 import signal
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from paxos_exp.core import transcript
 from paxos_exp.core.config import START_METHODS, RunConfig, RuntimeOptions, parse_initial_values
-from paxos_exp.core.errors import ConfigError, RunError
+from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.faults import MAX_SEED
 
 
@@ -121,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         run_config(config, options)
+    except OutputClosedError:
+        # The reader has what it wanted (`| head`); say nothing more on a closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except RunError as error:
         sys.stdout.flush()
         print(f"paxos-classic: error: {error}", file=sys.stderr)

@@ -11,6 +11,9 @@ from paxos_exp.core.faults import MAX_SEED, initial_value
 from paxos_exp.core.quorum import Quorums
 
 ENGINES = ("processes", "inprocess")
+# ZeroMQ takes receive deadlines as an int of milliseconds (at most ~24.8 days) and OS waits
+# reject infinite ones; a day is beyond any sensible wait and within every limit.
+MAX_TIMEOUT = 86_400.0
 START_METHODS = ("fork", "spawn", "forkserver")
 
 
@@ -88,8 +91,15 @@ class RuntimeOptions:
             )
         for name in ("startup_timeout", "receive_timeout", "barrier_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"{name}={value!r}: must be a positive number of seconds")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value <= MAX_TIMEOUT
+            ):
+                raise ConfigError(
+                    f"{name}={value!r}: must be a number of seconds above 0 and at most "
+                    f"{MAX_TIMEOUT:g} (one day)"
+                )
 
 
 def parse_initial_values(values: Sequence[int] | str | None) -> tuple[int, ...] | None:
@@ -97,7 +107,7 @@ def parse_initial_values(values: Sequence[int] | str | None) -> tuple[int, ...] 
     if values is None:
         return None
     if isinstance(values, str):
-        text = values.replace(",", "").replace(" ", "")
+        text = values.strip().strip("[]()").replace(",", "").replace(" ", "")
         if text.lower() in ("", "random", "none", "null"):
             return None
         if set(text) - {"0", "1"}:

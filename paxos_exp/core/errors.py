@@ -17,3 +17,7 @@ class RunError(PaxosExpError, RuntimeError):
 
 class ProtocolError(PaxosExpError, RuntimeError):
     """A node received a message the protocol does not allow at that point."""
+
+
+class OutputClosedError(RunError):
+    """The transcript's reader went away (``paxos-classic ... | head``): the run was stopped."""

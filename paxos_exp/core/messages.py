@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from paxos_exp.core.errors import ProtocolError
@@ -81,8 +82,18 @@ def crash(sender: int, leader: int) -> Message:
     return Message(Kind.CRASH, sender, leader=leader)
 
 
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def _parse_int(text: str) -> int:
+    """Only the form ``str(int)`` produces: ``int()`` alone would take ``01``, ``+1``, ``1_0``."""
+    if not _CANONICAL_INT.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
 def _parse_optional_int(text: str) -> int | None:
-    return None if text == "None" else int(text)
+    return None if text == "None" else _parse_int(text)
 
 
 def parse_body(body: str, sender: int) -> Message:
@@ -91,11 +102,11 @@ def parse_body(body: str, sender: int) -> Message:
     try:
         kind = Kind(parts[0])
         if kind is Kind.JOIN and len(parts) == 3:
-            return join(sender, int(parts[1]), _parse_optional_int(parts[2]))
+            return join(sender, _parse_int(parts[1]), _parse_optional_int(parts[2]))
         if kind is Kind.PROPOSE and len(parts) == 2:
-            return propose(sender, int(parts[1]))
+            return propose(sender, _parse_int(parts[1]))
         if kind is Kind.CRASH and len(parts) == 2:
-            return crash(sender, int(parts[1]))
+            return crash(sender, _parse_int(parts[1]))
         if len(parts) == 1 and kind in (Kind.START, Kind.VOTE, Kind.ROUNDCHANGE):
             return Message(kind, sender)
     except ValueError:

@@ -7,8 +7,10 @@ trial (all rounds' tallies and trace rows at once), or one ``error`` message.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -31,15 +33,21 @@ from paxos_exp.core.node import (
 )
 from paxos_exp.runtime.wire import NodeWire, ReportRow, TraceRow
 
-# Progress slots per node in the shared array: trial, round, stage.
+# Progress slots per node in the shared array: trial, round, stage. The supervisor reads them
+# only to name the culprit when a run fails; a node writes them without a lock.
 PROGRESS_SLOTS = 3
-STAGE_STARTING, STAGE_ROUND, STAGE_BARRIER, STAGE_DONE = 0, 1, 2, 3
+STAGE_STARTING = 0  # before the start-up barrier
+STAGE_ROUND = 1  # working: computing or sending
+STAGE_RECEIVE = 2  # blocked in a receive (waiting for another node)
+STAGE_BARRIER = 3  # at (or inside) the round barrier
+STAGE_DONE = 4
 
 # Error categories a node reports; the supervisor uses them to find the root cause.
 ERROR_TIMEOUT = "timeout"
 ERROR_BARRIER = "barrier"
 ERROR_PROTOCOL = "protocol"
 ERROR_CRASH = "crash"
+ERROR_OUTPUT = "output"  # stdout closed under the transcript (a pipe into `head`)
 
 _PIPE_BUF = 4096  # writes up to this size to a pipe are atomic: lines never tear
 
@@ -56,6 +64,7 @@ class NodeArgs:
     config: RunConfig
     options: RuntimeOptions
     directory: str
+    supervisor_pid: int  # this node's parent, or 0 when that is a forkserver
 
 
 class _Timeout(Exception):
@@ -86,6 +95,7 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         # A forked child may inherit the CLI's SIGTERM handler; a node just dies on SIGTERM.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_supervisor(args.supervisor_pid)
         _run_node(args, barrier, conn, progress, where)
     except _Timeout as error:
         _report_error(conn, node, where, ERROR_TIMEOUT, str(error))
@@ -93,10 +103,27 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         _report_error(conn, node, where, ERROR_BARRIER, "the round barrier was broken or timed out")
     except ProtocolError as error:
         _report_error(conn, node, where, ERROR_PROTOCOL, str(error))
+    except BrokenPipeError:
+        _report_error(conn, node, where, ERROR_OUTPUT, "standard output was closed")
     except BaseException as error:  # noqa: BLE001 - anything else is reported, then we exit
         _report_error(conn, node, where, ERROR_CRASH, f"{type(error).__name__}: {error}")
     finally:
         conn.close()
+
+
+def _die_with_supervisor(supervisor_pid: int) -> None:
+    """Never outlive the supervisor (Linux): an orphan could wait forever on a lock a dead
+    peer held inside the barrier, where no deadline applies. ``supervisor_pid`` 0: the parent
+    is not the supervisor (a forkserver), so there is nothing to tie the node to."""
+    if supervisor_pid == 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != supervisor_pid:  # the supervisor died before prctl took effect
+        os._exit(1)
 
 
 def _report_error(conn: Connection, node: int, where: list[int], category: str, text: str) -> None:
@@ -133,8 +160,10 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             pushes[receiver].send(Envelope(wire.trial, wire.round, phase, message).encode())
 
         def receive(phase: Phase) -> Message:
+            progress[base + 2] = STAGE_RECEIVE
             try:
                 data = pull.recv()
+                progress[base + 2] = STAGE_ROUND
             except zmq.Again:
                 raise _Timeout(
                     f"no message within {options.receive_timeout:g} s in the "

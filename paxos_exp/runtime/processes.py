@@ -10,6 +10,7 @@ the private socket directory are cleaned up on every path, KeyboardInterrupt inc
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import signal
 import tempfile
@@ -19,15 +20,16 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from paxos_exp.core.config import RunConfig, RuntimeOptions
-from paxos_exp.core.errors import ConfigError, RunError
+from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord
 from paxos_exp.runtime.assemble import assemble_trial
 from paxos_exp.runtime.node_process import (
     ERROR_BARRIER,
+    ERROR_OUTPUT,
     ERROR_TIMEOUT,
     PROGRESS_SLOTS,
     STAGE_BARRIER,
-    STAGE_DONE,
+    STAGE_RECEIVE,
     NodeArgs,
     endpoint,
     node_main,
@@ -37,6 +39,8 @@ _SOCKET_PATH_LIMIT = 107  # sun_path on Linux, minus the terminating NUL
 _WATCH_INTERVAL = 0.5  # how often the watchdog looks at node progress between messages
 _ERROR_GRACE = 2.0  # after the first failure: time for the other nodes' reports to arrive
 _TEARDOWN_GRACE = 5.0  # per process, before terminate and then kill
+_ABORT_WAIT = 0.5  # how long to try for the barrier's lock before giving up on aborting it
+_STAGE_NAMES = {0: "starting", 1: "working", 2: "waiting for a message", 3: "at the barrier", 4: "done"}
 
 
 def socket_directory(nodes: int) -> str:
@@ -50,6 +54,36 @@ def socket_directory(nodes: int) -> str:
         "no temporary directory with a path short enough for ipc sockets: set TMPDIR to a "
         "short path such as /tmp"
     )
+
+
+def abort_barrier(barrier: Any, timeout: float = _ABORT_WAIT) -> bool:
+    """Break the barrier so every waiter wakes up, unless its lock cannot be had in time.
+
+    ``Barrier.abort()`` takes the barrier's internal lock with no deadline; a node stopped or
+    killed while holding it (inside ``wait``) would hang the supervisor for good. So the lock
+    is tried with a deadline and the barrier broken the way ``abort`` does it. If the lock is
+    lost, the waiters are stuck on it and the supervisor kills them instead.
+    """
+    condition = barrier._cond
+    if not condition.acquire(True, timeout):
+        return False
+    try:
+        barrier._break()
+    finally:
+        condition.release()
+    return True
+
+
+def _process_stopped(pid: int | None) -> bool:
+    """Whether a process is stopped (SIGSTOP, a debugger); Linux only, False elsewhere."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("T", "t")
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -80,6 +114,8 @@ class _Supervisor:
     # -- start -------------------------------------------------------------------------
     def start(self) -> None:
         nodes = self.config.nodes
+        # Under forkserver a node's parent is the server, not this process.
+        parent = 0 if self.options.start_method == "forkserver" else os.getpid()
         self.directory = socket_directory(nodes)
         self.barrier = self.context.Barrier(nodes)
         self.progress = self.context.RawArray("q", nodes * PROGRESS_SLOTS)
@@ -87,7 +123,12 @@ class _Supervisor:
             receiver, sender = self.context.Pipe(duplex=False)
             process = self.context.Process(
                 target=node_main,
-                args=(NodeArgs(node, self.config, self.options, self.directory), self.barrier, sender, self.progress),
+                args=(
+                    NodeArgs(node, self.config, self.options, self.directory, parent),
+                    self.barrier,
+                    sender,
+                    self.progress,
+                ),
                 name=f"paxos-node-{node}",
                 daemon=True,
             )
@@ -145,10 +186,12 @@ class _Supervisor:
 
     def fail(self, handle: Any, reason: str | None = None) -> RunError:
         """Stop the others, gather what every node has to say, and name the root cause."""
-        self.barrier.abort()
+        abort_barrier(self.barrier)
         deadline = time.monotonic() + _ERROR_GRACE
         while len(self.exited) < self.config.nodes and time.monotonic() < deadline:
             self.pump(max(0.0, deadline - time.monotonic()), handle)
+        if any(error[2] == ERROR_OUTPUT for error in self.errors.values()):
+            return OutputClosedError(self.diagnose(reason))
         return RunError(self.diagnose(reason))
 
     def diagnose(self, reason: str | None) -> str:
@@ -169,15 +212,7 @@ class _Supervisor:
         for node, (trial, rnd, category, text) in sorted(primary.items()):
             parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
         if not parts:
-            stalled = [
-                node for node in range(self.config.nodes)
-                if node not in self.errors and node not in self.finished
-                and self._where(node)[2] != STAGE_BARRIER
-            ]
-            for node in stalled:
-                trial, rnd, _ = self._where(node)
-                state = "still running" if node not in self.exited else _describe_exit(self.exited[node])
-                parts.append(f"node {node} stopped responding in trial {trial}, round {rnd} ({state})")
+            parts.extend(self._stalled())
         if not parts:
             for node, (trial, rnd, category, text) in sorted(self.errors.items()):
                 parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
@@ -187,10 +222,42 @@ class _Supervisor:
             parts.append("the run failed for an unknown reason")
         return "; ".join(parts) + "; the other nodes were stopped"
 
+    def _stalled(self) -> list[str]:
+        """Name the nodes that hold the others up: alive, silent, and not waiting themselves.
+
+        A node blocked in a receive or at the barrier of the latest round is waiting for
+        someone else; a node still working, stopped by a signal, or whose progress is behind
+        the others' (it passed a barrier and got no further) is the one they wait for.
+        """
+        silent = [
+            node for node in range(self.config.nodes)
+            if node not in self.errors and node not in self.finished and node not in self.exited
+        ]
+        latest = max((self._where(node)[:2] for node in range(self.config.nodes)), default=(0, 0))
+        culprits = []
+        for node in silent:
+            trial, rnd, stage = self._where(node)
+            stopped = _process_stopped(self.processes[node].pid)
+            behind = (trial, rnd) < latest
+            waiting = stage == STAGE_RECEIVE or (stage == STAGE_BARRIER and not behind)
+            if stopped or not waiting:
+                state = "stopped by a signal" if stopped else _STAGE_NAMES.get(stage, "?")
+                culprits.append(
+                    f"node {node} stopped responding in trial {trial}, round {rnd} ({state})"
+                )
+        if culprits:
+            return culprits
+        return [
+            f"node {node} did not answer in trial {trial}, round {rnd} "
+            f"({_STAGE_NAMES.get(stage, '?')})"
+            for node in silent
+            for trial, rnd, stage in [self._where(node)]
+        ]
+
     # -- teardown ------------------------------------------------------------------------
     def close(self, aborting: bool) -> None:
         if aborting and self.barrier is not None:
-            self.barrier.abort()
+            abort_barrier(self.barrier)
         deadline = time.monotonic() + (_TEARDOWN_GRACE if not aborting else 1.0)
         for process in self.processes:
             process.join(max(0.0, deadline - time.monotonic()))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import job_results
+from app_helpers import job_results
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -1,0 +1,378 @@
+"""One row per configuration: rates with Wilson intervals, the exact theory, and deviations.
+
+Jobs are grouped by every configuration column that varies (plus nodes, fail_prob and rounds
+always), so a sweep mixing, say, two engines or two quorum variants is never averaged across
+them. Only replicates are pooled: jobs that differ in nothing but ``seed`` or ``trials`` are
+independent samples of the same configuration, so their counts are added up (``jobs`` and
+``seeds`` say how many went into a row).
+
+Exact values (PROTOCOL.md, "Exact decision probability"), with ``f`` the probability that one
+phase gathers its quorum and ``s = f_join * f_vote`` (``f^2`` for majorities):
+- ``theory``: at least one decision within ``R`` rounds, ``1 - (1 - s)^R``;
+- ``round_theory``: one round decides, ``s``; ``roundchange_theory``: ``1 - f_join``;
+- ``first_round_theory``: mean first deciding round among trials that decide (a geometric law
+  cut at ``R``);
+- ``messages_theory``: expected messages per decision. Every failure draw still puts a message
+  on the wire (the real one or a CRASH), so a round sends ``2N - 1`` messages in the join
+  phase, then ``2N - 1`` more when the leader proposes (probability ``f_join``) or ``N - 1``
+  ROUNDCHANGEs when it does not; per decision that is the expected count per round over ``s``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+from statsmodels.stats.proportion import proportion_confint
+
+from paxos_exp.core import theory
+
+CORE_KEYS = ("nodes", "fail_prob", "rounds")
+# Pooled, never grouped on (unless asked): independent replicates of the same configuration.
+REPLICATE_KEYS = ("seed", "trials")
+# Every configuration column paxos-exp writes, for frames that do not say which theirs are.
+DEFAULT_CONFIG_COLUMNS = (
+    "nodes", "fail_prob", "rounds", "trials", "seed", "initial_values", "engine", "trace",
+    "join_quorum", "vote_quorum", "start_method", "startup_timeout", "receive_timeout",
+    "barrier_timeout",
+)
+CONFIDENCE = 0.95  # of the Wilson intervals
+ACCEPTANCE = 0.99  # of the interval around theory that flags a measurement
+NO_DECISION = -1  # the first_round value of trials that never decided
+
+# Counts summed over the jobs of a configuration (the ones a frame has).
+_SUMMED = (
+    "trials", "decided", "rounds_total", "deciding_rounds", "roundchanges", "messages_start",
+    "messages_join", "messages_propose", "messages_vote", "messages_roundchange",
+    "messages_crash", "messages_total", "crashed_messages", "unsafe_count", "wall_seconds",
+    "wall_simulation",
+)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def wilson_interval(
+    successes: Any, trials: Any, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval(s) for ``successes`` out of ``trials``; NaN where trials is 0."""
+    successes = np.asarray(successes, dtype=float)
+    trials = np.asarray(trials, dtype=float)
+    safe = np.where(trials > 0, trials, 1.0)
+    low, high = proportion_confint(successes, safe, alpha=1.0 - confidence, method="wilson")
+    # Exact at the edges (statsmodels leaves 1 - 1e-16 at k = n).
+    low = np.where(successes <= 0, 0.0, low)
+    high = np.where(successes >= trials, 1.0, high)
+    low = np.where(trials > 0, low, np.nan)
+    high = np.where(trials > 0, high, np.nan)
+    return np.atleast_1d(low), np.atleast_1d(high)
+
+
+def z_score(successes: Any, trials: Any, probability: Any) -> np.ndarray:
+    """``(rate - p) / sqrt(p (1 - p) / n)``: the measured rate's deviation from ``p`` in
+    standard errors. When ``p`` is 0 or 1 the outcome is certain: z is 0 if the count is the
+    certain one and +/-inf if not (an impossible outcome). NaN where ``n`` or ``p`` is missing."""
+    k = np.atleast_1d(np.asarray(successes, dtype=float))
+    n = np.atleast_1d(np.asarray(trials, dtype=float))
+    p = np.atleast_1d(np.asarray(probability, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = k / n
+        spread = np.sqrt(p * (1.0 - p) / n)
+        z = (rate - p) / spread
+        certain = spread == 0
+        deviation = rate - p
+        z = np.where(certain & np.isclose(deviation, 0.0, atol=1e-12), 0.0, z)
+        z = np.where(certain & ~np.isclose(deviation, 0.0, atol=1e-12),
+                     np.sign(deviation) * np.inf, z)
+    return np.where((n > 0) & np.isfinite(p), z, np.nan)
+
+
+def acceptance_interval(
+    trials: Any, probability: Any, level: float = ACCEPTANCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The counts ``[low, high]`` a Binomial(n, p) falls in with probability >= ``level``
+    (less than ``(1 - level) / 2`` outside on each side). NaN where n is 0 or p missing."""
+    n = np.atleast_1d(np.asarray(trials, dtype=float))
+    p = np.atleast_1d(np.asarray(probability, dtype=float))
+    tail = (1.0 - level) / 2.0
+    valid = (n > 0) & np.isfinite(p)
+    n_safe = np.where(valid, n, 1)
+    p_safe = np.clip(np.where(valid, p, 0.5), 0.0, 1.0)
+    low = binom.ppf(tail, n_safe, p_safe)
+    high = binom.ppf(1.0 - tail, n_safe, p_safe)
+    return np.where(valid, low, np.nan), np.where(valid, high, np.nan)
+
+
+def outside_acceptance(successes: Any, trials: Any, probability: Any,
+                       level: float = ACCEPTANCE) -> np.ndarray:
+    """True where the count falls outside :func:`acceptance_interval`."""
+    k = np.atleast_1d(np.asarray(successes, dtype=float))
+    low, high = acceptance_interval(trials, probability, level)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(low), False, (k < low) | (k > high))
+
+
+# ----------------------------------------------------------------------------- theory
+
+
+def _quorum(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        if math.isnan(value):
+            return None
+    except TypeError:
+        pass
+    return int(value)
+
+
+def _row_args(row: pd.Series) -> tuple[int, float, int | None, int | None]:
+    return (int(row["nodes"]), float(row["fail_prob"]), _quorum(row.get("join_quorum")),
+            _quorum(row.get("vote_quorum")))
+
+
+def messages_per_round_theory(
+    nodes: int, fail_prob: float, join_quorum: int | None = None
+) -> float:
+    """Expected messages one round puts on the wire (CRASH messages included)."""
+    proposes = theory.join_probability(nodes, fail_prob, join_quorum)
+    phase = 2 * nodes - 1
+    return phase + proposes * phase + (1.0 - proposes) * (nodes - 1)
+
+
+def messages_per_decision_theory(
+    nodes: int, fail_prob: float, join_quorum: int | None = None, vote_quorum: int | None = None
+) -> float:
+    """Expected messages per round over the probability a round decides (inf if it cannot)."""
+    decides = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
+    sent = messages_per_round_theory(nodes, fail_prob, join_quorum)
+    return sent / decides if decides > 0 else math.inf
+
+
+def first_round_probabilities(per_round: float, rounds: int) -> list[float]:
+    """``P(first deciding round = k)`` for ``k = 0..rounds-1``, then ``P(no decision)``."""
+    return [(1.0 - per_round) ** k * per_round for k in range(rounds)] + [
+        (1.0 - per_round) ** rounds
+    ]
+
+
+def first_round_theory(per_round: float, rounds: int) -> float:
+    """Mean first deciding round among trials that decide within ``rounds`` (NaN if none can)."""
+    probabilities = first_round_probabilities(per_round, rounds)[:-1]
+    total = sum(probabilities)
+    if total <= 0:
+        return math.nan
+    return sum(k * p for k, p in enumerate(probabilities)) / total
+
+
+def theory_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The exact columns for every row of a frame with nodes, fail_prob, rounds (and quorums)."""
+    records = []
+    for _, row in frame.iterrows():
+        nodes, fail_prob, join_quorum, vote_quorum = _row_args(row)
+        rounds = int(row["rounds"])
+        join = theory.join_probability(nodes, fail_prob, join_quorum)
+        per_round = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
+        records.append({
+            "theory": theory.decision_within_probability(
+                nodes, fail_prob, rounds, join_quorum, vote_quorum),
+            "round_theory": per_round,
+            "join_theory": join,
+            "roundchange_theory": 1.0 - join,
+            "first_round_theory": first_round_theory(per_round, rounds),
+            "messages_theory": messages_per_decision_theory(
+                nodes, fail_prob, join_quorum, vote_quorum),
+        })
+    return pd.DataFrame(records, index=frame.index,
+                        columns=["theory", "round_theory", "join_theory", "roundchange_theory",
+                                 "first_round_theory", "messages_theory"])
+
+
+# ----------------------------------------------------------------------------- grouping
+
+
+def varies(frame: pd.DataFrame, column: str) -> bool:
+    """Whether a column holds more than one distinct value (a missing value counts as one)."""
+    return column in frame.columns and frame[column].astype(str).nunique(dropna=False) > 1
+
+
+def group_keys(
+    jobs: pd.DataFrame,
+    config_columns: Sequence[str] | None = None,
+    extra: Iterable[str | None] = (),
+    pool: Sequence[str] = REPLICATE_KEYS,
+) -> list[str]:
+    """nodes, fail_prob, rounds, every other configuration column that varies (except the
+    pooled replicate keys), and any ``extra`` key asked for (a figure's hue, say)."""
+    columns = list(config_columns) if config_columns is not None else [
+        c for c in DEFAULT_CONFIG_COLUMNS if c in jobs.columns]
+    keys = [key for key in CORE_KEYS if key in jobs.columns]
+    for column in columns:
+        if column not in keys and column not in pool and varies(jobs, column):
+            keys.append(column)
+    for column in extra:
+        if column and column not in keys:
+            if column not in jobs.columns:
+                raise KeyError(column)
+            keys.append(column)
+    return keys
+
+
+def _sortable(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Object columns mixing None with numbers or text sort badly: make them text."""
+    frame = frame.copy()
+    for key in keys:
+        if frame[key].dtype == object:
+            values = frame[key].dropna()
+            kinds = {type(v) for v in values}
+            if len(kinds) > 1 or (len(values) < len(frame) and kinds - {int, float, str}):
+                frame[key] = frame[key].map(lambda v: None if v is None else str(v))
+    return frame
+
+
+def summarize(
+    jobs: pd.DataFrame,
+    keys: Sequence[str] | None = None,
+    config_columns: Sequence[str] | None = None,
+    extra: Iterable[str | None] = (),
+    pool: Sequence[str] = REPLICATE_KEYS,
+) -> pd.DataFrame:
+    """One row per configuration (see the module docstring for every column).
+
+    ``jobs`` is the jobs frame of :func:`paxos_exp.analysis.load.load` (only ``status == ok``
+    rows are used) or any frame with at least nodes, fail_prob, rounds, trials and decided.
+    ``keys`` overrides the grouping; otherwise it is :func:`group_keys` (``pool=()`` keeps
+    replicates with different seeds or trial counts apart).
+    """
+    if "status" in jobs.columns:
+        jobs = jobs[jobs["status"] == "ok"]
+    if keys is None:
+        keys = group_keys(jobs, config_columns, extra, pool)
+    keys = list(keys)
+    columns = [*keys, "jobs", "seeds", *_OUTPUT_COLUMNS]
+    if jobs.empty:
+        return pd.DataFrame(columns=columns)
+    work = _sortable(jobs, keys)
+    work["_first_sum"] = work.get("first_round_mean", pd.Series(np.nan, index=work.index)).fillna(
+        0.0) * work["decided"]
+    work["_jobs"] = 1
+    summed = [c for c in _SUMMED if c in work.columns and c not in keys] + ["_first_sum", "_jobs"]
+    grouped = work.groupby(keys, dropna=False, sort=True)
+    out = grouped[summed].sum(min_count=1)
+    out["seeds"] = (grouped["seed"].agg(lambda s: ",".join(str(v) for v in sorted(set(s))))
+                    if "seed" in work.columns and "seed" not in keys else "")
+    if "safe" in work.columns:
+        out["safe"] = grouped["safe"].all()
+    out = out.reset_index().rename(columns={"_jobs": "jobs"})
+    if "trials" in keys:  # asked to group on it: the per-job count is also the total per job
+        out["trials"] = out["trials"] * out["jobs"]
+    derived = _derive(out)
+    return derived[[column for column in columns if column in derived.columns]]
+
+
+_OUTPUT_COLUMNS = [
+    "trials", "decided", "decision_rate", "ci_low", "ci_high", "theory", "z",
+    "accept_low", "accept_high", "outside_99",
+    "rounds_total", "deciding_rounds", "round_rate", "round_ci_low", "round_ci_high",
+    "round_theory", "round_z", "round_outside_99",
+    "roundchange_rate", "roundchange_theory",
+    "first_round_mean", "first_round_theory",
+    "messages_total", "messages_per_round", "messages_per_decision",
+    "messages_per_decision_low", "messages_per_decision_high", "messages_theory",
+    "crashed_messages", "safe", "wall_seconds", "wall_per_trial_ms",
+]
+
+
+def _derive(out: pd.DataFrame) -> pd.DataFrame:
+    out = out.copy()
+    for column in ("rounds_total", "deciding_rounds", "roundchanges", "messages_total",
+                   "crashed_messages", "wall_seconds"):
+        if column not in out.columns:
+            out[column] = np.nan
+    if "safe" not in out.columns:
+        out["safe"] = True
+    trials = out["trials"].to_numpy(dtype=float)
+    decided = out["decided"].to_numpy(dtype=float)
+    rounds_total = out["rounds_total"].to_numpy(dtype=float)
+    deciding = out["deciding_rounds"].to_numpy(dtype=float)
+    exact = theory_columns(out)
+    out = pd.concat([out, exact], axis=1)
+
+    out["decision_rate"] = decided / trials
+    out["ci_low"], out["ci_high"] = wilson_interval(decided, trials)
+    out["z"] = z_score(decided, trials, out["theory"])
+    low, high = acceptance_interval(trials, out["theory"])
+    out["accept_low"], out["accept_high"] = low / trials, high / trials
+    out["outside_99"] = outside_acceptance(decided, trials, out["theory"])
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        has_rounds = rounds_total > 0
+        out["round_rate"] = np.where(has_rounds, deciding / rounds_total, np.nan)
+        out["round_ci_low"], out["round_ci_high"] = wilson_interval(
+            np.nan_to_num(deciding), np.nan_to_num(rounds_total))
+        out["round_z"] = z_score(deciding, rounds_total, out["round_theory"])
+        out["round_outside_99"] = outside_acceptance(
+            np.nan_to_num(deciding), np.nan_to_num(rounds_total), out["round_theory"])
+        roundchanges = out["roundchanges"].to_numpy(dtype=float)
+        out["roundchange_rate"] = np.where(has_rounds, roundchanges / rounds_total, np.nan)
+        first_sum = out["_first_sum"].to_numpy(dtype=float)
+        out["first_round_mean"] = np.where(decided > 0, first_sum / decided, np.nan)
+        messages = out["messages_total"].to_numpy(dtype=float)
+        per_round = np.where(has_rounds, messages / rounds_total, np.nan)
+        out["messages_per_round"] = per_round
+        out["messages_per_decision"] = np.where(deciding > 0, messages / deciding, np.nan)
+        # The interval comes from the per-round decision rate's Wilson interval: the message
+        # count per round varies little, the number of decisions carries the uncertainty.
+        round_low = out["round_ci_low"].to_numpy(dtype=float)
+        round_high = out["round_ci_high"].to_numpy(dtype=float)
+        out["messages_per_decision_low"] = np.where(deciding > 0, per_round / round_high, np.nan)
+        out["messages_per_decision_high"] = np.where(
+            (deciding > 0) & (round_low > 0), per_round / round_low, np.inf)
+        out.loc[~(deciding > 0), "messages_per_decision_high"] = np.nan
+        out["wall_per_trial_ms"] = 1000.0 * out["wall_seconds"].to_numpy(dtype=float) / trials
+    return out.drop(columns=["_first_sum"])
+
+
+def outliers(summary: pd.DataFrame) -> pd.DataFrame:
+    """Configurations whose decision count, or per-round decision count, falls outside the
+    99% interval around theory."""
+    if summary.empty:
+        return summary
+    mask = summary["outside_99"].astype(bool) | summary["round_outside_99"].astype(bool)
+    return summary[mask]
+
+
+# ----------------------------------------------------------------------------- first round
+
+
+def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """How often the first decision came in round ``k`` (``first_round = -1``: never), per
+    configuration, with the exact probability beside it (``theory``). Every round ``0..R-1``
+    gets a row, with a zero count when no trial decided first there."""
+    keys = list(keys)
+    columns = [*keys, "first_round", "count", "trials", "fraction", "theory"]
+    if trials.empty:
+        return pd.DataFrame(columns=columns)
+    work = _sortable(trials, keys)
+    work = work.assign(first_round=work["first_decision_round"].fillna(NO_DECISION).astype(int))
+    rows = []
+    for values, group in work.groupby(keys, dropna=False, sort=True):
+        values = values if isinstance(values, tuple) else (values,)
+        config = pd.Series(values, index=keys, dtype=object)
+        rounds = int(config["rounds"])
+        nodes, fail_prob, join_quorum, vote_quorum = _row_args(config)
+        per_round = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
+        probabilities = first_round_probabilities(per_round, rounds)
+        counts = group["first_round"].value_counts()
+        total = len(group)
+        for k, probability in zip([*range(rounds), NO_DECISION], probabilities):
+            count = int(counts.get(k, 0))
+            rows.append((*values, k, count, total, count / total, probability))
+    out = pd.DataFrame(rows, columns=columns)
+    for key in keys:
+        out[key] = out[key].astype(work[key].dtype)
+    return out

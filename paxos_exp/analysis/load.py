@@ -1,0 +1,630 @@
+"""Read sweep and job directories into tidy pandas frames, and list every problem found.
+
+Three frames come back, all long-form: ``jobs`` (one row per job with a readable result.json:
+its configuration flattened into columns, its status and its outcome counts), ``trials`` (one
+row per trial of every completed job, with the job's configuration columns) and, on request,
+``rounds`` (one row per round). A fourth frame, ``problems``, lists every job that is missing,
+has no result, failed, or could not be read; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from paxos_exp.core.errors import PaxosExpError
+from paxos_exp.results import (
+    RESULT_FILE,
+    ROUND_COLUMNS,
+    ROUNDS_FILE,
+    STATUS_FAILED,
+    STATUS_OK,
+    TRACE_COLUMNS,
+    TRACE_FILE,
+    TRIAL_COLUMNS,
+    TRIALS_FILE,
+)
+
+SWEEP_MANIFEST = "sweep.json"
+MULTIRUN_FILE = "multirun.yaml"
+REPORT_MARKER = "report.md"
+# A subdirectory is taken for a job's directory when it holds any of these (Hydra writes
+# .hydra/ as soon as a job starts, so a job killed before writing result.json still shows).
+JOB_MARKERS = (RESULT_FILE, ".hydra", TRIALS_FILE, ROUNDS_FILE, "paxos.log")
+FAIL_PROB_DIGITS = 10
+
+# Problem kinds, in the order report.md lists them.
+MISSING = "missing"  # counted in sweep.json (or expected from the sweep grid) but no directory
+NO_RESULT = "no result"  # a job directory without result.json (killed or still running)
+FAILED = "failed"  # result.json says the job failed
+CORRUPT = "corrupt"  # result.json unreadable or incomplete: the job cannot be used
+BAD_TABLE = "bad table"  # trials.csv/rounds.csv missing or inconsistent; result.json is used
+DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first one is used
+PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE)
+PROBLEM_COLUMNS = ["kind", "path", "job_key", "detail"]
+
+
+class ReportError(PaxosExpError, ValueError):
+    """Bad input to the report builder (a path, a key, a query); the message says what to fix."""
+
+
+@dataclass
+class Sweep:
+    """One directory of jobs (a Hydra sweep, or a directory of single runs)."""
+
+    path: Path
+    manifest: dict[str, Any] | None = None  # sweep.json, when present and readable
+    job_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        if self.manifest and self.manifest.get("name"):
+            return str(self.manifest["name"])
+        return self.path.name
+
+
+@dataclass
+class Results:
+    """Everything read from a set of directories."""
+
+    jobs: pd.DataFrame
+    trials: pd.DataFrame
+    problems: pd.DataFrame
+    sweeps: list[Sweep]
+    config_columns: list[str]
+    rounds: pd.DataFrame | None = None
+
+    @property
+    def ok_jobs(self) -> pd.DataFrame:
+        """Jobs whose result.json says ok (the ones every aggregate is computed from)."""
+        if self.jobs.empty:
+            return self.jobs
+        return self.jobs[self.jobs["status"] == STATUS_OK]
+
+
+class _Unreadable(Exception):
+    """Internal: a file exists but its content cannot be used."""
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def _has_glob(text: str) -> bool:
+    return any(char in text for char in "*?[")
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand globs, check every path exists; raises ReportError naming the bad one.
+
+    A glob keeps the sweep and job directories it matches (and skips report directories);
+    a plain path must exist (``result.json`` itself stands for its job directory).
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists() and _has_glob(str(raw)):
+            matches = [Path(m) for m in sorted(glob.glob(str(path)))]
+            candidates = [m for m in matches if m.is_dir() and not _is_report_dir(m)
+                          and (is_sweep_dir(m) or _looks_like_job_dir(m))]
+            if not candidates:
+                raise ReportError(f"{raw}: the pattern matches no sweep or job directory")
+        else:
+            if path.is_file() and path.name == RESULT_FILE:
+                path = path.parent
+            if not path.exists():
+                raise ReportError(f"{raw}: no such directory")
+            if not path.is_dir():
+                raise ReportError(f"{raw}: not a directory (give a sweep or job directory)")
+            candidates = [path]
+        for candidate in candidates:
+            if all(candidate.resolve() != seen.resolve() for seen in found):
+                found.append(candidate)
+    if not found:
+        raise ReportError("no directory given")
+    return found
+
+
+def _is_report_dir(path: Path) -> bool:
+    return path.name == "report" or (path / REPORT_MARKER).exists()
+
+
+def is_job_dir(path: Path) -> bool:
+    return (path / RESULT_FILE).is_file()
+
+
+def _looks_like_job_dir(path: Path) -> bool:
+    return any((path / marker).exists() for marker in JOB_MARKERS)
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return (path / SWEEP_MANIFEST).is_file() or (path / MULTIRUN_FILE).is_file()
+
+
+def latest_sweep(root: Path | str = Path("outputs") / "sweeps") -> Path:
+    """The most recently started sweep under ``root``; raises ReportError when there is none."""
+    root = Path(root)
+    sweeps = [p for p in root.iterdir() if p.is_dir() and is_sweep_dir(p)] if root.is_dir() else []
+    if not sweeps:
+        raise ReportError(
+            f"no sweep found under {root}/ (run `paxos-exp -m ...` first, or give a directory)"
+        )
+
+    def started(path: Path) -> float:
+        stamps = [(path / name).stat().st_mtime for name in (SWEEP_MANIFEST, MULTIRUN_FILE)
+                  if (path / name).is_file()]
+        return max(stamps)
+
+    return max(sweeps, key=started)
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads((path / SWEEP_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def find_sweep(path: Path) -> Sweep:
+    """The job directories under ``path`` (or ``path`` itself when it is a job directory)."""
+    if is_job_dir(path):
+        return Sweep(path=path, manifest=None, job_dirs=[path])
+    children = sorted(
+        child for child in path.iterdir()
+        if child.is_dir() and not child.name.startswith(".") and not _is_report_dir(child)
+    )
+    job_dirs = [child for child in children if _looks_like_job_dir(child)]
+    if not job_dirs:
+        if _looks_like_job_dir(path):  # a single run killed before it wrote result.json
+            return Sweep(path=path, manifest=None, job_dirs=[path])
+        if not is_sweep_dir(path):
+            raise ReportError(
+                f"{path}: no paxos-exp results here (expected a sweep directory with sweep.json "
+                f"and one subdirectory per job, or a job directory with {RESULT_FILE})"
+            )
+    return Sweep(path=path, manifest=_read_manifest(path), job_dirs=job_dirs)
+
+
+# ----------------------------------------------------------------------------- one job
+
+
+def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Nested groups become columns named by their leaf (``runtime.start_method`` ->
+    ``start_method``), or ``group_leaf`` when the leaf name is taken."""
+    flat: dict[str, Any] = {key: value for key, value in config.items()
+                            if not isinstance(value, dict)}
+    for group, values in config.items():
+        if isinstance(values, dict):
+            for leaf, value in flatten_config(values).items():
+                name = leaf if leaf not in flat and leaf not in config else f"{group}_{leaf}"
+                flat[name] = value
+    return flat
+
+
+def column_for(dotted: str, columns: Iterable[str]) -> str | None:
+    """The flattened column of a dotted override key, if it is a configuration column."""
+    columns = set(columns)
+    parts = dotted.lstrip("+~").split("@")[0].split(".")
+    for name in (parts[-1], "_".join(parts[-2:]), dotted):
+        if name in columns:
+            return name
+    return None
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise _Unreadable(f"{name} is {value!r}, not a number")
+    return float(value)
+
+
+def _count(value: Any, name: str) -> int:
+    number = _number(value, name)
+    if number < 0 or number != int(number):
+        raise _Unreadable(f"{name} is {value!r}, not a count")
+    return int(number)
+
+
+def _get(document: dict[str, Any], *keys: str) -> Any:
+    value: Any = document
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise _Unreadable(f"result.json has no {'.'.join(keys)}")
+        value = value[key]
+    return value
+
+
+def _outcome(summary: Any, trials_requested: Any) -> dict[str, Any]:
+    if not isinstance(summary, dict):
+        raise _Unreadable("result.json says ok but has no summary")
+    trials = _count(_get(summary, "trials"), "summary.trials")
+    decided = _count(_get(summary, "decided_trials"), "summary.decided_trials")
+    rounds_total = _count(_get(summary, "rounds_total"), "summary.rounds_total")
+    deciding = _count(_get(summary, "deciding_rounds"), "summary.deciding_rounds")
+    if decided > trials or trials < 1:
+        raise _Unreadable(f"summary says {decided} of {trials} trials decided")
+    if trials_requested is not None and trials != trials_requested:
+        raise _Unreadable(f"summary has {trials} trials, the configuration asked for "
+                          f"{trials_requested}")
+    messages = _get(summary, "messages")
+    if not isinstance(messages, dict):
+        raise _Unreadable("summary.messages is not a mapping")
+    first = summary.get("first_decision_round") or {}
+    safety = summary.get("safety") or {}
+    wall = summary.get("wall") or {}
+    values = summary.get("decision_values") or {}
+    row: dict[str, Any] = {
+        "trials": trials,
+        "decided": decided,
+        "decision_rate": decided / trials,
+        "rounds_total": rounds_total,
+        "deciding_rounds": deciding,
+        "roundchanges": summary.get("roundchanges"),
+        "first_round_mean": first.get("mean"),
+        "first_round_median": first.get("median"),
+        "first_round_min": first.get("min"),
+        "first_round_max": first.get("max"),
+        "decisions_0": values.get("0"),
+        "decisions_1": values.get("1"),
+        "crashed_messages": summary.get("crashed_messages"),
+        "safe": bool(safety.get("agreement_ok", True) and safety.get("validity_ok", True)
+                     and safety.get("proposals_ok", True)),
+        "unsafe_count": safety.get("unsafe_count", 0),
+        "wall_simulation": wall.get("simulation"),
+        "wall_startup": wall.get("startup"),
+        "wall_rounds": wall.get("rounds"),
+        "wall_teardown": wall.get("teardown"),
+    }
+    for kind, count in messages.items():
+        row[f"messages_{str(kind).lower()}"] = count
+    if "messages_total" not in row:
+        raise _Unreadable("summary.messages has no total")
+    _count(row["messages_total"], "summary.messages.total")
+    return row
+
+
+def read_job_document(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(row, config)`` from a job's result.json; raises _Unreadable when it cannot be used."""
+    path = job_dir / RESULT_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise _Unreadable(f"cannot read {RESULT_FILE}: {error}") from None
+    except ValueError as error:
+        raise _Unreadable(f"{RESULT_FILE} is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise _Unreadable(f"{RESULT_FILE} does not hold a JSON object")
+    config = _get(document, "config")
+    if not isinstance(config, dict):
+        raise _Unreadable("result.json config is not a mapping")
+    for key in ("nodes", "rounds"):
+        _count(_get(config, key), f"config.{key}")
+    fail_prob = _number(_get(config, "fail_prob"), "config.fail_prob")
+    status = document.get("status")
+    if status not in (STATUS_OK, STATUS_FAILED):
+        raise _Unreadable(f"result.json status is {status!r}")
+    flat = flatten_config(config)
+    flat["fail_prob"] = round(fail_prob, FAIL_PROB_DIGITS)
+    row: dict[str, Any] = {
+        "job_key": str(document.get("job_key") or job_dir.name),
+        "status": status,
+        "error": document.get("error"),
+        **flat,
+    }
+    if status == STATUS_OK:
+        row.update(_outcome(document.get("summary"), config.get("trials")))
+    row["wall_seconds"] = document.get("wall_seconds")
+    row["started_at"] = document.get("started_at")
+    row["finished_at"] = document.get("finished_at")
+    versions = document.get("versions") or {}
+    row["version"] = versions.get("paxos-exp") if isinstance(versions, dict) else None
+    row["command"] = " ".join(map(str, document.get("command") or []))
+    row["job_dir"] = str(job_dir)
+    return row, flat
+
+
+def _bool_series(series: pd.Series, name: str) -> pd.Series:
+    mapped = series.astype(str).str.strip().map({"True": True, "False": False, "true": True,
+                                                 "false": False, "1": True, "0": False})
+    if mapped.isna().any():
+        raise _Unreadable(f"column {name} holds values other than True/False")
+    return mapped.astype(bool)
+
+
+_BOOL_COLUMNS = {
+    TRIALS_FILE: ("decided", "agreement_ok", "validity_ok", "proposals_ok"),
+    ROUNDS_FILE: ("decided",),
+    TRACE_FILE: ("crashed",),
+}
+
+
+def read_table(job_dir: Path, filename: str, columns: Sequence[str]) -> pd.DataFrame:
+    """One of a job's CSV tables, typed; raises _Unreadable when missing or malformed."""
+    path = job_dir / filename
+    if not path.is_file():
+        raise _Unreadable(f"{filename} is missing")
+    try:
+        frame = pd.read_csv(path, dtype={"initial_values": str, "body": str, "kind": str})
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise _Unreadable(f"{filename} cannot be parsed ({problem})") from None
+    absent = [column for column in columns if column not in frame.columns]
+    if absent:
+        raise _Unreadable(f"{filename} lacks the columns {', '.join(absent)}")
+    for column in _BOOL_COLUMNS[filename]:
+        frame[column] = _bool_series(frame[column], f"{filename} {column}")
+    return frame
+
+
+def read_trace(job_dir: Path | str) -> pd.DataFrame:
+    """A job's message trace (``trace.csv``); raises ReportError when there is none."""
+    job_dir = Path(job_dir)
+    if not (job_dir / TRACE_FILE).is_file():
+        raise ReportError(
+            f"{job_dir}: no {TRACE_FILE} (run the job with trace=true, for example "
+            f"`paxos-exp nodes=5 fail_prob=0.2 rounds=4 trials=3 trace=true`)"
+        )
+    try:
+        return read_table(job_dir, TRACE_FILE, TRACE_COLUMNS)
+    except _Unreadable as error:
+        raise ReportError(f"{job_dir}: {error}") from None
+
+
+def read_rounds(job_dir: Path | str) -> pd.DataFrame | None:
+    """A job's rounds.csv, or None when it is missing or unreadable."""
+    try:
+        return read_table(Path(job_dir), ROUNDS_FILE, ROUND_COLUMNS)
+    except _Unreadable:
+        return None
+
+
+def read_config(job_dir: Path | str) -> dict[str, Any] | None:
+    """A job's flattened configuration, or None when its result.json cannot be read."""
+    try:
+        return read_job_document(Path(job_dir))[1]
+    except _Unreadable:
+        return None
+
+
+# ----------------------------------------------------------------------------- the expected grid
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        return round(float(value), FAIL_PROB_DIGITS)
+    if hasattr(value, "name") and not isinstance(value, str):  # enums
+        return str(value.name)
+    return str(value)
+
+
+def _override_values(arguments: Sequence[str], columns: Sequence[str]) -> dict[str, list[Any]]:
+    """Configuration column -> the values Hydra overrides give it (a list for sweeps)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    values: dict[str, list[Any]] = {}
+    for override in OverridesParser.create().parse_overrides(list(arguments)):
+        column = column_for(override.get_key_element(), columns)
+        if column is None:
+            continue
+        if override.is_sweep_override():
+            values[column] = [_normalise(v) for v in override.sweep_iterator()]
+        else:
+            values[column] = [_normalise(override.value())]
+    return values
+
+
+def _sweep_grid(sweep: Sweep, columns: Sequence[str]) -> tuple[list[str], list[tuple]] | None:
+    """The configuration columns a sweep varies and every combination it was asked to run,
+    read from Hydra's multirun.yaml; None when that cannot be worked out."""
+    path = sweep.path / MULTIRUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        from omegaconf import OmegaConf
+
+        config = OmegaConf.load(path)
+        node = config.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(node) if node is not None else {}
+        arguments = [f"{key}={value}" for key, value in params.items()]
+        arguments += list(config.hydra.overrides.task)
+        values = _override_values(arguments, columns)
+    except Exception:  # noqa: BLE001 - best effort: without the grid we still report the count
+        return None
+    keys = [key for key, options in values.items() if len(options) > 1]
+    if not keys:
+        return None
+    return keys, list(itertools.product(*(values[key] for key in keys)))
+
+
+def _job_overrides(job_dir: Path) -> list[str]:
+    """The overrides Hydra recorded for a job (``.hydra/overrides.yaml``), if readable."""
+    path = job_dir / ".hydra" / "overrides.yaml"
+    try:
+        from omegaconf import OmegaConf
+
+        overrides = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception:  # noqa: BLE001 - only used to describe a broken job
+        return []
+    return [str(item) for item in overrides] if isinstance(overrides, list) else []
+
+
+def _job_combo(job_dir: Path, keys: Sequence[str], columns: Sequence[str]) -> tuple | None:
+    """The grid combination a broken job was running, from its recorded overrides."""
+    try:
+        values = _override_values(_job_overrides(job_dir), columns)
+    except Exception:  # noqa: BLE001 - an unparsable record just leaves the job unknown
+        return None
+    if not all(key in values and len(values[key]) == 1 for key in keys):
+        return None
+    return tuple(values[key][0] for key in keys)
+
+
+def _describe_combo(keys: Sequence[str], combo: Sequence[Any]) -> str:
+    def text(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return " ".join(f"{key}={text(value)}" for key, value in zip(keys, combo))
+
+
+# ----------------------------------------------------------------------------- everything
+
+
+def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False) -> Results:
+    """Read every job under ``paths`` (sweep directories, job directories or globs).
+
+    Raises ReportError when a path does not exist or holds no results at all; every other
+    problem (a job missing, failed, unreadable or duplicated) is listed in ``problems``.
+    """
+    sweeps = [find_sweep(path) for path in expand_paths(paths)]
+    rows: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    trial_frames: list[pd.DataFrame] = []
+    round_frames: list[pd.DataFrame] = []
+    seen: dict[str, str] = {}
+    unreadable_dirs: dict[Path, list[Path]] = {}
+    config_columns: list[str] = []
+
+    def problem(kind: str, path: Path, key: str | None, detail: str) -> None:
+        problems.append({"kind": kind, "path": str(path), "job_key": key, "detail": detail})
+
+    for sweep in sweeps:
+        for job_dir in sweep.job_dirs:
+            if not (job_dir / RESULT_FILE).exists():
+                overrides = " ".join(_job_overrides(job_dir))
+                detail = f"no {RESULT_FILE} (the job was killed, or is still running)"
+                problem(NO_RESULT, job_dir, job_dir.name,
+                        detail + (f"; overrides: {overrides}" if overrides else ""))
+                unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
+                continue
+            try:
+                row, flat = read_job_document(job_dir)
+            except _Unreadable as error:
+                problem(CORRUPT, job_dir, job_dir.name, str(error))
+                unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
+                continue
+            key = row["job_key"]
+            if key in seen:
+                problem(DUPLICATE, job_dir, key, f"the same job as {seen[key]}; that one is used")
+                continue
+            seen[key] = str(job_dir)
+            config_columns.extend(column for column in flat if column not in config_columns)
+            row["sweep"] = sweep.name
+            row["sweep_dir"] = str(sweep.path)
+            rows.append(row)
+            if row["status"] == STATUS_FAILED:
+                problem(FAILED, job_dir, key, str(row.get("error") or "failed (no error message)"))
+                continue
+            if trials:
+                try:
+                    table = read_table(job_dir, TRIALS_FILE, TRIAL_COLUMNS)
+                    if len(table) != row["trials"]:
+                        raise _Unreadable(f"{TRIALS_FILE} has {len(table)} rows, result.json "
+                                          f"counts {row['trials']} trials")
+                    if int(table["decided"].sum()) != row["decided"]:
+                        raise _Unreadable(f"{TRIALS_FILE} has {int(table['decided'].sum())} "
+                                          f"decided trials, result.json {row['decided']}")
+                    table.insert(0, "job_key", key)
+                    trial_frames.append(table)
+                except _Unreadable as error:
+                    problem(BAD_TABLE, job_dir, key,
+                            f"{error}; its counts come from {RESULT_FILE} alone")
+            if rounds:
+                try:
+                    table = read_table(job_dir, ROUNDS_FILE, ROUND_COLUMNS)
+                    table.insert(0, "job_key", key)
+                    round_frames.append(table)
+                except _Unreadable as error:
+                    problem(BAD_TABLE, job_dir, key, str(error))
+
+    jobs = pd.DataFrame(rows)
+    if not jobs.empty:
+        front = ["sweep", "job_key", "status"] + config_columns
+        jobs = jobs[front + [c for c in jobs.columns if c not in front]]
+    problems = _missing(sweeps, jobs, config_columns, unreadable_dirs) + problems
+    return Results(
+        jobs=jobs,
+        trials=_with_config(trial_frames, jobs, config_columns, TRIAL_COLUMNS, "trial_"),
+        problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS),
+        sweeps=sweeps,
+        config_columns=config_columns,
+        rounds=(_with_config(round_frames, jobs, config_columns, ROUND_COLUMNS, "round_")
+                if rounds else None),
+    )
+
+
+def _with_config(
+    frames: list[pd.DataFrame],
+    jobs: pd.DataFrame,
+    config_columns: list[str],
+    columns: list[str],
+    prefix: str,
+) -> pd.DataFrame:
+    """Concatenate a table over jobs and add each job's configuration columns. A table column
+    named like a configuration column (a trial's actual ``initial_values``) gets ``prefix``."""
+    renamed = {column: f"{prefix}{column}" for column in columns if column in config_columns}
+    columns = [renamed.get(column, column) for column in columns]
+    if not frames:
+        return pd.DataFrame(columns=["job_key", *config_columns, *columns])
+    table = pd.concat(frames, ignore_index=True).rename(columns=renamed)
+    config = jobs[["job_key", *config_columns]]
+    merged = table.merge(config, on="job_key", how="left", validate="many_to_one")
+    return merged[["job_key", *config_columns, *columns]]
+
+
+def _missing(
+    sweeps: list[Sweep],
+    jobs: pd.DataFrame,
+    config_columns: list[str],
+    unreadable_dirs: dict[Path, list[Path]],
+) -> list[dict[str, Any]]:
+    """Jobs a sweep was asked to run that left no directory at all."""
+    found: list[dict[str, Any]] = []
+    for sweep in sweeps:
+        if sweep.manifest is None and not (sweep.path / MULTIRUN_FILE).is_file():
+            continue
+        grid = _sweep_grid(sweep, config_columns) if not jobs.empty else None
+        in_sweep = jobs[jobs["sweep_dir"] == str(sweep.path)] if not jobs.empty else jobs
+        if grid is not None and all(key in in_sweep.columns for key in grid[0]):
+            keys, combos = grid
+            have = {tuple(_normalise(v) for v in values)
+                    for values in in_sweep[keys].itertuples(index=False, name=None)}
+            unknown = 0
+            for broken in unreadable_dirs.get(sweep.path, []):
+                combo = _job_combo(broken, keys, config_columns)
+                if combo is None:
+                    unknown += 1
+                else:
+                    have.add(combo)
+            absent = [combo for combo in combos if combo not in have]
+            if len(absent) > unknown:
+                for combo in absent:
+                    found.append({
+                        "kind": MISSING, "path": str(sweep.path), "job_key": None,
+                        "detail": f"{_describe_combo(keys, combo)}: no readable result "
+                                  f"(never ran, or one of the broken directories listed)"
+                                  if unknown else f"{_describe_combo(keys, combo)}: never ran "
+                                  f"(interrupted sweep?)",
+                    })
+                continue
+            if absent:  # all accounted for by directories listed as no result / corrupt
+                continue
+        total = (sweep.manifest or {}).get("total_jobs")
+        if isinstance(total, int) and total > len(sweep.job_dirs):
+            absent_count = total - len(sweep.job_dirs)
+            found.append({
+                "kind": MISSING, "path": str(sweep.path), "job_key": None,
+                "detail": f"{SWEEP_MANIFEST} counts {total} jobs, {len(sweep.job_dirs)} job "
+                          f"directories exist: {absent_count} never ran (interrupted sweep?)",
+            })
+    return found

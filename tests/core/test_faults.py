@@ -1,0 +1,156 @@
+"""The failure model: position-keyed BLAKE2b draws."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import struct
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from paxos_exp.core import messages as m
+from paxos_exp.core.faults import MAX_SEED, fails, initial_value, transmit, uniform
+from paxos_exp.core.messages import Phase
+
+POSITIONS = [
+    (seed, trial, rnd, phase, sender, receiver)
+    for seed, trial, rnd, phase, sender, receiver in itertools.product(
+        (0, 1, 12345, MAX_SEED), (0, 3), (0, 1, 999), (Phase.JOIN, Phase.VOTE), (0, 2), (0, 1, 4)
+    )
+]
+
+
+def test_uniform_is_deterministic():
+    for position in POSITIONS:
+        assert uniform(*position) == uniform(*position)
+
+
+def test_uniform_is_the_documented_blake2b_of_the_packed_position():
+    # Pins the keying scheme (DESIGN.md: any run is replayable from its seed): the top 53 bits
+    # of an 8-byte BLAKE2b digest of the little-endian packed position.
+    for seed, trial, rnd, phase, sender, receiver in POSITIONS[:40]:
+        key = struct.pack("<QQQBQQ", seed, trial, rnd, int(phase), sender, receiver)
+        digest = hashlib.blake2b(key, digest_size=8).digest()
+        expected = (int.from_bytes(digest, "little") >> 11) * 2.0**-53
+        assert uniform(seed, trial, rnd, phase, sender, receiver) == expected
+    assert uniform(1, 2, 3, Phase.VOTE, 4, 5) == 0.29806863397101924
+
+
+def test_every_coordinate_of_the_position_matters():
+    base = (7, 1, 5, Phase.JOIN, 2, 3)
+    variants = [base]
+    for index in range(6):
+        changed = list(base)
+        changed[index] = Phase.VOTE if index == 3 else changed[index] + 1
+        variants.append(tuple(changed))
+    values = [uniform(*position) for position in variants]
+    assert len(set(values)) == len(values)
+
+
+def test_sender_and_receiver_are_not_interchangeable():
+    assert uniform(1, 0, 0, Phase.JOIN, 1, 2) != uniform(1, 0, 0, Phase.JOIN, 2, 1)
+
+
+def test_distinct_positions_give_distinct_draws():
+    values = [uniform(*position) for position in POSITIONS]
+    assert len(set(values)) == len(values)
+
+
+def _many(count: int, seed: int = 2024) -> list[float]:
+    return [uniform(seed, 0, rnd, Phase.VOTE, rnd % 7, rnd % 5) for rnd in range(count)]
+
+
+def test_uniform_lies_in_the_half_open_unit_interval_and_looks_uniform():
+    values = _many(20000)
+    assert all(0.0 <= value < 1.0 for value in values)
+    mean = sum(values) / len(values)
+    # Mean of U(0,1): 1/2 with standard deviation sqrt(1/12/n).
+    assert abs(mean - 0.5) < 4 * math.sqrt(1 / 12 / len(values))
+    assert stats.kstest(values, "uniform").pvalue > 1e-4
+    counts, _ = np.histogram(values, bins=20, range=(0.0, 1.0))
+    assert stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_consecutive_draws_are_uncorrelated():
+    values = _many(20000, seed=99)
+    r, _ = stats.pearsonr(values[:-1], values[1:])
+    assert abs(r) < 4 / math.sqrt(len(values))
+
+
+def test_p0_never_fails_and_p1_always_fails():
+    for position in POSITIONS:
+        assert fails(0.0, *position) is False
+        assert fails(1.0, *position) is True
+
+
+def test_fails_is_exactly_u_below_p():
+    for p in (0.05, 0.3, 0.5, 0.95):
+        for position in POSITIONS:
+            assert fails(p, *position) == (uniform(*position) < p)
+
+
+def test_failure_frequency_matches_p():
+    n = 20000
+    for p in (0.1, 0.5, 0.9):
+        hits = sum(fails(p, 5, 0, rnd, Phase.JOIN, 1, 0) for rnd in range(n))
+        assert abs(hits / n - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_fails_is_monotone_in_p():
+    for position in POSITIONS[:50]:
+        outcomes = [fails(p, *position) for p in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
+        assert outcomes == sorted(outcomes)  # once it fails at some p it fails for larger p
+
+
+def test_initial_value_is_a_deterministic_bit():
+    for seed, trial, node in itertools.product((0, 1, MAX_SEED), (0, 1, 2), range(6)):
+        value = initial_value(seed, trial, node)
+        assert value in (0, 1)
+        assert value == initial_value(seed, trial, node)
+
+
+def test_initial_values_are_fair_coins_that_vary_with_node_trial_and_seed():
+    n = 10000
+    ones = sum(initial_value(3, trial, 0) for trial in range(n))
+    assert abs(ones / n - 0.5) < 4 * math.sqrt(0.25 / n)
+    assert len({tuple(initial_value(s, 0, node) for node in range(16)) for s in range(8)}) > 1
+    assert len({initial_value(0, 0, node) for node in range(32)}) == 2
+
+
+def test_transmit_plain_send_never_fails():
+    message = m.crash(2, 0)
+    assert transmit(message, 0, False, 0, 1.0, 1, 0, 0, Phase.JOIN) == (message, False)
+
+
+def test_transmit_failure_prone_at_p1_becomes_crash_naming_the_leader():
+    sent, hit = transmit(m.join(2, -1, None), 1, True, 1, 1.0, 0, 0, 4, Phase.JOIN)
+    assert hit is True
+    assert sent == m.crash(2, 1)
+    assert sent.body == "CRASH 1"
+    # The leader's own START that fails names the leader too.
+    sent, hit = transmit(m.start(1), 1, True, 1, 1.0, 0, 0, 4, Phase.JOIN)
+    assert sent == m.crash(1, 1) and hit
+
+
+def test_transmit_failure_prone_at_p0_is_unchanged():
+    message = m.propose(0, 1)
+    assert transmit(message, 2, True, 0, 0.0, 0, 0, 0, Phase.VOTE) == (message, False)
+
+
+def test_transmit_uses_the_draw_of_its_position():
+    p = 0.5
+    for rnd in range(200):
+        message = m.vote(3)
+        sent, hit = transmit(message, 0, True, 0, p, 11, 2, rnd, Phase.VOTE)
+        expected = uniform(11, 2, rnd, Phase.VOTE, 3, 0) < p
+        assert hit == expected
+        assert sent == (m.crash(3, 0) if expected else message)
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_SEED + 1])
+def test_draw_positions_outside_the_key_range_are_refused(bad):
+    with pytest.raises(Exception):
+        uniform(bad, 0, 0, Phase.JOIN, 0, 0)
