@@ -12,7 +12,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from paxos_exp.core import transcript
 from paxos_exp.core.config import START_METHODS, RunConfig, RuntimeOptions, parse_initial_values
@@ -20,14 +20,25 @@ from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.faults import MAX_SEED
 
 
-def _nodes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"NUM_NODES must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"NUM_NODES must be at least 1, not {value}")
-    return value
+def _whole_number(label: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[minimum, maximum]``, with a message naming it."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a whole number, not {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise argparse.ArgumentTypeError(f"{label} must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
+_nodes = _whole_number("NUM_NODES", 1)
+_rounds = _whole_number("NUM_ROUNDS", 0)
+_seed = _whole_number("--seed", 0, MAX_SEED)
 
 
 def _probability(text: str) -> float:
@@ -37,26 +48,6 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"CRASH_PROB must be a number, not {text!r}") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise argparse.ArgumentTypeError(f"CRASH_PROB must lie between 0 and 1, not {text}")
-    return value
-
-
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"NUM_ROUNDS must be a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"NUM_ROUNDS must be 0 or more, not {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a whole number, not {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError("--seed must lie between 0 and 2**64-1")
     return value
 
 
