@@ -23,7 +23,8 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 
 run: $(STAMP_RUN)
 	$(BIN)/paxos-exp experiment=quick
-	@echo "Results: outputs/sweeps/quick/ (one directory per job; report in outputs/sweeps/quick/report/)"
+	@echo "Results: outputs/sweeps/quick/ (one directory per job)"
+	@echo "Report:  outputs/sweeps/quick/report/report.md (rebuild: .venv/bin/paxos-report outputs/sweeps/quick)"
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
