@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -142,7 +146,11 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
         "started_at": _now(),
         "finished_at": None,
     }
+    if hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
+        # A single run checks its values before writing anything: a typo leaves no trace.
+        to_run_config(config)
     progress = None
+    restore_sigterm = _sigterm_as_exit()
     try:
         run_config, options = to_run_config(config)
         if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
@@ -168,7 +176,11 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
         document["error"] = f"{type(error).__name__}: {error}"
         log.error("%s%s: FAILED: %s", position, label, document["error"])
         raise
+    except BaseException as error:  # Ctrl-C, or SIGTERM from a launcher: say so, then go on
+        document["error"] = f"interrupted ({type(error).__name__}); rerun the sweep to redo it"
+        raise
     finally:
+        restore_sigterm()
         if progress is not None:
             progress.close()
         document["finished_at"] = _now()
@@ -193,6 +205,19 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     return summary
 
 
+def _sigterm_as_exit() -> Callable[[], None]:
+    """Make SIGTERM (a launcher cancelling the job) unwind like Ctrl-C, so the node processes
+    and socket directory are cleaned up and result.json says what happened. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers can only be set from the main thread
+
+    def handler(_signum: int, _frame: Any) -> None:
+        raise SystemExit(143)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def _under_joblib(hydra_cfg: Any) -> bool:
     try:
         return "joblib" in str(hydra_cfg.launcher._target_).lower()
@@ -213,7 +238,11 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         hydra_cfg = HydraConfig.get()
         if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
             raise  # the job fails, the sweep goes on and exits non-zero
-        # A single run with a bad value: a one-line error, no traceback, exit status 2.
+        # A single run with a bad value: a one-line error, no traceback, exit status 2, and
+        # no directory left for a job that never ran (Hydra made it before calling us).
+        output_dir = Path(hydra_cfg.runtime.output_dir)
+        if read_result(output_dir) is None:
+            shutil.rmtree(output_dir, ignore_errors=True)
         print(f"paxos-exp: error: {error}", file=sys.stderr)
         sys.exit(2)
 

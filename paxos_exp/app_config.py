@@ -15,7 +15,12 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from paxos_exp.core.config import RunConfig, RuntimeOptions, parse_initial_values
+from paxos_exp.core.config import (
+    RunConfig,
+    RuntimeOptions,
+    canonical_fail_prob,
+    parse_initial_values,
+)
 from paxos_exp.core.errors import ConfigError
 
 
@@ -64,8 +69,9 @@ class PaxosConf:
 # Keys that say how to run or where to write, not what is simulated: not part of the job key.
 BOOKKEEPING_KEYS = ("name", "force", "report", "progress")
 
-# Float noise from Hydra's range() (0.15000000000000002) must not change the job or its key.
-FAIL_PROB_DIGITS = 10
+# Deadlines decide whether a run finishes, never what it records: not part of the job key, so
+# a sweep that failed on deadlines resumes with longer ones (runtime=patient).
+RUNTIME_KEYS_NOT_IN_KEY = ("startup_timeout", "receive_timeout", "barrier_timeout")
 
 
 def register_configs() -> None:
@@ -87,15 +93,36 @@ def job_config(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     for key in BOOKKEEPING_KEYS:
         data.pop(key, None)
     if isinstance(data.get("fail_prob"), (int, float)) and not isinstance(data["fail_prob"], bool):
-        data["fail_prob"] = round(float(data["fail_prob"]), FAIL_PROB_DIGITS)
+        data["fail_prob"] = canonical_fail_prob(data["fail_prob"])
     if data.get("initial_values") is not None:
         data["initial_values"] = str(data["initial_values"])
     return data
 
 
+def _key_form(config: dict[str, Any]) -> dict[str, Any]:
+    """What decides a job's records, in one spelling: equal jobs get equal keys."""
+    form = dict(config)
+    runtime = dict(form.get("runtime") or {})
+    for key in RUNTIME_KEYS_NOT_IN_KEY:
+        runtime.pop(key, None)
+    form["runtime"] = runtime
+    try:
+        values = parse_initial_values(form.get("initial_values"))
+        form["initial_values"] = None if values is None else "".join(map(str, values))
+    except ConfigError:
+        pass  # invalid: the range check rejects it before any key matters
+    nodes = form.get("nodes")
+    if isinstance(nodes, int) and nodes >= 1:
+        majority = nodes // 2 + 1
+        for quorum in ("join_quorum", "vote_quorum"):
+            if form.get(quorum) is None:
+                form[quorum] = majority
+    return form
+
+
 def job_key(config: dict[str, Any]) -> str:
-    """A readable prefix plus a hash of the whole job configuration."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    """A readable prefix plus a hash of everything that decides the job's records."""
+    canonical = json.dumps(_key_form(config), sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.blake2b(canonical.encode(), digest_size=5).hexdigest()
     return (
         f"n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"

@@ -15,7 +15,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from paxos_exp.core import transcript
-from paxos_exp.core.config import START_METHODS, RunConfig, RuntimeOptions, parse_initial_values
+from paxos_exp.core.config import (
+    MAX_TIMEOUT,
+    START_METHODS,
+    RunConfig,
+    RuntimeOptions,
+    parse_initial_values,
+)
 from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.faults import MAX_SEED
 
@@ -56,8 +62,10 @@ def _timeout(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--timeout must be a number of seconds, not {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError("--timeout must be a positive number of seconds")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}"
+        )
     return value
 
 
@@ -103,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             transcript=True,
         )
     except ConfigError as error:
-        parser.error(str(error))
+        # Name the option the way it is spelled on this command line.
+        parser.error(str(error).replace("initial_values=", "--initial-values "))
     if not seed_given:
         print(f"paxos-classic: seed {seed} (replay with --seed {seed})", file=sys.stderr)
     # SIGTERM cleans up like Ctrl-C: SystemExit unwinds through the supervisor's finally.

@@ -20,7 +20,6 @@ from typing import Any, Dict, List, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
-from hydra.errors import HydraException
 
 from paxos_exp.app_config import job_config, to_run_config
 from paxos_exp.core.errors import ConfigError
@@ -40,6 +39,16 @@ ConfigStore.instance().store(
 )
 
 
+def _forget_empty_sweep(sweep_dir: Path) -> None:
+    """Remove a sweep directory holding nothing but the multirun.yaml just written."""
+    try:
+        if {path.name for path in sweep_dir.iterdir()} <= {"multirun.yaml"}:
+            (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+            sweep_dir.rmdir()
+    except OSError:
+        pass
+
+
 class PaxosSweeper(BasicSweeper):
     """BasicSweeper plus a whole-sweep range check and a manifest."""
 
@@ -52,15 +61,20 @@ class PaxosSweeper(BasicSweeper):
         self._checked = True
         jobs = [job for each in self.overrides for job in each]
         loader = self.hydra_context.config_loader
+        sweep_dir = Path(self.config.hydra.sweep.dir)
         for overrides in jobs:
             try:
                 cfg = loader.load_sweep_config(self.config, list(overrides))
                 to_run_config(job_config(cfg))
             except ConfigError as error:
-                raise HydraException(
-                    f"sweep job {' '.join(overrides)}: {error}. No job was started."
-                ) from None
-        sweep_dir = Path(self.config.hydra.sweep.dir)
+                _forget_empty_sweep(sweep_dir)
+                # One line and exit status 2, like any other bad value: not a traceback.
+                print(
+                    f"paxos-exp: error: sweep job {' '.join(overrides)}: {error}. "
+                    "No job was started.",
+                    file=sys.stderr,
+                )
+                sys.exit(2)
         manifest: Dict[str, Any] = {
             "name": self.config.get("name"),
             "total_jobs": len(jobs),

@@ -40,6 +40,9 @@ DEFAULT_CONFIG_COLUMNS = (
     "join_quorum", "vote_quorum", "start_method", "startup_timeout", "receive_timeout",
     "barrier_timeout",
 )
+# Deadlines decide whether a job finishes, never what it records (they are not in the job key
+# either): never a reason to split a configuration, unless asked for on an axis.
+NEVER_GROUPED = ("startup_timeout", "receive_timeout", "barrier_timeout")
 CONFIDENCE = 0.95  # of the Wilson intervals
 ACCEPTANCE = 0.99  # of the interval around theory that flags a measurement
 NO_DECISION = -1  # the first_round value of trials that never decided
@@ -212,7 +215,9 @@ def group_keys(
         c for c in DEFAULT_CONFIG_COLUMNS if c in jobs.columns]
     keys = [key for key in CORE_KEYS if key in jobs.columns]
     for column in columns:
-        if column not in keys and column not in pool and varies(jobs, column):
+        if column not in keys and column not in pool and column not in NEVER_GROUPED and varies(
+            jobs, column
+        ):
             keys.append(column)
     for column in extra:
         if column and column not in keys:

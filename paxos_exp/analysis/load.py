@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from paxos_exp.core.config import canonical_fail_prob
 from paxos_exp.core.errors import PaxosExpError
 from paxos_exp.results import (
     RESULT_FILE,
@@ -39,7 +40,6 @@ REPORT_MARKER = "report.md"
 # A subdirectory is taken for a job's directory when it holds any of these (Hydra writes
 # .hydra/ as soon as a job starts, so a job killed before writing result.json still shows).
 JOB_MARKERS = (RESULT_FILE, ".hydra", TRIALS_FILE, ROUNDS_FILE, "paxos.log")
-FAIL_PROB_DIGITS = 10
 
 # Problem kinds, in the order report.md lists them.
 MISSING = "missing"  # counted in sweep.json (or expected from the sweep grid) but no directory
@@ -48,7 +48,11 @@ FAILED = "failed"  # result.json says the job failed
 CORRUPT = "corrupt"  # result.json unreadable or incomplete: the job cannot be used
 BAD_TABLE = "bad table"  # trials.csv/rounds.csv missing or inconsistent; result.json is used
 DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first one is used
-PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE)
+# Two jobs with the same seed and everything else equal but their trial counts: trial t depends
+# only on (seed, t), so the smaller job's trials are the first ones of the larger; counting both
+# would count those trials twice. The larger job is used.
+OVERLAP = "overlap"
+PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE, OVERLAP)
 PROBLEM_COLUMNS = ["kind", "path", "job_key", "detail"]
 
 
@@ -311,7 +315,7 @@ def read_job_document(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if status not in (STATUS_OK, STATUS_FAILED):
         raise _Unreadable(f"result.json status is {status!r}")
     flat = flatten_config(config)
-    flat["fail_prob"] = round(fail_prob, FAIL_PROB_DIGITS)
+    flat["fail_prob"] = canonical_fail_prob(fail_prob)
     row: dict[str, Any] = {
         "job_key": str(document.get("job_key") or job_dir.name),
         "status": status,
@@ -402,7 +406,7 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and math.isnan(value):
             return None
-        return round(float(value), FAIL_PROB_DIGITS)
+        return canonical_fail_prob(value)
     if hasattr(value, "name") and not isinstance(value, str):  # enums
         return str(value.name)
     return str(value)
@@ -480,6 +484,39 @@ def _describe_combo(keys: Sequence[str], combo: Sequence[Any]) -> str:
 # ----------------------------------------------------------------------------- everything
 
 
+def _jobs_frame(rows: list[dict[str, Any]], config_columns: Sequence[str]) -> pd.DataFrame:
+    jobs = pd.DataFrame(rows)
+    if not jobs.empty:
+        front = ["sweep", "job_key", "status", *config_columns]
+        jobs = jobs[front + [c for c in jobs.columns if c not in front]]
+    return jobs
+
+
+def _drop_overlaps(rows: list[dict[str, Any]], config_columns: Sequence[str], problem: Any) -> list[dict[str, Any]]:
+    """Keep, of ok jobs equal in everything but ``trials`` (same seed), only the largest."""
+    signature_columns = [c for c in config_columns if c != "trials"]
+    largest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] != STATUS_OK:
+            continue
+        signature = json.dumps([row.get(c) for c in signature_columns], default=str)
+        best = largest.get(signature)
+        if best is None or row["trials"] > best["trials"]:
+            largest[signature] = row
+    kept = {id(row) for row in largest.values()}
+    result = []
+    for row in rows:
+        if row["status"] == STATUS_OK and id(row) not in kept:
+            signature = json.dumps([row.get(c) for c in signature_columns], default=str)
+            winner = largest[signature]
+            problem(OVERLAP, Path(row["sweep_dir"]) / row["job_key"], row["job_key"],
+                    f"its {row['trials']} trials are the first ones of {winner['job_key']} "
+                    f"({winner['trials']} trials, same seed); not counted twice")
+            continue
+        result.append(row)
+    return result
+
+
 def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False) -> Results:
     """Read every job under ``paths`` (sweep directories, job directories or globs).
 
@@ -547,11 +584,14 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                 except _Unreadable as error:
                     problem(BAD_TABLE, job_dir, key, str(error))
 
-    jobs = pd.DataFrame(rows)
-    if not jobs.empty:
-        front = ["sweep", "job_key", "status"] + config_columns
-        jobs = jobs[front + [c for c in jobs.columns if c not in front]]
-    problems = _missing(sweeps, jobs, config_columns, unreadable_dirs) + problems
+    all_jobs = _jobs_frame(rows, config_columns)
+    rows = _drop_overlaps(rows, config_columns, problem)
+    kept = {row["job_key"] for row in rows}
+    trial_frames = [frame for frame in trial_frames if frame["job_key"].iloc[0] in kept]
+    round_frames = [frame for frame in round_frames if frame["job_key"].iloc[0] in kept]
+    jobs = _jobs_frame(rows, config_columns)
+    # Missing jobs are judged against every job found, overlapping ones included.
+    problems = _missing(sweeps, all_jobs, config_columns, unreadable_dirs) + problems
     return Results(
         jobs=jobs,
         trials=_with_config(trial_frames, jobs, config_columns, TRIAL_COLUMNS, "trial_"),

@@ -55,7 +55,7 @@ KEY_LABELS = {
 }
 KEY_SYMBOLS = {"nodes": "N", "fail_prob": "p", "rounds": "R"}
 MEASURED_LABEL = "measured, 95% Wilson interval"
-EXACT_LABEL = "exact (PROTOCOL.md), dashed"
+EXACT_LABEL = "exact, dashed"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 STYLE = {"axes.grid": True, "grid.linestyle": ":", "grid.alpha": 0.6}
 

@@ -411,7 +411,7 @@ def _report_markdown(
                    "there is no directory; `no result`: a directory without result.json; "
                    "`failed`: the job says why; `corrupt`: result.json cannot be used (the job is "
                    "left out); `bad table`: a CSV table is missing or inconsistent (result.json "
-                   "is still used); `duplicate`: the same job twice (used once).")
+                   "is still used); `duplicate`: the same job twice (used once); `overlap`: a job whose trials are the first ones of a larger job with the same seed (only the larger one is counted).")
         out += ["", markdown_table(problems[["kind", "path", "job_key", "detail"]])]
     out += ["## Files", "",
             ("`jobs.csv` (one row per job), `trials.csv` (one row per trial), `summary.csv` "

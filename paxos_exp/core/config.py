@@ -17,6 +17,16 @@ MAX_TIMEOUT = 86_400.0
 START_METHODS = ("fork", "spawn", "forkserver")
 
 
+# Float noise from Hydra's range() (0.15000000000000002) must not change a job or its key;
+# twelve significant digits keep every value a user can mean (1e-11 stays 1e-11).
+FAIL_PROB_SIGNIFICANT = 12
+
+
+def canonical_fail_prob(value: float) -> float:
+    """``fail_prob`` without binary float noise: ``0.15000000000000002`` -> ``0.15``."""
+    return float(f"{float(value):.{FAIL_PROB_SIGNIFICANT}g}")
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -54,8 +64,10 @@ class RunConfig:
             values = tuple(self.initial_values)
             if len(values) != self.nodes or any(v not in (0, 1) or isinstance(v, bool) for v in values):
                 raise ConfigError(
-                    f"initial_values={list(values)!r}: give exactly one 0 or 1 per node "
-                    f"({self.nodes} values), or leave it unset for fair coins from the seed"
+                    f"initial_values={''.join(map(str, values))}: give exactly one 0 or 1 per "
+                    f"node ({self.nodes} values, such as {'01' * (self.nodes // 2)}"
+                    f"{'0' * (self.nodes % 2)}), or leave it unset for fair coins from the seed; "
+                    "write it without commas (with commas, paxos-exp -m reads a sweep)"
                 )
             object.__setattr__(self, "initial_values", values)
         Quorums.for_nodes(self.nodes, self.join_quorum, self.vote_quorum)
@@ -112,7 +124,7 @@ def parse_initial_values(values: Sequence[int] | str | None) -> tuple[int, ...] 
             return None
         if set(text) - {"0", "1"}:
             raise ConfigError(
-                f"initial_values={values!r}: write one 0 or 1 per node, such as 0101 or [0,1,0,1]"
+                f"initial_values={values!r}: write one 0 or 1 per node, such as 0101"
             )
         return tuple(int(ch) for ch in text)
     return tuple(values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ STAGE_ROUND = 1  # working: computing or sending
 STAGE_RECEIVE = 2  # blocked in a receive (waiting for another node)
 STAGE_BARRIER = 3  # at (or inside) the round barrier
 STAGE_DONE = 4
+STAGE_OUTPUT = 5  # writing the transcript to stdout (blocks while nobody reads it)
 
 # Error categories a node reports; the supervisor uses them to find the root cause.
 ERROR_TIMEOUT = "timeout"
@@ -50,6 +52,29 @@ ERROR_CRASH = "crash"
 ERROR_OUTPUT = "output"  # stdout closed under the transcript (a pipe into `head`)
 
 _PIPE_BUF = 4096  # writes up to this size to a pipe are atomic: lines never tear
+# Reports go to the supervisor in frames whose whole write (4-byte length, 1-byte flag,
+# payload) fits in PIPE_BUF: a node that dies or stops mid-report never leaves half a frame,
+# so the supervisor's read of a frame it was told is ready never blocks.
+_FRAME_PAYLOAD = _PIPE_BUF - 5
+_MORE, _LAST = b"+", b"."
+
+
+def send_report(conn: Connection, message: tuple[Any, ...]) -> None:
+    """Send one message to the supervisor as atomic frames (see :func:`read_frame`)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    for start in range(0, len(data), _FRAME_PAYLOAD):
+        end = start + _FRAME_PAYLOAD
+        conn.send_bytes((_LAST if end >= len(data) else _MORE) + data[start:end])
+
+
+def read_frame(frame: bytes, pending: bytearray) -> tuple[Any, ...] | None:
+    """Add one frame to ``pending``; return the whole message once its last frame arrived."""
+    pending += frame[1:]
+    if frame[:1] != _LAST:
+        return None
+    message = pickle.loads(bytes(pending))
+    pending.clear()
+    return message
 
 
 def endpoint(directory: str, node: int) -> str:
@@ -95,7 +120,7 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         # A forked child may inherit the CLI's SIGTERM handler; a node just dies on SIGTERM.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_supervisor(args.supervisor_pid)
+        _die_with_parent(args.supervisor_pid)
         _run_node(args, barrier, conn, progress, where)
     except _Timeout as error:
         _report_error(conn, node, where, ERROR_TIMEOUT, str(error))
@@ -111,24 +136,25 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         conn.close()
 
 
-def _die_with_supervisor(supervisor_pid: int) -> None:
-    """Never outlive the supervisor (Linux): an orphan could wait forever on a lock a dead
-    peer held inside the barrier, where no deadline applies. ``supervisor_pid`` 0: the parent
-    is not the supervisor (a forkserver), so there is nothing to tie the node to."""
-    if supervisor_pid == 0 or not sys.platform.startswith("linux"):
+def _die_with_parent(supervisor_pid: int) -> None:
+    """Never outlive the parent (Linux): an orphan could wait forever on a lock a dead peer
+    held inside the barrier, where no deadline applies. The parent is the supervisor, or the
+    forkserver (``supervisor_pid`` 0), which exits with the supervisor's process."""
+    if not sys.platform.startswith("linux"):
         return
+    parent = supervisor_pid or os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != supervisor_pid:  # the supervisor died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
 def _report_error(conn: Connection, node: int, where: list[int], category: str, text: str) -> None:
     try:
-        conn.send(("error", node, where[0], where[1], category, text))
+        send_report(conn, ("error", node, where[0], where[1], category, text))
     except (OSError, ValueError):
         pass  # the supervisor is gone; nothing left to tell
     raise SystemExit(1)
@@ -154,7 +180,7 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             push.setsockopt(zmq.LINGER, 0)
             push.connect(endpoint(args.directory, peer))
             pushes.append(push)
-        conn.send(("ready", node))
+        send_report(conn, ("ready", node))
 
         def deliver(receiver: int, phase: Phase, message: Message) -> None:
             pushes[receiver].send(Envelope(wire.trial, wire.round, phase, message).encode())
@@ -167,7 +193,7 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             except zmq.Again:
                 raise _Timeout(
                     f"no message within {options.receive_timeout:g} s in the "
-                    f"{phase.name.lower()} phase"
+                    f"{phase.name.lower()} phase (the receive deadline)"
                 ) from None
             envelope = Envelope.decode(data)
             if envelope.trial != wire.trial or envelope.round != wire.round or envelope.phase != phase:
@@ -201,10 +227,11 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
                     leader_row = None
                 reports.append(wire.report(leader_row))
                 if out:
+                    progress[base + 2] = STAGE_OUTPUT
                     write_lines(out)
                 progress[base + 2] = STAGE_BARRIER
                 barrier.wait(options.barrier_timeout)
-            conn.send(("trial", node, trial, reports, trace))
+            send_report(conn, ("trial", node, trial, reports, trace))
         progress[base + 2] = STAGE_DONE
     finally:
         for push in pushes:
@@ -216,7 +243,7 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
 def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
     if transcript:
         # Written at once so a reader sees each round open before its messages.
-        write_lines([lines.round_started(rnd, state.val)])
+        write_lines([lines.round_started(rnd, state.val)])  # stage stays "working": one line
     wire.send_all(leader_start(state, nodes), Phase.JOIN)
     received = [receive(Phase.JOIN) for _ in range(nodes)]
     if transcript:

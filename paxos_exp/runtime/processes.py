@@ -33,6 +33,7 @@ from paxos_exp.runtime.node_process import (
     NodeArgs,
     endpoint,
     node_main,
+    read_frame,
 )
 
 _SOCKET_PATH_LIMIT = 107  # sun_path on Linux, minus the terminating NUL
@@ -40,7 +41,14 @@ _WATCH_INTERVAL = 0.5  # how often the watchdog looks at node progress between m
 _ERROR_GRACE = 2.0  # after the first failure: time for the other nodes' reports to arrive
 _TEARDOWN_GRACE = 5.0  # per process, before terminate and then kill
 _ABORT_WAIT = 0.5  # how long to try for the barrier's lock before giving up on aborting it
-_STAGE_NAMES = {0: "starting", 1: "working", 2: "waiting for a message", 3: "at the barrier", 4: "done"}
+_STAGE_NAMES = {
+    0: "starting", 1: "working", 2: "waiting for a message", 3: "at the barrier", 4: "done",
+    5: "blocked writing the transcript to standard output: is its reader keeping up?",
+}
+_DEADLINE_HINT = (
+    "if the machine is just slow, raise the deadlines (paxos-classic --timeout S; paxos-exp "
+    "runtime.receive_timeout=S runtime.barrier_timeout=S, or runtime=patient)"
+)
 
 
 def socket_directory(nodes: int) -> str:
@@ -57,18 +65,19 @@ def socket_directory(nodes: int) -> str:
 
 
 def abort_barrier(barrier: Any, timeout: float = _ABORT_WAIT) -> bool:
-    """Break the barrier so every waiter wakes up, unless its lock cannot be had in time.
+    """Mark the barrier broken, so no node passes it again; never block for long.
 
-    ``Barrier.abort()`` takes the barrier's internal lock with no deadline; a node stopped or
-    killed while holding it (inside ``wait``) would hang the supervisor for good. So the lock
-    is tried with a deadline and the barrier broken the way ``abort`` does it. If the lock is
-    lost, the waiters are stuck on it and the supervisor kills them instead.
+    ``Barrier.abort()`` can hang the supervisor for good: it takes the barrier's lock with no
+    deadline (a node stopped or killed while holding it never lets go), and its notify waits,
+    again with no deadline, for every sleeping waiter to wake (a killed one never does). So the
+    lock is tried with a deadline and only the state is set: the waiters see it when their own
+    barrier deadline wakes them, and the supervisor kills whatever is left anyway.
     """
     condition = barrier._cond
     if not condition.acquire(True, timeout):
         return False
     try:
-        barrier._break()
+        barrier._state = -2  # threading.Barrier's "broken"; what abort() sets, minus the notify
     finally:
         condition.release()
     return True
@@ -110,6 +119,7 @@ class _Supervisor:
         self.errors: dict[int, tuple[int, int, str, str]] = {}
         self.finished: set[int] = set()  # nodes that sent every trial
         self.exited: dict[int, int] = {}
+        self.pending: dict[int, bytearray] = {}  # frames of a message not yet complete
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,6 +131,7 @@ class _Supervisor:
         self.progress = self.context.RawArray("q", nodes * PROGRESS_SLOTS)
         for node in range(nodes):
             receiver, sender = self.context.Pipe(duplex=False)
+            self.conns[node] = receiver  # stored first: close() closes it whatever happens
             process = self.context.Process(
                 target=node_main,
                 args=(
@@ -132,10 +143,11 @@ class _Supervisor:
                 name=f"paxos-node-{node}",
                 daemon=True,
             )
-            process.start()
-            sender.close()  # the child holds its own end; EOF then means the child is gone
+            try:
+                process.start()
+            finally:
+                sender.close()  # the child holds its own end; EOF then means the child is gone
             self.processes.append(process)
-            self.conns[node] = receiver
 
     # -- messages ------------------------------------------------------------------------
     def _where(self, node: int) -> tuple[int, int, int]:
@@ -143,18 +155,24 @@ class _Supervisor:
         return self.progress[base], self.progress[base + 1], self.progress[base + 2]
 
     def _drain(self, node: int, handle: Any) -> None:
-        """Read everything a node's pipe holds, until it would block or hits EOF."""
+        """Read every frame a node's pipe holds, until it would block or hits EOF.
+
+        Frames are written atomically (see ``send_report``), so a frame that ``poll`` reports
+        is wholly there and reading it cannot block, whatever happened to the node.
+        """
         conn = self.conns.get(node)
+        pending = self.pending.setdefault(node, bytearray())
         while conn is not None:
             try:
                 if not conn.poll():
                     return
-                message = conn.recv()
+                message = read_frame(conn.recv_bytes(), pending)
             except (EOFError, OSError):
                 conn.close()
                 del self.conns[node]
                 return
-            handle(message)
+            if message is not None:
+                handle(message)
 
     def _record_exit(self, node: int) -> None:
         process = self.processes[node]
@@ -218,9 +236,13 @@ class _Supervisor:
                 parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
         if reason is not None:
             parts.insert(0, reason)
+        deadlines = any(
+            error[2] in (ERROR_TIMEOUT, ERROR_BARRIER) for error in self.errors.values()
+        ) or (reason is not None and "progress" in reason)
         if not parts:
             parts.append("the run failed for an unknown reason")
-        return "; ".join(parts) + "; the other nodes were stopped"
+        hint = f". {_DEADLINE_HINT[0].upper()}{_DEADLINE_HINT[1:]}" if deadlines else ""
+        return "; ".join(parts) + "; the other nodes were stopped" + hint
 
     def _stalled(self) -> list[str]:
         """Name the nodes that hold the others up: alive, silent, and not waiting themselves.

@@ -155,3 +155,26 @@ def test_flatten_config() -> None:
     flat = loading.flatten_config({"nodes": 3, "runtime": {"start_method": "fork"},
                                    "other": {"nodes": 9}})
     assert flat == {"nodes": 3, "start_method": "fork", "other_nodes": 9}
+
+
+def test_same_seed_jobs_differing_in_trials_are_counted_once(tmp_path: Path) -> None:
+    from analysis_helpers import run_sweep
+
+    from paxos_exp.analysis.aggregate import summarize
+
+    sweep = run_sweep(tmp_path, "ovl", "nodes=3", "fail_prob=0.3", "rounds=2", "trials=20,50",
+                      "engine=inprocess", "report=false")
+    results = load([sweep])
+    assert list(results.jobs["trials"]) == [50]
+    assert list(results.problems["kind"]) == [loading.OVERLAP]
+    assert "not counted twice" in results.problems["detail"].iloc[0]
+    assert len(results.trials) == 50
+    summary = summarize(results.jobs, config_columns=results.config_columns)
+    assert list(summary["trials"]) == [50]
+    # Different seeds are independent replicates: pooled, not dropped.
+    sweep = run_sweep(tmp_path, "seeds", "nodes=3", "fail_prob=0.3", "rounds=2", "trials=20",
+                      "seed=1,2", "engine=inprocess", "report=false")
+    results = load([sweep])
+    assert results.problems.empty
+    summary = summarize(results.jobs, config_columns=results.config_columns)
+    assert list(summary["trials"]) == [40] and list(summary["jobs"]) == [2]

@@ -8,7 +8,11 @@ import json
 
 import pytest
 
+from hydra import compose, initialize_config_dir
+
 from app_helpers import job_results
+from paxos_exp.app import CONFIG_DIR
+from paxos_exp.app_config import job_config, job_key
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -80,22 +84,31 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
 
 
 def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
-    # With spawn, node processes reach the start-up barrier tens of milliseconds apart, so a
-    # 1 ms start-up deadline always breaks it: the second job fails, the first must survive.
-    done = paxos_exp(
-        ["-m", "runtime.startup_timeout=60,0.001", "runtime.start_method=spawn", "nodes=3",
-         "trials=3", "rounds=2", "name=f"],
-        tmp_path,
-    )
+    # Make one job fail for real, deterministically: a directory squats on the path of its
+    # rounds.csv, so writing its results fails after the run (an I/O error, as on a full disk).
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["nodes=3", "fail_prob=0.2", "trials=3", "rounds=2"])
+    doomed = tmp_path / "outputs" / "sweeps" / "f" / job_key(job_config(cfg))
+    (doomed / "rounds.csv").mkdir(parents=True)
+    done = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
     assert done.returncode != 0
     results = job_results(tmp_path / "outputs" / "sweeps" / "f")
     assert len(results) == 2
-    by_timeout = {r["config"]["runtime"]["startup_timeout"]: r for r in results.values()}
-    assert by_timeout[60.0]["status"] == "ok"
-    failed = by_timeout[0.001]
-    assert failed["status"] == "failed"
-    assert "RunError" in failed["error"] and "node" in failed["error"]
-    assert failed["summary"] is None
+    by_p = {r["config"]["fail_prob"]: r for r in results.values()}
+    assert by_p[0.1]["status"] == "ok" and by_p[0.1]["summary"]["trials"] == 3
+    failed = by_p[0.2]
+    assert failed["status"] == "failed" and failed["summary"] is None
+    assert "rounds.csv" in failed["error"]
+    # Rerunning redoes only the failed job (and fails again: the squatter is still there).
+    again = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
+    assert again.returncode != 0 and (again.stderr + again.stdout).count("already done") == 1
+
+
+def test_deadlines_are_not_part_of_the_job_key(paxos_exp, tmp_path):
+    args = ["nodes=3", "trials=3", "rounds=2", "name=k"]
+    assert paxos_exp(args, tmp_path).returncode == 0
+    patient = paxos_exp([*args, "runtime=patient"], tmp_path)
+    assert patient.returncode == 0 and "already done" in patient.stderr + patient.stdout
 
 
 def test_bad_sweep_value_stops_before_any_job(paxos_exp, tmp_path):
