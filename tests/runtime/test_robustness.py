@@ -282,7 +282,7 @@ def test_a_stopped_node_ends_the_run_with_a_clear_error(short_tmpdir):
 # node freezes (or dies) at a chosen point of its Nth call to the round barrier's wait().
 _BARRIER_SCRIPT = textwrap.dedent(
     """
-    import multiprocessing, multiprocessing.synchronize as sync, os, signal, sys
+    import multiprocessing, multiprocessing.synchronize as sync, os, signal, sys, threading, time
     import paxos_exp
     from paxos_exp.core.errors import RunError
 
@@ -291,12 +291,19 @@ _BARRIER_SCRIPT = textwrap.dedent(
     calls = [0]
 
     def wait(self, timeout=None):
-        if multiprocessing.current_process().name == VICTIM:
+        name = multiprocessing.current_process().name
+        if WHERE == "asleep" and name != VICTIM and name.endswith("2"):
+            calls[0] += 1
+            if calls[0] == CALL:  # fault injection, not synchronisation: keep the victim asleep
+                time.sleep(0.8)
+        if name == VICTIM:
             calls[0] += 1
             if calls[0] == CALL:
                 if WHERE == "inside":  # as if stopped while holding the barrier's own lock
                     self._cond.acquire()
                     os.kill(os.getpid(), SIG)
+                elif WHERE == "asleep":  # killed while asleep in the barrier's wait
+                    threading.Timer(0.3, os.kill, (os.getpid(), SIG)).start()
                 else:  # as if stopped right after the barrier released it
                     index = original(self, timeout)
                     os.kill(os.getpid(), SIG)
@@ -348,6 +355,17 @@ def test_a_node_lost_inside_the_barrier_does_not_hang_the_run(tmp_path, short_tm
     assert outcome is not None, "the run hung"
     status, out = outcome
     assert status == 1 and "RunError:" in out
+
+
+@pytest.mark.timeout(120)
+def test_a_node_killed_asleep_in_the_barrier_does_not_hang_the_run(tmp_path, short_tmpdir):
+    # Barrier.abort() would wait forever for the dead sleeper to acknowledge its wake-up.
+    outcome = _barrier_repro(tmp_path, short_tmpdir, "SIGKILL", "asleep", limit=30)
+    assert outcome is not None, "the run hung"
+    status, out = outcome
+    assert status == 1
+    (message,) = [line for line in out.splitlines() if line.startswith("RunError:")]
+    assert "node 1 died (killed by SIGKILL)" in message, message
 
 
 # -- bad arguments start nothing ----------------------------------------------------------------
