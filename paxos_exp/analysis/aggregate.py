@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.stats import binom
 from statsmodels.stats.proportion import proportion_confint
 
+from paxos_exp.analysis.load import RECORD_NEUTRAL_KEYS
 from paxos_exp.core import theory
 
 CORE_KEYS = ("nodes", "fail_prob", "rounds")
@@ -42,7 +43,7 @@ DEFAULT_CONFIG_COLUMNS = (
 )
 # Deadlines decide whether a job finishes, never what it records (they are not in the job key
 # either): never a reason to split a configuration, unless asked for on an axis.
-NEVER_GROUPED = ("startup_timeout", "receive_timeout", "barrier_timeout")
+NEVER_GROUPED = RECORD_NEUTRAL_KEYS
 CONFIDENCE = 0.95  # of the Wilson intervals
 ACCEPTANCE = 0.99  # of the interval around theory that flags a measurement
 NO_DECISION = -1  # the first_round value of trials that never decided
@@ -284,7 +285,7 @@ _OUTPUT_COLUMNS = [
     "accept_low", "accept_high", "outside_99",
     "rounds_total", "deciding_rounds", "round_rate", "round_ci_low", "round_ci_high",
     "round_theory", "round_z", "round_outside_99",
-    "roundchange_rate", "roundchange_theory",
+    "roundchange_rate", "roundchange_theory", "join_theory",
     "first_round_mean", "first_round_theory",
     "messages_total", "messages_per_round", "messages_per_decision",
     "messages_per_decision_low", "messages_per_decision_high", "messages_theory",

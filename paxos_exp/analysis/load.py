@@ -52,6 +52,8 @@ DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first on
 # only on (seed, t), so the smaller job's trials are the first ones of the larger; counting both
 # would count those trials twice. The larger job is used.
 OVERLAP = "overlap"
+# Deadlines decide whether a job finishes, never what it records (the job key leaves them out).
+RECORD_NEUTRAL_KEYS = ("startup_timeout", "receive_timeout", "barrier_timeout")
 PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE, OVERLAP)
 PROBLEM_COLUMNS = ["kind", "path", "job_key", "detail"]
 
@@ -494,7 +496,9 @@ def _jobs_frame(rows: list[dict[str, Any]], config_columns: Sequence[str]) -> pd
 
 def _drop_overlaps(rows: list[dict[str, Any]], config_columns: Sequence[str], problem: Any) -> list[dict[str, Any]]:
     """Keep, of ok jobs equal in everything but ``trials`` (same seed), only the largest."""
-    signature_columns = [c for c in config_columns if c != "trials"]
+    signature_columns = [
+        c for c in config_columns if c != "trials" and c not in RECORD_NEUTRAL_KEYS
+    ]
     largest: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["status"] != STATUS_OK:
@@ -509,7 +513,7 @@ def _drop_overlaps(rows: list[dict[str, Any]], config_columns: Sequence[str], pr
         if row["status"] == STATUS_OK and id(row) not in kept:
             signature = json.dumps([row.get(c) for c in signature_columns], default=str)
             winner = largest[signature]
-            problem(OVERLAP, Path(row["sweep_dir"]) / row["job_key"], row["job_key"],
+            problem(OVERLAP, Path(row["job_dir"]), row["job_key"],
                     f"its {row['trials']} trials are the first ones of {winner['job_key']} "
                     f"({winner['trials']} trials, same seed); not counted twice")
             continue
@@ -552,12 +556,20 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                 continue
             key = row["job_key"]
             if key in seen:
-                problem(DUPLICATE, job_dir, key, f"the same job as {seen[key]}; that one is used")
-                continue
+                earlier = next(r for r in rows if r["job_key"] == key)
+                if not (earlier["status"] == STATUS_FAILED and row["status"] == STATUS_OK):
+                    problem(DUPLICATE, job_dir, key, f"the same job as {seen[key]}; that one is used")
+                    continue
+                # A failed run and an ok rerun of the same job: the ok one counts.
+                rows.remove(earlier)
+                problems[:] = [p for p in problems if not (p["kind"] == FAILED and p["job_key"] == key)]
+                problem(DUPLICATE, Path(earlier["job_dir"]), key,
+                        f"a failed run of the same job as {job_dir}, which completed; that one is used")
             seen[key] = str(job_dir)
             config_columns.extend(column for column in flat if column not in config_columns)
             row["sweep"] = sweep.name
             row["sweep_dir"] = str(sweep.path)
+            row["job_dir"] = str(job_dir)
             rows.append(row)
             if row["status"] == STATUS_FAILED:
                 problem(FAILED, job_dir, key, str(row.get("error") or "failed (no error message)"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import sys
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -116,6 +117,9 @@ def choose_axes(
             continue
         if key == X_AXIS:
             raise ReportError(f"--{role} {key}: {X_AXIS} is the x axis of every figure")
+        if key == "trials":
+            raise ReportError(f"--{role} trials: the trial count is a sample size, pooled over "
+                              "jobs, not a configuration to compare; choose another key")
         if key not in config_columns:
             raise ReportError(f"--{role} {key}: not a configuration column; choose from: "
                               f"{available}")
@@ -149,12 +153,17 @@ def apply_query(results: Results, query: str | None) -> tuple[pd.DataFrame, pd.D
         return jobs, trials
     if jobs.empty:
         return jobs, trials
+    columns = ", ".join(results.config_columns)
     try:
-        kept = jobs.query(query, engine="python")
+        mask = jobs.eval(query, engine="python")
     except Exception as error:  # noqa: BLE001 - pandas raises many types for a bad expression
-        columns = ", ".join(results.config_columns)
         raise ReportError(f"--query {query!r}: {type(error).__name__}: {error} (columns: "
                           f"{columns})") from None
+    # DataFrame.query would take numbers as row labels ("--query nodes"): insist on a condition.
+    if not (isinstance(mask, pd.Series) and mask.dtype == bool and mask.index.equals(jobs.index)):
+        raise ReportError(f"--query {query!r} is not a condition on the jobs (true or false for "
+                          f"each), such as \"nodes >= 5\" (columns: {columns})")
+    kept = jobs[mask]
     if kept.empty:
         raise ReportError(f"--query {query!r} matches none of the {len(jobs)} jobs")
     return kept, trials[trials["job_key"].isin(kept["job_key"])]
@@ -245,12 +254,26 @@ def build_report(
         encoding="utf-8",
     )
     figures: list[str] = []
+    skipped: dict[str, str] = {}
     if not summary.empty:
         for name, build in make_figures(summary, distribution, hue, col, row).items():
-            save_figure(build(), directory, name)
+            if name == "first_decision_round" and distribution.empty:
+                skipped[name] = "no readable trials.csv among the completed jobs"
+                continue
+            try:
+                figure = build()
+            except Exception as error:  # noqa: BLE001 - one bad figure must not stop the report
+                skipped[name] = f"{type(error).__name__}: {error}"
+                continue
+            save_figure(figure, directory, name)
             figures.append(name)
+    for name, why in skipped.items():
+        print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
     text = _report_markdown(results, jobs, summary, keys, figures, directory, paths,
                             (hue, col, row, query))
+    if skipped:
+        text += "\n## Figures not drawn\n\n" + "".join(
+            f"- `{name}`: {why}\n" for name, why in skipped.items())
     (directory / "report.md").write_text(text, encoding="utf-8")
     return directory
 
