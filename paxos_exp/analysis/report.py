@@ -202,11 +202,16 @@ def save_figure(figure: Any, directory: Path, name: str) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
+    # No dates and fixed SVG ids: rebuilding a report from the same data gives the same files,
+    # so committed figures only change when the results do.
+    png = {"dpi": 150, "metadata": {"Software": None}}
+    svg = {"metadata": {"Date": None, "Creator": None}}
     try:
-        for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
-            path = directory / f"{name}{suffix}"
-            figure.savefig(path, bbox_inches="tight", **options)
-            written.append(path)
+        with plt.rc_context({"svg.hashsalt": "paxos-exp"}):
+            for suffix, options in ((".png", png), (".svg", svg)):
+                path = directory / f"{name}{suffix}"
+                figure.savefig(path, bbox_inches="tight", **options)
+                written.append(path)
     finally:
         plt.close(figure)
     return written
