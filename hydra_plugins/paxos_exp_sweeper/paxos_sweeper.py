@@ -49,6 +49,20 @@ def _forget_empty_sweep(sweep_dir: Path) -> None:
         pass
 
 
+def _earlier_runs(sweep_dir: Path) -> List[Dict[str, Any]]:
+    """What earlier invocations wrote into this sweep directory, oldest first: a resumed or
+    widened sweep keeps the record of every command that contributed jobs to it."""
+    try:
+        previous = json.loads((sweep_dir / SWEEP_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(previous, dict):
+        return []
+    history = [entry for entry in previous.get("history") or [] if isinstance(entry, dict)]
+    history.append({key: previous.get(key) for key in ("command", "started_epoch", "total_jobs", "overrides")})
+    return history
+
+
 class PaxosSweeper(BasicSweeper):
     """BasicSweeper plus a whole-sweep range check and a manifest."""
 
@@ -82,5 +96,6 @@ class PaxosSweeper(BasicSweeper):
             "command": sys.argv,
             "overrides": list(self.config.hydra.overrides.task),
             "sweeper_params": dict(self.params),
+            "history": _earlier_runs(sweep_dir),
         }
         write_atomic(sweep_dir / SWEEP_MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")

@@ -363,6 +363,13 @@ def _report_markdown(
             out.append(f"  - sweep grid: `{params}`")
         if manifest.get("overrides"):
             out.append(f"  - overrides: `{' '.join(map(str, manifest['overrides']))}`")
+        earlier = [entry for entry in manifest.get("history") or [] if isinstance(entry, dict)]
+        if earlier:
+            out.append(f"  - {len(earlier)} earlier run(s) into this directory (their finished "
+                       "jobs are kept; missing jobs are judged against the latest grid):")
+            for entry in earlier[-5:]:
+                out.append(f"    - `{_command_text(entry.get('command'))}` "
+                           f"({entry.get('total_jobs', '?')} jobs)")
     if not any(sweep.manifest for sweep in results.sweeps) and "command" in jobs.columns:
         for command in list(dict.fromkeys(jobs["command"].dropna().tolist()))[:5]:
             out.append(f"- job command: `{command}`")

@@ -76,6 +76,9 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
     assert wider.returncode == 0, wider.stderr
     assert len(job_results(sweep)) == 6
     assert (wider.stderr + wider.stdout).count("already done") == 4
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    assert manifest["total_jobs"] == 6
+    assert [entry["total_jobs"] for entry in manifest["history"]] == [4, 4, 4]
 
     # force=true reruns a finished job.
     forced = paxos_exp(["-m", "nodes=2", "fail_prob=0", "rounds=2", "trials=10", "name=t", "force=true"], tmp_path)
