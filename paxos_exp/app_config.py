@@ -16,12 +16,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from paxos_exp.core.config import (
+    DEADLINE_KEYS,
     RunConfig,
     RuntimeOptions,
     canonical_fail_prob,
     parse_initial_values,
 )
 from paxos_exp.core.errors import ConfigError
+from paxos_exp.core.quorum import majority
 
 
 class Engine(enum.Enum):
@@ -69,9 +71,6 @@ class PaxosConf:
 # Keys that say how to run or where to write, not what is simulated: not part of the job key.
 BOOKKEEPING_KEYS = ("name", "force", "report", "progress")
 
-# Deadlines decide whether a run finishes, never what it records: not part of the job key, so
-# a sweep that failed on deadlines resumes with longer ones (runtime=patient).
-RUNTIME_KEYS_NOT_IN_KEY = ("startup_timeout", "receive_timeout", "barrier_timeout")
 
 
 def register_configs() -> None:
@@ -103,7 +102,9 @@ def _key_form(config: dict[str, Any]) -> dict[str, Any]:
     """What decides a job's records, in one spelling: equal jobs get equal keys."""
     form = dict(config)
     runtime = dict(form.get("runtime") or {})
-    for key in RUNTIME_KEYS_NOT_IN_KEY:
+    # Deadlines are not part of the key, so a sweep that failed on them resumes with longer
+    # ones (runtime=patient).
+    for key in DEADLINE_KEYS:
         runtime.pop(key, None)
     form["runtime"] = runtime
     try:
@@ -113,10 +114,9 @@ def _key_form(config: dict[str, Any]) -> dict[str, Any]:
         pass  # invalid: the range check rejects it before any key matters
     nodes = form.get("nodes")
     if isinstance(nodes, int) and nodes >= 1:
-        majority = nodes // 2 + 1
         for quorum in ("join_quorum", "vote_quorum"):
             if form.get(quorum) is None:
-                form[quorum] = majority
+                form[quorum] = majority(nodes)
     return form
 
 
@@ -154,13 +154,10 @@ def to_run_config(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
             vote_quorum=config.get("vote_quorum"),
             trace=bool(config.get("trace", False)),
         )
-        options = RuntimeOptions(
-            engine=str(config.get("engine", "processes")),
-            start_method=str(runtime.get("start_method", "fork")),
-            startup_timeout=runtime.get("startup_timeout", 60.0),
-            receive_timeout=runtime.get("receive_timeout", 10.0),
-            barrier_timeout=runtime.get("barrier_timeout", 10.0),
-        )
+        given = {key: runtime[key] for key in ("start_method", *DEADLINE_KEYS) if key in runtime}
+        if "engine" in config:
+            given["engine"] = config["engine"]
+        options = RuntimeOptions(**given)
     except KeyError as error:
         raise ConfigError(f"missing configuration key {error}") from None
     return run_config, options

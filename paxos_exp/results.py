@@ -9,6 +9,7 @@ Layout of a job directory (CSV everywhere, one header row, comma-separated):
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -55,7 +56,9 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str])
     write_atomic(path, buffer.getvalue())
 
 
-def versions() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Looked up once per process: a sweep's jobs share one interpreter under most launchers."""
     found = {"python": platform.python_version()}
     for package in ("paxos-exp", "pyzmq", "hydra-core", "omegaconf"):
         try:
@@ -68,7 +71,12 @@ def versions() -> dict[str, str]:
         found["libzmq"] = zmq.zmq_version()
     except ImportError:
         pass
-    return found
+    return tuple(found.items())
+
+
+def versions() -> dict[str, str]:
+    """Python, paxos-exp, pyzmq, libzmq, hydra-core and omegaconf versions."""
+    return dict(_installed_versions())
 
 
 def summarize(result: RunResult) -> dict[str, Any]:

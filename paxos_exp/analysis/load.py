@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from paxos_exp.core.config import canonical_fail_prob
+from paxos_exp.core.config import DEADLINE_KEYS, canonical_fail_prob
 from paxos_exp.core.errors import PaxosExpError
 from paxos_exp.results import (
     RESULT_FILE,
@@ -53,7 +53,7 @@ DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first on
 # would count those trials twice. The larger job is used.
 OVERLAP = "overlap"
 # Deadlines decide whether a job finishes, never what it records (the job key leaves them out).
-RECORD_NEUTRAL_KEYS = ("startup_timeout", "receive_timeout", "barrier_timeout")
+RECORD_NEUTRAL_KEYS = DEADLINE_KEYS
 PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE, OVERLAP)
 PROBLEM_COLUMNS = ["kind", "path", "job_key", "detail"]
 

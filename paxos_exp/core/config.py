@@ -14,6 +14,8 @@ ENGINES = ("processes", "inprocess")
 # ZeroMQ takes receive deadlines as an int of milliseconds (at most ~24.8 days) and OS waits
 # reject infinite ones; a day is beyond any sensible wait and within every limit.
 MAX_TIMEOUT = 86_400.0
+# The runtime keys that decide whether a run finishes, never what it records.
+DEADLINE_KEYS = ("startup_timeout", "receive_timeout", "barrier_timeout")
 START_METHODS = ("fork", "spawn", "forkserver")
 
 

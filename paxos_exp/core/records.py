@@ -7,7 +7,7 @@ Nodes report per-round tallies; :func:`merge_round` turns the reports of all nod
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from paxos_exp.core.messages import KINDS, Kind
@@ -129,7 +129,6 @@ class RunResult:
     timings: Timings
     trace: tuple[TraceRecord, ...] | None = None
     start_method: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def safe(self) -> bool:

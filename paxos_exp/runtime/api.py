@@ -68,7 +68,7 @@ def run_config(
 
         if options.transcript and emit is None:
             emit = print
-        return run_inprocess(config, emit if options.transcript or emit else None, on_trial)
+        return run_inprocess(config, emit, on_trial)
     from paxos_exp.runtime.processes import run_processes
 
     return run_processes(config, options, on_trial)

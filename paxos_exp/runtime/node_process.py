@@ -21,7 +21,7 @@ import zmq
 
 from paxos_exp.core import transcript as lines
 from paxos_exp.core.config import RunConfig, RuntimeOptions
-from paxos_exp.core.errors import ProtocolError, RunError
+from paxos_exp.core.errors import ProtocolError
 from paxos_exp.core.messages import Envelope, Message, Phase
 from paxos_exp.core.node import (
     NodeState,
@@ -275,5 +275,3 @@ def _accept(state, rnd, leader, wire, receive, out, transcript):  # type: ignore
     wire.send_all(replies, Phase.VOTE)
     return state
 
-
-__all__ = ["NodeArgs", "node_main", "endpoint", "RunError"]

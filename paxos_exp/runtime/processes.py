@@ -29,7 +29,11 @@ from paxos_exp.runtime.node_process import (
     ERROR_TIMEOUT,
     PROGRESS_SLOTS,
     STAGE_BARRIER,
+    STAGE_DONE,
+    STAGE_OUTPUT,
     STAGE_RECEIVE,
+    STAGE_ROUND,
+    STAGE_STARTING,
     NodeArgs,
     endpoint,
     node_main,
@@ -42,8 +46,12 @@ _ERROR_GRACE = 2.0  # after the first failure: time for the other nodes' reports
 _TEARDOWN_GRACE = 5.0  # per process, before terminate and then kill
 _ABORT_WAIT = 0.5  # how long to try for the barrier's lock before giving up on aborting it
 _STAGE_NAMES = {
-    0: "starting", 1: "working", 2: "waiting for a message", 3: "at the barrier", 4: "done",
-    5: "blocked writing the transcript to standard output: is its reader keeping up?",
+    STAGE_STARTING: "starting",
+    STAGE_ROUND: "working",
+    STAGE_RECEIVE: "waiting for a message",
+    STAGE_BARRIER: "at the barrier",
+    STAGE_DONE: "done",
+    STAGE_OUTPUT: "blocked writing the transcript to standard output: is its reader keeping up?",
 }
 _DEADLINE_HINT = (
     "if the machine is just slow, raise the deadlines (paxos-classic --timeout S; paxos-exp "
