@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import hmac
 import re
+import secrets
 from dataclasses import dataclass
 
 from paxos_exp.core.errors import ProtocolError
@@ -114,6 +116,23 @@ def parse_body(body: str, sender: int) -> Message:
     raise ProtocolError(f"malformed message body {body!r} from node {sender}")
 
 
+# Every envelope starts with the run's token: fresh random bytes per run (never derived from
+# the seed, so replays stay bit-identical) that only the run's own processes know.
+TOKEN_BYTES = 16
+# The longest envelope this protocol produces is well under 100 bytes; a node's socket refuses
+# anything longer than this (ZeroMQ's MAXMSGSIZE), so a flood of large messages never reaches
+# the node's memory or its error texts.
+MAX_ENVELOPE_BYTES = 512
+# Error texts quote at most this much of a message.
+QUOTE_BYTES = 60
+
+
+def quote(data: bytes) -> str:
+    """A short, printable prefix of raw wire bytes for an error text."""
+    shown = repr(data[:QUOTE_BYTES])
+    return shown if len(data) <= QUOTE_BYTES else f"{shown}... ({len(data)} bytes)"
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """A message on the wire, with where it belongs (so a stray message is detected)."""
@@ -123,15 +142,76 @@ class Envelope:
     phase: Phase
     message: Message
 
-    def encode(self) -> bytes:
-        return (
+    def encode(self, token: bytes) -> bytes:
+        return token + (
             f"{self.trial} {self.round} {int(self.phase)} {self.message.sender} {self.message.body}"
         ).encode("ascii")
 
     @staticmethod
-    def decode(data: bytes) -> Envelope:
+    def decode(data: bytes, token: bytes) -> Envelope | None:
+        """The envelope, or None when ``data`` does not carry ``token`` (not from this run).
+
+        A message that carries the token comes from one of the run's own processes, so a
+        malformed one is a bug: it raises ProtocolError, quoting only a short prefix.
+        """
+        if len(data) < TOKEN_BYTES or not hmac.compare_digest(data[:TOKEN_BYTES], token):
+            return None
         try:
-            trial, rnd, phase, sender, body = data.decode("ascii").split(" ", 4)
+            trial, rnd, phase, sender, body = data[TOKEN_BYTES:].decode("ascii").split(" ", 4)
             return Envelope(int(trial), int(rnd), Phase(int(phase)), parse_body(body, int(sender)))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ProtocolError(f"malformed wire message {data!r}: {error}") from None
+        except (ValueError, UnicodeDecodeError, ProtocolError):
+            raise ProtocolError(
+                f"a node of this run sent a malformed message {quote(data[TOKEN_BYTES:])}"
+            ) from None
+
+
+def new_token() -> bytes:
+    """Fresh random bytes for one run (from the OS, never from the run's seed)."""
+    return secrets.token_bytes(TOKEN_BYTES)
+
+
+# What each kind may be in a round led by ``leader``: which phase it belongs to, and whether
+# only the leader sends it (START, PROPOSE, ROUNDCHANGE) or only an acceptor, to the leader
+# (JOIN, VOTE). CRASH stands in for either side's failure-prone message, so both may send it.
+_PHASE_OF = {
+    Kind.START: Phase.JOIN,
+    Kind.JOIN: Phase.JOIN,
+    Kind.PROPOSE: Phase.VOTE,
+    Kind.VOTE: Phase.VOTE,
+    Kind.ROUNDCHANGE: Phase.VOTE,
+}
+_LEADER_SENDS = frozenset((Kind.START, Kind.PROPOSE, Kind.ROUNDCHANGE))
+
+
+def misplaced(
+    envelope: Envelope, trial: int, rnd: int, phase: Phase, leader: int, receiver: int
+) -> str | None:
+    """Why ``envelope`` has no place at ``receiver`` in this phase, or None if it does.
+
+    Checks where it belongs (trial, round, phase) and whether its sender plays the role its
+    kind needs: only the round's leader sends START, PROPOSE and ROUNDCHANGE; JOIN and VOTE go
+    from an acceptor to the leader; CRASH names the round's leader and, from an acceptor, goes
+    to the leader. (That each sender answers once per phase is the receiver's count to keep.)
+    """
+    message = envelope.message
+    sender, kind = message.sender, message.kind
+    if (envelope.trial, envelope.round, envelope.phase) != (trial, rnd, phase):
+        return (
+            f"belongs to trial {envelope.trial} round {envelope.round} "
+            f"{envelope.phase.name.lower()} phase, not trial {trial} round {rnd} "
+            f"{phase.name.lower()} phase"
+        )
+    if kind is Kind.CRASH:
+        if message.leader != leader:
+            return f"names leader {message.leader}, but node {leader} leads round {rnd}"
+        if sender != leader and receiver != leader:
+            return f"went from acceptor {sender} to acceptor {receiver}"
+        return None
+    if _PHASE_OF[kind] is not phase:
+        return f"belongs to the {_PHASE_OF[kind].name.lower()} phase"
+    if kind in _LEADER_SENDS:
+        if sender != leader:
+            return f"only the round's leader (node {leader}) sends {kind.value}"
+    elif sender == leader or receiver != leader:
+        return f"only an acceptor sends {kind.value}, and only to the leader (node {leader})"
+    return None

@@ -58,6 +58,19 @@ def leader_of(rnd: int, nodes: int) -> int:
     return rnd % nodes
 
 
+def send_targets(node: int, nodes: int, rounds: int) -> list[int]:
+    """The nodes ``node`` ever sends to in a trial of ``rounds`` rounds, in id order.
+
+    An acceptor only answers the round's leader; a leader sends to every node, itself
+    included. So with fewer rounds than nodes most pairs never exchange a message, and an
+    engine need not open a connection for them.
+    """
+    leaders = min(rounds, nodes)  # rounds 0..R-1 are led by nodes 0..min(R, N)-1
+    if node < leaders:
+        return list(range(nodes))
+    return list(range(leaders))
+
+
 def leader_start(state: NodeState, nodes: int) -> list[Send]:
     """Phase 1 of the leader: ``broadcastFailure("START")``, itself included, in id order."""
     message = m.start(state.node)

@@ -7,8 +7,8 @@ Nodes report per-round tallies; :func:`merge_round` turns the reports of all nod
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from paxos_exp.core.messages import KINDS, Kind
 
@@ -129,6 +129,7 @@ class RunResult:
     timings: Timings
     trace: tuple[TraceRecord, ...] | None = None
     start_method: str | None = None
+    foreign_messages: int = 0  # messages without the run's token, dropped by the nodes
 
     @property
     def safe(self) -> bool:
@@ -139,15 +140,64 @@ class RunResult:
         return [asdict(record) for record in self.rounds]
 
     def trial_dicts(self) -> list[dict[str, Any]]:
-        rows = []
-        for record in self.trials:
-            row = asdict(record)
-            row["initial_values"] = "".join(str(value) for value in record.initial_values)
-            rows.append(row)
-        return rows
+        return [trial_row(record) for record in self.trials]
 
     def trace_dicts(self) -> list[dict[str, Any]]:
         return [asdict(record) for record in self.trace or ()]
+
+
+class RecordSink(Protocol):
+    """Where an engine puts records as they are made: a trial's rounds (and trace) come in
+    chunks, in round order, and then the trial's own record."""
+
+    def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None: ...
+
+    def add_trial(self, trial: TrialRecord) -> None: ...
+
+
+@dataclass
+class RunStats:
+    """What an engine says about a run besides its records."""
+
+    engine: str
+    timings: Timings
+    start_method: str | None = None
+    foreign_messages: int = 0
+
+
+@dataclass
+class CollectingSink:
+    """A sink that keeps every record in memory (for :func:`paxos_exp.run` and tests)."""
+
+    rounds: list[RoundRecord] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
+    trace: list[TraceRecord] = field(default_factory=list)
+
+    def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
+        self.rounds.extend(rounds)
+        self.trace.extend(trace)
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        self.trials.append(trial)
+
+    def result(self, config: Any, stats: RunStats) -> RunResult:
+        return RunResult(
+            config=config,
+            engine=stats.engine,
+            rounds=tuple(self.rounds),
+            trials=tuple(self.trials),
+            timings=stats.timings,
+            trace=tuple(self.trace) if config.trace else None,
+            start_method=stats.start_method,
+            foreign_messages=stats.foreign_messages,
+        )
+
+
+def trial_row(record: TrialRecord) -> dict[str, Any]:
+    """A trial record as a table row (initial values as one string of bits)."""
+    row = asdict(record)
+    row["initial_values"] = "".join(str(value) for value in record.initial_values)
+    return row
 
 
 def tally(kinds: Iterable[Kind]) -> list[int]:

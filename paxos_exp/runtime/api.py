@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from paxos_exp.core.config import RunConfig, RuntimeOptions, parse_initial_values
-from paxos_exp.core.records import RunResult
+from paxos_exp.core.records import CollectingSink, RecordSink, RunResult, RunStats
 
 
 def run(
@@ -62,13 +62,28 @@ def run_config(
     emit: Callable[[str], None] | None = None,
     on_trial: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Run an already validated configuration; ``on_trial(done, total)`` follows progress."""
+    """Run an already validated configuration, keeping every record in memory;
+    ``on_trial(done, total)`` follows progress."""
+    sink = CollectingSink()
+    stats = stream_config(config, options, sink, emit, on_trial)
+    return sink.result(config, stats)
+
+
+def stream_config(
+    config: RunConfig,
+    options: RuntimeOptions,
+    sink: RecordSink,
+    emit: Callable[[str], None] | None = None,
+    on_trial: Callable[[int, int], None] | None = None,
+) -> RunStats:
+    """Run an already validated configuration, handing records to ``sink`` as they are made
+    (a trial's rounds in chunks, then the trial), so memory does not grow with the run."""
     if options.engine == "inprocess":
         from paxos_exp.runtime.inprocess import run_inprocess
 
         if options.transcript and emit is None:
             emit = print
-        return run_inprocess(config, emit, on_trial)
+        return run_inprocess(config, sink, emit, on_trial)
     from paxos_exp.runtime.processes import run_processes
 
-    return run_processes(config, options, on_trial)
+    return run_processes(config, options, sink, on_trial)

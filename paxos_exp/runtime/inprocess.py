@@ -21,44 +21,31 @@ from paxos_exp.core.node import (
     leader_on_votes,
     leader_start,
 )
-from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord
-from paxos_exp.runtime.assemble import assemble_trial
-from paxos_exp.runtime.wire import NodeWire, ReportRow, TraceRow
+from paxos_exp.core.records import RecordSink, RunStats, Timings
+from paxos_exp.runtime.assemble import TrialAssembler
+from paxos_exp.runtime.wire import ROUND_CHUNK, NodeWire, ReportRow, TraceRow
 
 Emit = Callable[[str], None]
 
 
 def run_inprocess(
     config: RunConfig,
+    sink: RecordSink,
     emit: Emit | None = None,
     on_trial: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """Run every trial of ``config`` in this process. ``emit`` receives transcript lines."""
+) -> RunStats:
+    """Run every trial of ``config`` in this process, records into ``sink``. ``emit``
+    receives transcript lines."""
     began = time.perf_counter()
-    all_rounds: list[RoundRecord] = []
-    all_trials: list[TrialRecord] = []
-    all_trace: list[TraceRecord] = []
     for trial in range(config.trials):
-        rounds, trial_record, trace = run_trial(config, trial, emit)
-        all_rounds.extend(rounds)
-        all_trials.append(trial_record)
-        all_trace.extend(trace)
+        run_trial(config, trial, sink, emit)
         if on_trial is not None:
             on_trial(trial + 1, config.trials)
     elapsed = time.perf_counter() - began
-    return RunResult(
-        config=config,
-        engine="inprocess",
-        rounds=tuple(all_rounds),
-        trials=tuple(all_trials),
-        timings=Timings(startup=0.0, rounds=elapsed, teardown=0.0),
-        trace=tuple(all_trace) if config.trace else None,
-    )
+    return RunStats(engine="inprocess", timings=Timings(startup=0.0, rounds=elapsed, teardown=0.0))
 
 
-def run_trial(
-    config: RunConfig, trial: int, emit: Emit | None = None
-) -> tuple[list[RoundRecord], TrialRecord, list[TraceRecord]]:
+def run_trial(config: RunConfig, trial: int, sink: RecordSink, emit: Emit | None = None) -> None:
     """One whole protocol run: fresh node state, initial values from the seed."""
     nodes = config.nodes
     quorums = config.quorums
@@ -75,6 +62,16 @@ def run_trial(
         for node in range(nodes)
     ]
     reports: list[list[ReportRow]] = [[] for _ in range(nodes)]
+    assembler = TrialAssembler(config, trial)
+
+    def flush() -> None:
+        rounds, trace = assembler.add_chunk(reports, traces)
+        sink.add_rounds(rounds, trace)
+        for node in range(nodes):
+            reports[node].clear()
+            if traces is not None:
+                traces[node].clear()
+
     for rnd in range(config.rounds):
         leader = leader_of(rnd, nodes)
         for wire in wires:
@@ -125,7 +122,10 @@ def run_trial(
         for node in range(nodes):
             leader_row = (joined.joins, joined.proposal, votes, decision) if node == leader else None
             reports[node].append(wires[node].report(leader_row))
-    return assemble_trial(config, trial, reports, traces)
+        if len(reports[0]) == ROUND_CHUNK:
+            flush()
+    flush()
+    sink.add_trial(assembler.finish())
 
 
 def _by_sender(message: Message) -> int:

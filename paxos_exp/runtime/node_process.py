@@ -13,6 +13,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -22,7 +23,7 @@ import zmq
 from paxos_exp.core import transcript as lines
 from paxos_exp.core.config import RunConfig, RuntimeOptions
 from paxos_exp.core.errors import ProtocolError
-from paxos_exp.core.messages import Envelope, Message, Phase
+from paxos_exp.core.messages import MAX_ENVELOPE_BYTES, Envelope, Message, Phase, misplaced
 from paxos_exp.core.node import (
     NodeState,
     acceptor_on_proposal,
@@ -31,8 +32,9 @@ from paxos_exp.core.node import (
     leader_on_joins,
     leader_on_votes,
     leader_start,
+    send_targets,
 )
-from paxos_exp.runtime.wire import NodeWire, ReportRow, TraceRow
+from paxos_exp.runtime.wire import ROUND_CHUNK, NodeWire, ReportRow, TraceRow
 
 # Progress slots per node in the shared array: trial, round, stage. The supervisor reads them
 # only to name the culprit when a run fails; a node writes them without a lock.
@@ -48,6 +50,7 @@ STAGE_OUTPUT = 5  # writing the transcript to stdout (blocks while nobody reads 
 ERROR_TIMEOUT = "timeout"
 ERROR_BARRIER = "barrier"
 ERROR_PROTOCOL = "protocol"
+ERROR_PEER = "peer"  # another node of the run sent a message the protocol does not allow
 ERROR_CRASH = "crash"
 ERROR_OUTPUT = "output"  # stdout closed under the transcript (a pipe into `head`)
 
@@ -57,6 +60,10 @@ _PIPE_BUF = 4096  # writes up to this size to a pipe are atomic: lines never tea
 # so the supervisor's read of a frame it was told is ready never blocks.
 _FRAME_PAYLOAD = _PIPE_BUF - 5
 _MORE, _LAST = b"+", b"."
+# Messages queued per connection: a PUSH never has more than two in flight (one per phase,
+# each received before the round's barrier), so a small mark never blocks the protocol; it
+# only bounds what a foreign sender can make a node hold.
+_HIGH_WATER_MARK = 16
 
 
 def send_report(conn: Connection, message: tuple[Any, ...]) -> None:
@@ -90,10 +97,19 @@ class NodeArgs:
     options: RuntimeOptions
     directory: str
     supervisor_pid: int  # this node's parent, or 0 when that is a forkserver
+    token: bytes  # the run's token: every envelope carries it (see core.messages)
 
 
 class _Timeout(Exception):
     pass
+
+
+class _Misplaced(Exception):
+    """A message of this run that breaks the protocol: the fault of its sender."""
+
+    def __init__(self, sender: int, text: str) -> None:
+        super().__init__(text)
+        self.sender = sender
 
 
 def write_lines(text_lines: list[str]) -> None:
@@ -126,6 +142,8 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         _report_error(conn, node, where, ERROR_TIMEOUT, str(error))
     except threading.BrokenBarrierError:
         _report_error(conn, node, where, ERROR_BARRIER, "the round barrier was broken or timed out")
+    except _Misplaced as error:
+        _report_error(conn, node, where, ERROR_PEER, str(error), error.sender)
     except ProtocolError as error:
         _report_error(conn, node, where, ERROR_PROTOCOL, str(error))
     except BrokenPipeError:
@@ -152,59 +170,119 @@ def _die_with_parent(supervisor_pid: int) -> None:
         os._exit(1)
 
 
-def _report_error(conn: Connection, node: int, where: list[int], category: str, text: str) -> None:
+def _report_error(
+    conn: Connection, node: int, where: list[int], category: str, text: str, culprit: int | None = None
+) -> None:
     try:
-        send_report(conn, ("error", node, where[0], where[1], category, text))
+        send_report(conn, ("error", node, where[0], where[1], category, text, culprit))
     except (OSError, ValueError):
         pass  # the supervisor is gone; nothing left to tell
     raise SystemExit(1)
+
+
+class _Inbox:
+    """A node's PULL socket, admitting only this run's messages that belong where it is.
+
+    A message without the run's token is foreign (another process pushed it into the socket):
+    it is dropped before the protocol sees it, and counted. A message with the token comes
+    from the run's own nodes, so one in the wrong trial, round or phase, from a sender whose
+    role does not send it, or a second one from the same sender in a phase, is a bug: the
+    run fails, naming the node that sent it.
+    """
+
+    __slots__ = ("pull", "token", "node", "timeout", "progress", "stage", "foreign", "wire")
+
+    def __init__(self, pull: zmq.Socket, token: bytes, node: int, timeout: float,
+                 progress: Any, wire: NodeWire) -> None:
+        self.pull, self.token, self.node, self.timeout = pull, token, node, timeout
+        self.progress, self.stage = progress, node * PROGRESS_SLOTS + 2
+        self.wire = wire
+        self.foreign = 0  # dropped since the last report
+
+    def take(self, phase: Phase, count: int) -> list[Message]:
+        """The next ``count`` messages of this phase, one per sender, within the deadline."""
+        wire, pull = self.wire, self.pull
+        deadline = None  # set on the first dropped message: the deadline covers the whole wait
+        senders: set[int] = set()
+        received: list[Message] = []
+        self.progress[self.stage] = STAGE_RECEIVE
+        while len(received) < count:
+            try:
+                if deadline is None:
+                    data = pull.recv()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not pull.poll(max(1, int(left * 1000))):
+                        raise zmq.Again()
+                    data = pull.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                raise _Timeout(
+                    f"no message within {self.timeout:g} s in the {phase.name.lower()} phase "
+                    "(the receive deadline)"
+                ) from None
+            try:
+                envelope = Envelope.decode(data, self.token)
+            except ProtocolError as error:
+                raise ProtocolError(f"{error}; seen by node {self.node}") from None
+            if envelope is None:
+                self.foreign += 1
+                if deadline is None:
+                    deadline = time.monotonic() + self.timeout
+                continue
+            message = envelope.message
+            reason = misplaced(envelope, wire.trial, wire.round, phase, wire.leader, self.node)
+            if reason is None and message.sender in senders:
+                reason = f"is a second {phase.name.lower()}-phase message from node {message.sender}"
+            if reason is not None:
+                raise _Misplaced(
+                    message.sender,
+                    f"node {message.sender} sent {message.body!r} to node {self.node}, which "
+                    f"{reason}",
+                )
+            senders.add(message.sender)
+            received.append(message)
+        self.progress[self.stage] = STAGE_ROUND
+        return received
 
 
 def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, where: list[int]) -> None:
     node, config, options = args.node, args.config, args.options
     nodes = config.nodes
     base = node * PROGRESS_SLOTS
+    targets = send_targets(node, nodes, config.rounds)
     context = zmq.Context()
-    pushes: list[zmq.Socket] = []
+    # libzmq's default of 1023 sockets per context is too few for a node of a large run.
+    if len(targets) + 16 > context.get(zmq.MAX_SOCKETS):
+        context.set(zmq.MAX_SOCKETS, len(targets) + 16)
+    pushes: list[zmq.Socket | None] = [None] * nodes
     pull = context.socket(zmq.PULL)
     try:
         pull.setsockopt(zmq.LINGER, 0)
         pull.setsockopt(zmq.RCVTIMEO, max(1, int(options.receive_timeout * 1000)))
+        # The socket itself refuses (and disconnects) a sender of anything longer.
+        pull.setsockopt(zmq.MAXMSGSIZE, MAX_ENVELOPE_BYTES)
+        _small_buffers(pull)
         pull.bind(endpoint(args.directory, node))
         # Every PULL is bound before any PUSH connects: no reconnect delay on first messages.
         barrier.wait(options.startup_timeout)
-        for peer in range(nodes):
+        for peer in targets:
             push = context.socket(zmq.PUSH)
             # Every message is received before the round's barrier, so nothing is queued when a
             # socket closes; zero linger keeps a failed run from blocking context termination.
             push.setsockopt(zmq.LINGER, 0)
+            _small_buffers(push)
             push.connect(endpoint(args.directory, peer))
-            pushes.append(push)
+            pushes[peer] = push
         send_report(conn, ("ready", node))
+        token = args.token
 
         def deliver(receiver: int, phase: Phase, message: Message) -> None:
-            pushes[receiver].send(Envelope(wire.trial, wire.round, phase, message).encode())
-
-        def receive(phase: Phase) -> Message:
-            progress[base + 2] = STAGE_RECEIVE
-            try:
-                data = pull.recv()
-                progress[base + 2] = STAGE_ROUND
-            except zmq.Again:
-                raise _Timeout(
-                    f"no message within {options.receive_timeout:g} s in the "
-                    f"{phase.name.lower()} phase (the receive deadline)"
-                ) from None
-            envelope = Envelope.decode(data)
-            if envelope.trial != wire.trial or envelope.round != wire.round or envelope.phase != phase:
-                raise ProtocolError(
-                    f"message {envelope.message.body!r} from node {envelope.message.sender} "
-                    f"belongs to trial {envelope.trial} round {envelope.round} "
-                    f"{envelope.phase.name.lower()} phase"
-                )
-            return envelope.message
+            pushes[receiver].send(  # type: ignore[union-attr] - targets cover every receiver
+                Envelope(wire.trial, wire.round, phase, message).encode(token)
+            )
 
         wire = NodeWire(config.fail_prob, config.seed, None, deliver)
+        inbox = _Inbox(pull, token, node, options.receive_timeout, progress, wire)
         quorums = config.quorums
         transcript = options.transcript
         for trial in range(config.trials):
@@ -221,9 +299,9 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
                 wire.begin(trial, rnd, leader)
                 out: list[str] = []
                 if node == leader:
-                    state, leader_row = _lead(state, rnd, nodes, quorums, wire, receive, out, transcript)
+                    state, leader_row = _lead(state, rnd, nodes, quorums, wire, inbox.take, out, transcript)
                 else:
-                    state = _accept(state, rnd, leader, wire, receive, out, transcript)
+                    state = _accept(state, rnd, leader, wire, inbox.take, out, transcript)
                     leader_row = None
                 reports.append(wire.report(leader_row))
                 if out:
@@ -231,13 +309,28 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
                     write_lines(out)
                 progress[base + 2] = STAGE_BARRIER
                 barrier.wait(options.barrier_timeout)
-            send_report(conn, ("trial", node, trial, reports, trace))
+                if len(reports) == ROUND_CHUNK and rnd + 1 < config.rounds:
+                    # Long trials travel in chunks of rounds: no one holds a whole trial.
+                    send_report(conn, ("rounds", node, trial, reports, trace, inbox.foreign, False))
+                    inbox.foreign = 0
+                    reports = []
+                    if trace is not None:
+                        trace = wire.trace = []
+            send_report(conn, ("rounds", node, trial, reports, trace, inbox.foreign, True))
+            inbox.foreign = 0
         progress[base + 2] = STAGE_DONE
     finally:
         for push in pushes:
-            push.close(linger=0)
+            if push is not None:
+                push.close(linger=0)
         pull.close(linger=0)
         context.term()
+
+
+def _small_buffers(socket: zmq.Socket) -> None:
+    """At most a couple of tiny messages are ever in flight on one socket of this protocol."""
+    socket.setsockopt(zmq.SNDHWM, _HIGH_WATER_MARK)
+    socket.setsockopt(zmq.RCVHWM, _HIGH_WATER_MARK * 4)
 
 
 def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
@@ -245,7 +338,7 @@ def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: 
         # Written at once so a reader sees each round open before its messages.
         write_lines([lines.round_started(rnd, state.val)])  # stage stays "working": one line
     wire.send_all(leader_start(state, nodes), Phase.JOIN)
-    received = [receive(Phase.JOIN) for _ in range(nodes)]
+    received = receive(Phase.JOIN, nodes)
     if transcript:
         out.extend(lines.leader_received(rnd, Phase.JOIN, message.body) for message in received)
     state, joined, sends = leader_on_joins(state, received, nodes, quorums)
@@ -254,7 +347,7 @@ def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: 
         if transcript:
             out.append(lines.changed_round(rnd))
         return state, (joined.joins, None, 0, None)
-    received = [receive(Phase.VOTE) for _ in range(nodes)]
+    received = receive(Phase.VOTE, nodes)
     if transcript:
         out.extend(lines.leader_received(rnd, Phase.VOTE, message.body) for message in received)
     state, voted = leader_on_votes(state, received, rnd, nodes, quorums)
@@ -264,11 +357,11 @@ def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: 
 
 
 def _accept(state, rnd, leader, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
-    request = receive(Phase.JOIN)
+    (request,) = receive(Phase.JOIN, 1)
     if transcript:
         out.append(lines.acceptor_received(state.node, Phase.JOIN, request.body))
     wire.send_all(acceptor_on_request(state, request, leader), Phase.JOIN)
-    request = receive(Phase.VOTE)
+    (request,) = receive(Phase.VOTE, 1)
     if transcript:
         out.append(lines.acceptor_received(state.node, Phase.VOTE, request.body))
     state, replies = acceptor_on_proposal(state, request, rnd, leader)

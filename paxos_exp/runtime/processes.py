@@ -15,17 +15,20 @@ import shutil
 import signal
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from paxos_exp.core.config import RunConfig, RuntimeOptions
 from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
-from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord
-from paxos_exp.runtime.assemble import assemble_trial
+from paxos_exp.core.messages import new_token
+from paxos_exp.core.records import RecordSink, RunStats, Timings
+from paxos_exp.runtime.assemble import TrialAssembler
 from paxos_exp.runtime.node_process import (
     ERROR_BARRIER,
     ERROR_OUTPUT,
+    ERROR_PEER,
     ERROR_TIMEOUT,
     PROGRESS_SLOTS,
     STAGE_BARRIER,
@@ -124,10 +127,11 @@ class _Supervisor:
         self.directory: str | None = None
         self.barrier: Any = None
         self.progress: Any = None
-        self.errors: dict[int, tuple[int, int, str, str]] = {}
+        self.errors: dict[int, tuple[int, int, str, str, int | None]] = {}
         self.finished: set[int] = set()  # nodes that sent every trial
         self.exited: dict[int, int] = {}
         self.pending: dict[int, bytearray] = {}  # frames of a message not yet complete
+        self.token = new_token()  # fresh per run: replays of a seed stay bit-identical
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,7 +147,7 @@ class _Supervisor:
             process = self.context.Process(
                 target=node_main,
                 args=(
-                    NodeArgs(node, self.config, self.options, self.directory, parent),
+                    NodeArgs(node, self.config, self.options, self.directory, parent, self.token),
                     self.barrier,
                     sender,
                     self.progress,
@@ -235,12 +239,19 @@ class _Supervisor:
             node: error for node, error in self.errors.items()
             if error[2] not in (ERROR_TIMEOUT, ERROR_BARRIER)
         }
-        for node, (trial, rnd, category, text) in sorted(primary.items()):
-            parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
+        for node, (trial, rnd, category, text, culprit) in sorted(primary.items()):
+            if category == ERROR_PEER:
+                # The receiver only noticed: the sender is the one at fault.
+                parts.append(
+                    f"node {culprit} broke the protocol in trial {trial}, round {rnd}: {text} "
+                    "(a bug in paxos-exp; please report it)"
+                )
+            else:
+                parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
         if not parts:
             parts.extend(self._stalled())
         if not parts:
-            for node, (trial, rnd, category, text) in sorted(self.errors.items()):
+            for node, (trial, rnd, category, text, _) in sorted(self.errors.items()):
                 parts.append(f"node {node} failed in trial {trial}, round {rnd} ({category}): {text}")
         if reason is not None:
             parts.insert(0, reason)
@@ -312,32 +323,31 @@ class _Supervisor:
 def run_processes(
     config: RunConfig,
     options: RuntimeOptions,
+    sink: RecordSink,
     on_trial: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """Run every trial of ``config`` on N node processes; raise RunError on any failure."""
+) -> RunStats:
+    """Run every trial of ``config`` on N node processes, records into ``sink``; raise
+    RunError on any failure."""
     nodes = config.nodes
     supervisor = _Supervisor(config, options)
     began = time.perf_counter()
     ready: set[int] = set()
-    node_reports: dict[int, list[Any]] = {}
-    node_traces: dict[int, list[Any]] = {}
-    rounds: list[RoundRecord] = []
-    trials: list[TrialRecord] = []
-    trace: list[TraceRecord] = []
-    sent_trials = [0] * nodes
+    # Each node's chunks of rounds not yet merged, oldest first. Nodes move in lockstep (a
+    # barrier per round), so these hold a chunk or two at most.
+    chunks: list[deque[tuple[Any, ...]]] = [deque() for _ in range(nodes)]
+    trials_sent = [0] * nodes
+    foreign = 0
 
     def handle(message: tuple[Any, ...]) -> None:
         kind, node = message[0], message[1]
         if kind == "ready":
             ready.add(node)
-        elif kind == "trial":
-            _, _, trial, reports, trace_rows = message
-            node_reports.setdefault(trial, [None] * nodes)[node] = reports
-            if trace_rows is not None:
-                node_traces.setdefault(trial, [None] * nodes)[node] = trace_rows
-            sent_trials[node] += 1
-            if sent_trials[node] == config.trials:
-                supervisor.finished.add(node)
+        elif kind == "rounds":
+            chunks[node].append(message)
+            if message[6]:
+                trials_sent[node] += 1
+                if trials_sent[node] == config.trials:
+                    supervisor.finished.add(node)
         elif kind == "error":
             supervisor.errors.setdefault(node, tuple(message[2:]))
 
@@ -350,23 +360,27 @@ def run_processes(
         last_change = time.monotonic()
         last_seen: tuple[Any, ...] = ()
         next_trial = 0
+        assembler: TrialAssembler | None = None
         while next_trial < config.trials:
             supervisor.pump(_WATCH_INTERVAL, handle)
             if supervisor.problem():
                 raise supervisor.fail(handle)
             if len(ready) == nodes and ready_at == began:
                 ready_at = time.perf_counter()
-            while next_trial in node_reports and None not in node_reports[next_trial]:
-                trace_rows = node_traces.pop(next_trial, None) if config.trace else None
-                records, trial_record, trace_records = assemble_trial(
-                    config, next_trial, node_reports.pop(next_trial), trace_rows
-                )
-                rounds.extend(records)
-                trials.append(trial_record)
-                trace.extend(trace_records)
-                next_trial += 1
-                if on_trial is not None:
-                    on_trial(next_trial, config.trials)
+            while all(chunks):
+                heads = [queue.popleft() for queue in chunks]
+                if assembler is None:
+                    assembler = TrialAssembler(config, next_trial)
+                traces = [head[4] for head in heads] if config.trace else None
+                records, trace_records = assembler.add_chunk([head[3] for head in heads], traces)
+                foreign += sum(head[5] for head in heads)
+                sink.add_rounds(records, trace_records)
+                if heads[0][6]:
+                    sink.add_trial(assembler.finish())
+                    assembler = None
+                    next_trial += 1
+                    if on_trial is not None:
+                        on_trial(next_trial, config.trials)
             now = time.monotonic()
             if len(ready) < nodes:
                 if now > startup_deadline:
@@ -375,7 +389,7 @@ def run_processes(
                         handle, f"nodes {missing} did not start within {options.startup_timeout:g} s"
                     )
                 continue
-            seen = (tuple(supervisor.progress), tuple(sent_trials))
+            seen = (tuple(supervisor.progress), tuple(trials_sent))
             if seen != last_seen:
                 last_seen, last_change = seen, now
             elif now - last_change > stall_limit:
@@ -393,12 +407,9 @@ def run_processes(
     ended = time.perf_counter()
     if ready_at == began:
         ready_at = finished_at
-    return RunResult(
-        config=config,
+    return RunStats(
         engine="processes",
-        rounds=tuple(rounds),
-        trials=tuple(trials),
         timings=Timings(startup=ready_at - began, rounds=finished_at - ready_at, teardown=ended - finished_at),
-        trace=tuple(trace) if config.trace else None,
         start_method=options.start_method,
+        foreign_messages=foreign,
     )

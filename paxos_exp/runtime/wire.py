@@ -14,6 +14,9 @@ TraceRow = tuple[int, int, int, int, str, str, bool]  # round, phase, sender, re
 # A node's report of one round: round, sent counts (indexed like KINDS), crashed, leader part.
 LeaderRow = tuple[int, "int | None", int, "int | None"]  # joins, proposal, votes, decision
 ReportRow = tuple[int, tuple[int, ...], int, "LeaderRow | None"]
+# Rounds travel from a node to the supervisor (and into the records) in chunks of at most
+# this many, so neither side ever holds a whole long trial.
+ROUND_CHUNK = 1000
 
 
 class NodeWire:

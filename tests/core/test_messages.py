@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 
 from paxos_exp.core import messages as m
 from paxos_exp.core.errors import ProtocolError
-from paxos_exp.core.messages import KINDS, Envelope, Kind, Message, Phase, parse_body
+from paxos_exp.core.messages import (
+    KINDS,
+    MAX_ENVELOPE_BYTES,
+    TOKEN_BYTES,
+    Envelope,
+    Kind,
+    Message,
+    Phase,
+    misplaced,
+    new_token,
+    parse_body,
+)
 
 EXAMPLES = [
     (m.start(2), "START"),
@@ -94,15 +105,85 @@ def test_body_round_trip_for_any_message(message):
 )
 def test_envelope_round_trip(message, trial, rnd, phase):
     envelope = Envelope(trial, rnd, phase, message)
-    data = envelope.encode()
+    data = envelope.encode(TOKEN)
     assert isinstance(data, bytes)
-    assert Envelope.decode(data) == envelope
+    assert len(data) <= MAX_ENVELOPE_BYTES
+    assert Envelope.decode(data, TOKEN) == envelope
+
+
+TOKEN = bytes(range(TOKEN_BYTES))
 
 
 def test_envelope_wire_format():
     envelope = Envelope(2, 17, Phase.VOTE, m.join(3, 4, 1))
-    assert envelope.encode() == b"2 17 2 3 JOIN 4 1"
-    assert Envelope(0, 0, Phase.JOIN, m.start(0)).encode() == b"0 0 1 0 START"
+    assert envelope.encode(TOKEN) == TOKEN + b"2 17 2 3 JOIN 4 1"
+    assert Envelope(0, 0, Phase.JOIN, m.start(0)).encode(TOKEN) == TOKEN + b"0 0 1 0 START"
+
+
+def test_tokens_are_fresh_per_run():
+    tokens = {new_token() for _ in range(50)}
+    assert len(tokens) == 50
+    assert all(len(token) == TOKEN_BYTES for token in tokens)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"0 0 2 0 PROPOSE 1",  # the old plain-text envelope, right tags, no token
+        bytes(TOKEN_BYTES) + b"0 0 2 0 PROPOSE 1",  # a wrong token
+        TOKEN[:-1] + b"0 0 2 0 PROPOSE 1",  # a token one byte short
+        b"",
+        b"\xff" * 100,
+    ],
+)
+def test_messages_without_the_runs_token_are_foreign(data):
+    assert Envelope.decode(data, TOKEN) is None
+
+
+def test_malformed_message_with_the_token_quotes_only_a_prefix():
+    with pytest.raises(ProtocolError) as caught:
+        Envelope.decode(TOKEN + b"0 0 1 0 " + b"X" * 10_000, TOKEN)
+    assert len(str(caught.value)) < 200
+    assert "10008 bytes" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "message, phase, receiver",
+    [
+        (m.start(1), Phase.JOIN, 0),
+        (m.start(1), Phase.JOIN, 1),  # the leader's own START
+        (m.join(0, -1, None), Phase.JOIN, 1),
+        (m.crash(1, 1), Phase.JOIN, 2),  # the leader's START became CRASH
+        (m.crash(2, 1), Phase.JOIN, 1),  # an acceptor relays CRASH to the leader
+        (m.propose(1, 0), Phase.VOTE, 2),
+        (m.roundchange(1), Phase.VOTE, 0),
+        (m.vote(2), Phase.VOTE, 1),
+        (m.crash(0, 1), Phase.VOTE, 1),
+    ],
+)
+def test_messages_in_their_place_are_admitted(message, phase, receiver):
+    assert misplaced(Envelope(3, 4, phase, message), 3, 4, phase, 1, receiver) is None
+
+
+@pytest.mark.parametrize(
+    "envelope, phase, receiver, reason",
+    [
+        (Envelope(2, 4, Phase.VOTE, m.propose(1, 1)), Phase.VOTE, 0, "trial 2"),
+        (Envelope(3, 5, Phase.VOTE, m.propose(1, 1)), Phase.VOTE, 0, "round 5"),
+        (Envelope(3, 4, Phase.JOIN, m.propose(1, 1)), Phase.JOIN, 0, "vote phase"),
+        (Envelope(3, 4, Phase.VOTE, m.propose(0, 1)), Phase.VOTE, 2, "only the round's leader"),
+        (Envelope(3, 4, Phase.JOIN, m.start(2)), Phase.JOIN, 0, "only the round's leader"),
+        (Envelope(3, 4, Phase.VOTE, m.roundchange(2)), Phase.VOTE, 0, "only the round's leader"),
+        (Envelope(3, 4, Phase.JOIN, m.join(1, -1, None)), Phase.JOIN, 1, "only an acceptor"),
+        (Envelope(3, 4, Phase.JOIN, m.join(0, -1, None)), Phase.JOIN, 2, "only to the leader"),
+        (Envelope(3, 4, Phase.VOTE, m.vote(0)), Phase.VOTE, 2, "only to the leader"),
+        (Envelope(3, 4, Phase.JOIN, m.crash(0, 1)), Phase.JOIN, 2, "acceptor 0 to acceptor 2"),
+        (Envelope(3, 4, Phase.JOIN, m.crash(0, 0)), Phase.JOIN, 1, "names leader 0"),
+    ],
+)
+def test_misplaced_messages_say_why(envelope, phase, receiver, reason):
+    found = misplaced(envelope, 3, 4, phase, 1, receiver)
+    assert found is not None and reason in found
 
 
 MALFORMED_BODIES = [
@@ -162,7 +243,7 @@ MALFORMED_WIRE = [
 @pytest.mark.parametrize("data", MALFORMED_WIRE)
 def test_malformed_wire_message_raises_protocol_error(data):
     with pytest.raises(ProtocolError):
-        Envelope.decode(data)
+        Envelope.decode(TOKEN + data, TOKEN)
 
 
 @pytest.mark.parametrize("body", ["PROPOSE 01", "CRASH +1", "JOIN 1_0 1"])
