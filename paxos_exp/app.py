@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import signal
 import sys
@@ -23,16 +24,20 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
-from paxos_exp.core.errors import ConfigError, RunError
+from paxos_exp.core.errors import ConfigError, RunError, StopSweep
+from paxos_exp.core.records import RunStats, Timings
 from paxos_exp.results import (
     STATUS_FAILED,
+    STATUS_INTERRUPTED,
     STATUS_OK,
     SWEEP_MANIFEST,
+    JobLock,
+    JobTables,
+    completed,
     read_result,
-    summarize,
+    stop_for,
     versions,
     write_result,
-    write_tables,
 )
 
 log = logging.getLogger("paxos_exp")
@@ -106,11 +111,17 @@ def _describe(config: dict[str, Any]) -> str:
     return f"nodes={config['nodes']} fail_prob={config['fail_prob']:.2f} rounds={config['rounds']}"
 
 
+RUNNING_ELSEWHERE = "running elsewhere"  # what run_job returns for a job another process holds
+
+
 def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     """Run one job and write its result files; returns its summary.
 
-    Skips the job when ``output_dir/result.json`` already says ok for the same job key
-    (unless ``force``). Raises on failure after writing a result.json that says why.
+    The job holds an OS lock on its directory while it runs: a job locked by another process
+    is skipped (``{"skipped": "running elsewhere"}``). A job whose result.json says ok for the
+    same job key, with tables matching the row counts and checksums it records, is skipped
+    (unless ``force``). An ok result is never replaced by a failed or interrupted run. Raises
+    on failure after writing a result.json that says why (unless an ok one was kept).
     """
     began = time.perf_counter()
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
@@ -122,72 +133,24 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     key = job_key(config)
     position, left = _position(hydra_cfg) if hydra_cfg is not None else ("", None)
     label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
-    previous = read_result(output_dir)
-    if (
-        not cfg.get("force", False)
-        and previous is not None
-        and previous.get("status") == STATUS_OK
-        and previous.get("job_key") == key
-    ):
-        log.info("%s%s: already done in %s (force=true reruns it)", position, label, output_dir)
-        return dict(previous.get("summary") or {})
-
-    document: dict[str, Any] = {
-        "status": STATUS_FAILED,
-        "error": None,
-        "job_key": key,
-        "name": cfg.get("name"),
-        "config": config,
-        "seed": config.get("seed"),
-        "summary": None,
-        "overrides": list(hydra_cfg.overrides.task) if hydra_cfg is not None else [],
-        "command": sys.argv,
-        "versions": versions(),
-        "started_at": _now(),
-        "finished_at": None,
-    }
-    if hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
-        # A single run checks its values before writing anything: a typo leaves no trace.
-        to_run_config(config)
-    progress = None
-    restore_sigterm = _sigterm_as_exit()
-    try:
-        run_config, options = to_run_config(config)
-        if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
-            # Loky workers carry their own start-method state; spawn/forkserver children fail
-            # to bootstrap unless the worker's default is set explicitly first.
-            multiprocessing.set_start_method(options.start_method, force=True)
-        if cfg.get("progress", True) and sys.stderr.isatty():
-            progress = _TrialProgress(f"{position}{label}")
-        from paxos_exp.runtime.api import run_config as execute
-
-        result = execute(run_config, options, on_trial=progress)
-        write_tables(output_dir, result)
-        summary = summarize(result)
-        document["summary"] = summary
-        safety = summary["safety"]
-        if safety["unsafe_count"]:
-            raise RunError(
-                f"safety violated in {safety['unsafe_count']} trials (first: "
-                f"{safety['unsafe_trials'][:5]}); see trials.csv and rounds.csv in {output_dir}"
-            )
-        document["status"] = STATUS_OK
-    except Exception as error:
-        document["error"] = f"{type(error).__name__}: {error}"
-        log.error("%s%s: FAILED: %s", position, label, document["error"])
-        raise
-    except BaseException as error:  # Ctrl-C, or SIGTERM from a launcher: say so, then go on
-        document["error"] = f"interrupted ({type(error).__name__}); rerun the sweep to redo it"
-        raise
-    finally:
-        restore_sigterm()
-        if progress is not None:
-            progress.close()
-        document["finished_at"] = _now()
-        if document["summary"] is not None:
-            document["summary"]["wall"]["job"] = time.perf_counter() - began
-        document["wall_seconds"] = time.perf_counter() - began
-        write_result(output_dir, document)
+    # Every value is checked before anything is locked, written or started.
+    run_config, options = to_run_config(config)
+    lock = JobLock(output_dir)
+    if not lock.acquire():
+        log.warning("%s%s: skipped, %s (another paxos-exp holds %s)", position, label,
+                    RUNNING_ELSEWHERE, output_dir)
+        return {"skipped": RUNNING_ELSEWHERE}
+    with lock:
+        previous = read_result(output_dir)
+        not_done = completed(output_dir, previous, key)
+        if not_done is None and not cfg.get("force", False):
+            log.info("%s%s: already done in %s (force=true reruns it)", position, label, output_dir)
+            return dict(previous.get("summary") or {})  # type: ignore[union-attr]
+        if previous is not None and not_done is not None and previous.get("status") == STATUS_OK:
+            log.warning("%s%s: redoing the job: %s", position, label, not_done)
+        keep_previous = not_done is None  # a good result survives anything but a good rerun
+        document = _run_and_record(cfg, config, key, run_config, options, output_dir, position,
+                                   label, hydra_cfg, began, keep_previous)
     summary = document["summary"]
     eta = f", about {_duration(left)} left" if left is not None and left >= 1 else ""
     log.info(
@@ -203,6 +166,117 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     if hydra_cfg is not None and str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         log.info("results: %s", output_dir)
     return summary
+
+
+def _run_and_record(
+    cfg: DictConfig,
+    config: dict[str, Any],
+    key: str,
+    run_config: Any,
+    options: Any,
+    output_dir: Path,
+    position: str,
+    label: str,
+    hydra_cfg: Any,
+    began: float,
+    keep_previous: bool,
+) -> dict[str, Any]:
+    """Run the job into temporary tables and record it; see :func:`run_job`."""
+    document: dict[str, Any] = {
+        "status": STATUS_FAILED,
+        "error": None,
+        "job_key": key,
+        "name": cfg.get("name"),
+        "config": config,
+        "seed": config.get("seed"),
+        "summary": None,
+        "tables": None,
+        "foreign_messages": 0,
+        "overrides": list(hydra_cfg.overrides.task) if hydra_cfg is not None else [],
+        "command": sys.argv,
+        "versions": versions(),
+        "started_at": _now(),
+        "finished_at": None,
+    }
+    progress = None
+    tables: JobTables | None = None
+    stats: RunStats | None = None
+    restore_sigterm = _sigterm_as_exit()
+    record = True  # whether this run's result.json is written (not over a kept ok one)
+    try:
+        if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
+            # Loky workers carry their own start-method state; spawn/forkserver children fail
+            # to bootstrap unless the worker's default is set explicitly first.
+            multiprocessing.set_start_method(options.start_method, force=True)
+        if cfg.get("progress", True) and sys.stderr.isatty():
+            progress = _TrialProgress(f"{position}{label}")
+        from paxos_exp.runtime.api import stream_config
+
+        tables = JobTables(output_dir, trace=run_config.trace)
+        stats = stream_config(run_config, options, tables, on_trial=progress)
+        document["foreign_messages"] = stats.foreign_messages
+        if stats.foreign_messages:
+            log.warning(
+                "%s%s: dropped %d foreign messages (without this run's token) sent to its node "
+                "sockets by another process; the records are unaffected", position, label,
+                stats.foreign_messages,
+            )
+        summary = tables.summary.summary(run_config, stats.timings)
+        document["summary"] = summary
+        safety = summary["safety"]
+        if safety["unsafe_count"]:
+            if not keep_previous:  # the violating trials stay in the tables for a look
+                document["tables"] = tables.commit()
+            raise RunError(
+                f"safety violated in {safety['unsafe_count']} trials (first: "
+                f"{safety['unsafe_trials'][:5]}); see trials.csv and rounds.csv in {output_dir}"
+            )
+        # Only now, complete, do the new tables replace anything (a forced rerun's old ones).
+        document["tables"] = tables.commit()
+        document["status"] = STATUS_OK
+    except Exception as error:
+        document["error"] = f"{type(error).__name__}: {error}"
+        if tables is not None and document["tables"] is None:
+            tables.discard()
+        if keep_previous:
+            record = False
+            log.error("%s%s: FAILED: %s; the earlier ok result in %s is kept", position, label,
+                      document["error"], output_dir)
+        else:
+            log.error("%s%s: FAILED: %s", position, label, document["error"])
+        raise
+    except BaseException as error:  # Ctrl-C, or SIGTERM from a launcher: say so, then go on
+        if keep_previous:
+            record = False
+            if tables is not None:
+                tables.discard()
+        else:
+            document["status"] = STATUS_INTERRUPTED
+            document["error"] = (f"interrupted ({type(error).__name__}); rerun the same command "
+                                 "to redo it")
+            if tables is not None and document["tables"] is None:
+                # Whatever whole trials were done stay readable, marked as interrupted.
+                try:
+                    document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
+                    document["tables"] = tables.commit()
+                except OSError:
+                    tables.discard()
+        raise
+    finally:
+        restore_sigterm()
+        if progress is not None:
+            progress.close()
+        if record:
+            document["finished_at"] = _now()
+            if document["summary"] is not None:
+                document["summary"]["wall"]["job"] = time.perf_counter() - began
+            document["wall_seconds"] = time.perf_counter() - began
+            write_result(output_dir, document)
+    return document
+
+
+def _partial_timings(began: float) -> Timings:
+    return Timings(startup=0.0, rounds=time.perf_counter() - began, teardown=0.0)
 
 
 def _sigterm_as_exit() -> Callable[[], None]:
@@ -231,7 +305,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> dict[str, Any]:
+def hydra_main(cfg: DictConfig) -> dict[str, Any]:
     try:
         return run_job(cfg)
     except ConfigError as error:
@@ -245,6 +319,35 @@ def main(cfg: DictConfig) -> dict[str, Any]:
             shutil.rmtree(output_dir, ignore_errors=True)
         print(f"paxos-exp: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except OSError as error:
+        stop = stop_for(error, Path(HydraConfig.get().runtime.output_dir))
+        if stop is None:
+            raise
+        raise stop from error
+
+
+def main() -> None:
+    """The console entry point: Hydra's app, with one line for every failure a user causes
+    (the traceback only with HYDRA_FULL_ERROR=1)."""
+    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        hydra_main()
+    except KeyboardInterrupt:
+        if full:
+            raise
+        print("paxos-exp: interrupted; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    except StopSweep as error:
+        if full:
+            raise
+        print(f"paxos-exp: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as error:  # raised by Hydra itself, making a directory or writing its files
+        stop = stop_for(error)
+        if stop is None or full:
+            raise
+        print(f"paxos-exp: error: {stop}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

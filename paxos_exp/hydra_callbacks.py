@@ -13,10 +13,20 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from paxos_exp.results import check_writable
+
 
 log = logging.getLogger("paxos_exp")
 
 class SweepCallback(Callback):
+    # Hydra makes its output directories inside its own error handler, which prints a
+    # traceback; checking first turns a read-only or full disk into one line.
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_writable(Path(config.hydra.run.dir).parent)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_writable(Path(config.hydra.sweep.dir))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not config.get("report", True):

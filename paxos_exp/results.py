@@ -9,21 +9,27 @@ Layout of a job directory (CSV everywhere, one header row, comma-separated):
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import functools
+import hashlib
 import io
 import json
 import os
 import platform
-import statistics
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from paxos_exp.core import theory
 from paxos_exp.core.config import RunConfig
-from paxos_exp.core.records import RunResult
+from paxos_exp.core.errors import StopSweep
+from paxos_exp.core.messages import KINDS
+from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord, trial_row
 
 RESULT_FILE = "result.json"
 SWEEP_MANIFEST = "sweep.json"  # in a sweep directory: job count, start time, command
@@ -32,12 +38,47 @@ ROUNDS_FILE = "rounds.csv"
 TRACE_FILE = "trace.csv"
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+STATUS_INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM: partial tables, redone on rerun
+LOCK_FILE = ".lock"  # in a job directory: held (flock) by the process running the job
+
+
+def _read_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (no race with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: 0666 less the user's umask (so a
+    group on a shared cluster can read results when the umask says so)."""
+    return 0o666 & ~_read_umask()
+
+
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file next to ``path`` (same directory, so a rename is atomic),
+    with the mode the user's umask gives (mkstemp alone would make it 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, file_mode())
+    except BaseException:
+        os.close(fd)
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return fd, temporary
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary name in the same directory, then rename: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temporary = temporary_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -47,13 +88,127 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _csv_cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: ("" if value is None else value) for key, value in row.items()})
+        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
     write_atomic(path, buffer.getvalue())
+
+
+class TableWriter:
+    """One CSV table written as it grows: rows go to a temporary file beside the final name
+    in chunks, with a running row count and SHA-256; :meth:`commit` renames it into place.
+
+    Memory stays bounded whatever the number of rows, and nothing appears under the final
+    name until the table is complete (or, on an interrupt, until its last whole trial).
+    """
+
+    _FLUSH_BYTES = 1 << 16
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = path
+        self.columns = columns
+        self.rows = 0
+        self.digest = hashlib.sha256()
+        fd, self.temporary = temporary_beside(path)
+        self.handle: io.BufferedWriter | None = os.fdopen(fd, "wb")
+        self.buffer = io.StringIO()
+        self.writer = csv.DictWriter(self.buffer, fieldnames=columns, lineterminator="\n")
+        self.writer.writeheader()
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        writer = self.writer
+        for row in rows:
+            writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+            self.rows += 1
+        if self.buffer.tell() >= self._FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered (rows stay whole: the buffer only ever holds whole rows)."""
+        data = self.buffer.getvalue().encode("utf-8")
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        if data and self.handle is not None:
+            self.handle.write(data)
+            self.digest.update(data)
+
+    def close(self) -> None:
+        self.flush()
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def commit(self) -> dict[str, Any]:
+        """Rename the finished table into place; returns its entry for result.json."""
+        self.close()
+        os.replace(self.temporary, self.path)
+        return {"rows": self.rows, "sha256": self.digest.hexdigest()}
+
+    def discard(self) -> None:
+        try:
+            if self.handle is not None:
+                self.handle.close()
+                self.handle = None
+        except OSError:
+            pass  # a full disk fails the last write again on close; the file goes anyway
+        Path(self.temporary).unlink(missing_ok=True)
+
+
+def table_entry(path: Path) -> dict[str, Any]:
+    """The row count and SHA-256 of a CSV table on disk (header excluded from the count)."""
+    digest = hashlib.sha256()
+    lines = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            lines += block.count(b"\n")
+    return {"rows": max(0, lines - 1), "sha256": digest.hexdigest()}
+
+
+def verify_tables(directory: Path, document: Mapping[str, Any]) -> str | None:
+    """Why the tables of a job's result.json do not check out, or None when they all do.
+
+    A job is complete only when every table its result.json lists exists with the row count
+    and checksum recorded there (a truncated or missing table means the job must be redone).
+    """
+    tables = document.get("tables")
+    if not isinstance(tables, dict) or TRIALS_FILE not in tables or ROUNDS_FILE not in tables:
+        return f"{RESULT_FILE} records no table checksums"
+    for name, expected in tables.items():
+        if not isinstance(expected, dict):
+            return f"{RESULT_FILE} has a malformed entry for {name}"
+        try:
+            found = table_entry(directory / name)
+        except FileNotFoundError:
+            return f"{name} is missing"
+        except OSError as error:
+            return f"{name} cannot be read ({error.strerror or error})"
+        if found["rows"] != expected.get("rows"):
+            return f"{name} has {found['rows']} rows, {RESULT_FILE} records {expected.get('rows')}"
+        if found["sha256"] != expected.get("sha256"):
+            return f"{name} does not match the checksum in {RESULT_FILE} (changed or truncated)"
+    return None
+
+
+def completed(directory: Path, document: Mapping[str, Any] | None, key: str) -> str | None:
+    """None when ``document`` is a finished ``ok`` result of job ``key`` whose tables check
+    out; otherwise why the job must be (re)done."""
+    if document is None:
+        return "no readable result.json"
+    if document.get("job_key") != key:
+        return f"result.json belongs to job {document.get('job_key')}"
+    if document.get("status") != STATUS_OK:
+        return f"its last run ended {document.get('status')}"
+    if not isinstance(document.get("summary"), dict):
+        return "result.json says ok but has no summary"
+    return verify_tables(directory, document)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,71 +234,124 @@ def versions() -> dict[str, str]:
     return dict(_installed_versions())
 
 
+class SummaryBuilder:
+    """The ``summary`` block of result.json, built as records stream in (a RecordSink): it
+    keeps counts and a histogram of first deciding rounds, never the records themselves."""
+
+    _UNSAFE_LISTED = 20
+
+    def __init__(self) -> None:
+        self.trials = 0
+        self.decided = 0
+        self.first_rounds: Counter[int] = Counter()
+        self.deciding = 0
+        self.rounds = 0
+        self.roundchanges = 0
+        self.decision_values = {"0": 0, "1": 0}
+        self.sent = [0] * len(KINDS)
+        self.crashed = 0
+        self.unsafe: list[int] = []
+        self.unsafe_count = 0
+        self.agreement_ok = self.validity_ok = self.proposals_ok = True
+
+    def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
+        sent = self.sent
+        for record in rounds:
+            self.rounds += 1
+            if record.proposal is None:
+                self.roundchanges += 1
+            self.crashed += record.crashed
+            for index, name in enumerate(_SENT_FIELDS):
+                sent[index] += getattr(record, name)
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        self.trials += 1
+        self.deciding += trial.deciding_rounds
+        if trial.decided:
+            self.decided += 1
+            self.first_rounds[trial.first_decision_round] += 1  # type: ignore[index]
+            if trial.decision in (0, 1):
+                self.decision_values[str(trial.decision)] += 1
+        self.agreement_ok &= trial.agreement_ok
+        self.validity_ok &= trial.validity_ok
+        self.proposals_ok &= trial.proposals_ok
+        if not trial.safe:
+            self.unsafe_count += 1
+            if len(self.unsafe) < self._UNSAFE_LISTED:
+                self.unsafe.append(trial.trial)
+
+    def _first_round_stats(self) -> dict[str, Any]:
+        counts = sorted(self.first_rounds.items())
+        total = sum(count for _, count in counts)
+        if not total:
+            return {"mean": None, "median": None, "min": None, "max": None}
+
+        def at(position: int) -> int:
+            for value, count in counts:
+                if position < count:
+                    return value
+                position -= count
+            raise IndexError(position)
+
+        low, high = at((total - 1) // 2), at(total // 2)
+        return {
+            # The same numbers statistics.fmean and median give over the list of rounds.
+            "mean": sum(value * count for value, count in counts) / total,
+            "median": low if total % 2 else (low + high) / 2,
+            "min": counts[0][0],
+            "max": counts[-1][0],
+        }
+
+    def summary(self, config: RunConfig, timings: Timings) -> dict[str, Any]:
+        trials, rounds = self.trials, self.rounds
+        messages = {kind.value: count for kind, count in zip(KINDS, self.sent)}
+        messages["total"] = sum(self.sent)
+        args = (config.nodes, config.fail_prob)
+        quorum_args = (config.join_quorum, config.vote_quorum)
+        return {
+            "trials": trials,
+            "decided_trials": self.decided,
+            "decision_rate": self.decided / trials if trials else None,
+            "first_decision_round": self._first_round_stats(),
+            "rounds_total": rounds,
+            "deciding_rounds": self.deciding,
+            "deciding_rounds_per_trial": self.deciding / trials if trials else None,
+            "round_decision_rate": self.deciding / rounds if rounds else None,
+            "roundchanges": self.roundchanges,
+            "roundchange_rate": self.roundchanges / rounds if rounds else None,
+            "decision_values": dict(self.decision_values),
+            "messages": messages,
+            "crashed_messages": self.crashed,
+            "theory": {
+                "join_probability": theory.join_probability(*args, config.join_quorum),
+                "round_decision_probability": theory.round_decision_probability(*args, *quorum_args),
+                "decision_within_rounds": theory.decision_within_probability(
+                    *args, config.rounds, *quorum_args
+                ),
+            },
+            "safety": {
+                "agreement_ok": self.agreement_ok,
+                "validity_ok": self.validity_ok,
+                "proposals_ok": self.proposals_ok,
+                "unsafe_trials": list(self.unsafe),
+                "unsafe_count": self.unsafe_count,
+            },
+            "wall": {
+                "startup": timings.startup,
+                "rounds": timings.rounds,
+                "teardown": timings.teardown,
+                "simulation": timings.total,
+            },
+        }
+
+
 def summarize(result: RunResult) -> dict[str, Any]:
-    """The ``summary`` block of result.json: outcomes, theory, messages, safety, timings."""
-    config: RunConfig = result.config
-    trials = result.trials
-    rounds = result.rounds
-    decided = [trial for trial in trials if trial.decided]
-    firsts = [trial.first_decision_round for trial in decided]
-    deciding = sum(trial.deciding_rounds for trial in trials)
-    roundchanges = sum(1 for record in rounds if record.proposal is None)
-    messages = {
-        "START": sum(r.sent_start for r in rounds),
-        "JOIN": sum(r.sent_join for r in rounds),
-        "PROPOSE": sum(r.sent_propose for r in rounds),
-        "VOTE": sum(r.sent_vote for r in rounds),
-        "ROUNDCHANGE": sum(r.sent_roundchange for r in rounds),
-        "CRASH": sum(r.sent_crash for r in rounds),
-    }
-    messages["total"] = sum(messages.values())
-    unsafe = [trial.trial for trial in trials if not trial.safe]
-    total_rounds = len(rounds)
-    args = (config.nodes, config.fail_prob)
-    quorum_args = (config.join_quorum, config.vote_quorum)
-    return {
-        "trials": len(trials),
-        "decided_trials": len(decided),
-        "decision_rate": len(decided) / len(trials) if trials else None,
-        "first_decision_round": {
-            "mean": statistics.fmean(firsts) if firsts else None,
-            "median": statistics.median(firsts) if firsts else None,
-            "min": min(firsts) if firsts else None,
-            "max": max(firsts) if firsts else None,
-        },
-        "rounds_total": total_rounds,
-        "deciding_rounds": deciding,
-        "deciding_rounds_per_trial": deciding / len(trials) if trials else None,
-        "round_decision_rate": deciding / total_rounds if total_rounds else None,
-        "roundchanges": roundchanges,
-        "roundchange_rate": roundchanges / total_rounds if total_rounds else None,
-        "decision_values": {
-            "0": sum(1 for trial in decided if trial.decision == 0),
-            "1": sum(1 for trial in decided if trial.decision == 1),
-        },
-        "messages": messages,
-        "crashed_messages": sum(r.crashed for r in rounds),
-        "theory": {
-            "join_probability": theory.join_probability(*args, config.join_quorum),
-            "round_decision_probability": theory.round_decision_probability(*args, *quorum_args),
-            "decision_within_rounds": theory.decision_within_probability(
-                *args, config.rounds, *quorum_args
-            ),
-        },
-        "safety": {
-            "agreement_ok": all(trial.agreement_ok for trial in trials),
-            "validity_ok": all(trial.validity_ok for trial in trials),
-            "proposals_ok": all(trial.proposals_ok for trial in trials),
-            "unsafe_trials": unsafe[:20],
-            "unsafe_count": len(unsafe),
-        },
-        "wall": {
-            "startup": result.timings.startup,
-            "rounds": result.timings.rounds,
-            "teardown": result.timings.teardown,
-            "simulation": result.timings.total,
-        },
-    }
+    """The ``summary`` block of result.json for a run held in memory."""
+    builder = SummaryBuilder()
+    builder.add_rounds(result.rounds, ())
+    for trial in result.trials:
+        builder.add_trial(trial)
+    return builder.summary(result.config, result.timings)
 
 
 ROUND_COLUMNS = [
@@ -158,11 +366,56 @@ TRIAL_COLUMNS = [
 TRACE_COLUMNS = ["trial", "round", "phase", "sender", "receiver", "kind", "body", "crashed"]
 
 
-def write_tables(directory: Path, result: RunResult) -> None:
-    write_csv(directory / TRIALS_FILE, result.trial_dicts(), TRIAL_COLUMNS)
-    write_csv(directory / ROUNDS_FILE, result.round_dicts(), ROUND_COLUMNS)
-    if result.trace is not None:
-        write_csv(directory / TRACE_FILE, result.trace_dicts(), TRACE_COLUMNS)
+_SENT_FIELDS = tuple(f"sent_{kind.value.lower()}" for kind in KINDS)
+
+
+def write_tables(directory: Path, result: RunResult) -> dict[str, Any]:
+    """Write a run held in memory as the job's tables; returns their result.json entries."""
+    tables = JobTables(directory, trace=result.trace is not None)
+    try:
+        tables.add_rounds(result.rounds, result.trace or ())
+        for trial in result.trials:
+            tables.add_trial(trial)
+        return tables.commit()
+    except BaseException:
+        tables.discard()
+        raise
+
+
+class JobTables:
+    """A RecordSink that streams a job's records into its tables (temporary names until
+    :meth:`commit`) and its summary, so a job's memory does not grow with its size."""
+
+    def __init__(self, directory: Path, trace: bool) -> None:
+        self.summary = SummaryBuilder()
+        self.writers: dict[str, TableWriter] = {}
+        try:
+            for name, columns in ((TRIALS_FILE, TRIAL_COLUMNS), (ROUNDS_FILE, ROUND_COLUMNS),
+                                  *([(TRACE_FILE, TRACE_COLUMNS)] if trace else [])):
+                self.writers[name] = TableWriter(directory / name, columns)
+        except BaseException:
+            self.discard()
+            raise
+        self.whole_trials = 0  # trials whose rows are all in the tables
+
+    def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
+        self.summary.add_rounds(rounds, trace)
+        self.writers[ROUNDS_FILE].add(asdict(record) for record in rounds)
+        if TRACE_FILE in self.writers:
+            self.writers[TRACE_FILE].add(asdict(record) for record in trace)
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        self.summary.add_trial(trial)
+        self.writers[TRIALS_FILE].add((trial_row(trial),))
+        self.whole_trials += 1
+
+    def commit(self) -> dict[str, Any]:
+        """Rename every table into place; returns ``{file: {rows, sha256}}`` for result.json."""
+        return {name: writer.commit() for name, writer in self.writers.items()}
+
+    def discard(self) -> None:
+        for writer in self.writers.values():
+            writer.discard()
 
 
 def write_result(directory: Path, document: dict[str, Any]) -> None:
@@ -177,3 +430,85 @@ def read_result(directory: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) else None
+
+
+class JobLock:
+    """An exclusive OS lock (``flock``) on a job directory, held while the job runs.
+
+    The kernel drops it when its holder dies, however it dies, so it can never go stale the
+    way a pid file can. :meth:`acquire` does not wait: a job locked by another process is
+    being run elsewhere.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_FILE
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the last descriptor drops the lock
+            self.fd = None
+
+    def __enter__(self) -> JobLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def locked_elsewhere(directory: Path) -> bool:
+    """Whether another process holds the job lock of ``directory`` right now."""
+    try:
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def stop_for(error: OSError, directory: Path | str | None = None) -> StopSweep | None:
+    """The one-line stop for an error no later job can escape, or None for any other."""
+    where = error.filename or directory
+    place = f" ({os.path.abspath(where)})" if where else ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StopSweep(f"no space left on the device{place}: free some space, then rerun "
+                         "the same command to resume")
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = (error.strerror or "not writable").lower()
+        return StopSweep(f"cannot write the results{place}: {reason}; run from a writable "
+                         "directory or point hydra.run.dir / hydra.sweep.dir at one")
+    return None
+
+
+def check_writable(directory: Path) -> None:
+    """Make ``directory`` (and its parents) and prove a file can be written there; raise
+    StopSweep with one line if not. Called before Hydra makes its own output directories,
+    whose failure would otherwise print Hydra's traceback."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        stop = stop_for(error, directory)
+        if stop is None:
+            raise
+        raise stop from error

@@ -21,3 +21,10 @@ class ProtocolError(PaxosExpError, RuntimeError):
 
 class OutputClosedError(RunError):
     """The transcript's reader went away (``paxos-classic ... | head``): the run was stopped."""
+
+
+class StopSweep(BaseException):
+    """A failure that no later job can escape (the disk is full, the directory read-only).
+
+    A BaseException, so that Hydra's launcher does not record it as one failed job and go on
+    to the next one; the entry point turns it into one line and a non-zero exit status."""
