@@ -133,8 +133,13 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     key = job_key(config)
     position, left = _position(hydra_cfg) if hydra_cfg is not None else ("", None)
     label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
-    # Every value is checked before anything is locked, written or started.
+    # Every value is checked before anything is locked, written or started, and so is
+    # whether this machine can give a run of this size what it needs.
     run_config, options = to_run_config(config)
+    if options.engine == "processes":
+        from paxos_exp.runtime.limits import check_fits
+
+        check_fits(run_config.nodes, run_config.rounds)
     lock = JobLock(output_dir)
     if not lock.acquire():
         log.warning("%s%s: skipped, %s (another paxos-exp holds %s)", position, label,

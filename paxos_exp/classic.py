@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="one 0/1 per node, such as 0110 (default: fair coins from the seed)",
     )
     parser.add_argument("--start-method", choices=START_METHODS, default="fork", help="multiprocessing start method")
-    parser.add_argument("--timeout", type=_timeout, default=10.0, help="deadline in seconds for every receive and barrier wait (default 10)")
+    parser.add_argument(
+        "--timeout", type=_timeout, default=None,
+        help="deadline in seconds for every receive and barrier wait (default 10, more for large N)",
+    )
     return parser
 
 
@@ -113,6 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         # Name the option the way it is spelled on this command line.
         parser.error(str(error).replace("initial_values=", "--initial-values "))
+    from paxos_exp.runtime.limits import LimitError, check_fits
+
+    try:
+        check_fits(config.nodes, config.rounds)  # this machine's limits, before any output
+    except LimitError as error:
+        print(f"paxos-classic: error: {str(error).split('; or use engine=')[0]}", file=sys.stderr)
+        return 2
     if not seed_given:
         print(f"paxos-classic: seed {seed} (replay with --seed {seed})", file=sys.stderr)
     # SIGTERM cleans up like Ctrl-C: SystemExit unwinds through the supervisor's finally.

@@ -87,13 +87,15 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How to run it. Deadlines are in seconds; every blocking wait has one."""
+    """How to run it. Deadlines are in seconds; every blocking wait has one. A deadline left
+    at None is chosen for the run's size (60 s to start and 10 s per wait, grown with N: see
+    ``paxos_exp.runtime.limits.default_deadlines``)."""
 
     engine: str = "processes"
     start_method: str = "fork"
-    startup_timeout: float = 60.0
-    receive_timeout: float = 10.0
-    barrier_timeout: float = 10.0
+    startup_timeout: float | None = None
+    receive_timeout: float | None = None
+    barrier_timeout: float | None = None
     transcript: bool = False
 
     def __post_init__(self) -> None:
@@ -103,8 +105,10 @@ class RuntimeOptions:
             raise ConfigError(
                 f"start_method={self.start_method!r}: choose one of {', '.join(START_METHODS)}"
             )
-        for name in ("startup_timeout", "receive_timeout", "barrier_timeout"):
+        for name in DEADLINE_KEYS:
             value = getattr(self, name)
+            if value is None:
+                continue
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))

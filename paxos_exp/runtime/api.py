@@ -17,9 +17,9 @@ def run(
     initial_values: Sequence[int] | str | None = None,
     engine: str = "processes",
     start_method: str = "fork",
-    startup_timeout: float = 60.0,
-    receive_timeout: float = 10.0,
-    barrier_timeout: float = 10.0,
+    startup_timeout: float | None = None,
+    receive_timeout: float | None = None,
+    barrier_timeout: float | None = None,
     trace: bool = False,
     transcript: bool = False,
     join_quorum: int | None = None,
@@ -31,7 +31,8 @@ def run(
     ``engine="processes"`` runs one OS process per node over ZeroMQ; ``"inprocess"`` runs the
     same core with plain function calls. Both give identical records for the same seed.
     ``transcript=True`` makes the nodes print the classic lines (processes: to stdout;
-    inprocess: to ``emit``, or stdout). Every argument is checked before anything starts:
+    inprocess: to ``emit``, or stdout). Deadlines left at None grow with ``nodes``. Every
+    argument is checked before anything starts (the machine's limits included):
     bad values raise ConfigError; a failed run raises RunError.
     """
     config = RunConfig(

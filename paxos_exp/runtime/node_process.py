@@ -34,6 +34,7 @@ from paxos_exp.core.node import (
     leader_start,
     send_targets,
 )
+from paxos_exp.runtime.limits import needs, raise_fd_limit
 from paxos_exp.runtime.wire import ROUND_CHUNK, NodeWire, ReportRow, TraceRow
 
 # Progress slots per node in the shared array: trial, round, stage. The supervisor reads them
@@ -98,6 +99,9 @@ class NodeArgs:
     directory: str
     supervisor_pid: int  # this node's parent, or 0 when that is a forkserver
     token: bytes  # the run's token: every envelope carries it (see core.messages)
+    # Descriptors a forked node inherits but must not keep: the socket directory's owner lock
+    # belongs to the supervisor alone, so it frees the moment the supervisor dies.
+    inherited_fds: tuple[int, ...] = ()
 
 
 class _Timeout(Exception):
@@ -137,6 +141,8 @@ def node_main(args: NodeArgs, barrier: Any, conn: Connection, progress: Any) -> 
         # A forked child may inherit the CLI's SIGTERM handler; a node just dies on SIGTERM.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _die_with_parent(args.supervisor_pid)
+        for fd in args.inherited_fds:
+            os.close(fd)  # not LOCK_UN: that would drop the supervisor's lock too
         _run_node(args, barrier, conn, progress, where)
     except _Timeout as error:
         _report_error(conn, node, where, ERROR_TIMEOUT, str(error))
@@ -250,6 +256,7 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
     nodes = config.nodes
     base = node * PROGRESS_SLOTS
     targets = send_targets(node, nodes, config.rounds)
+    raise_fd_limit(needs(nodes, config.rounds).most_fds)
     context = zmq.Context()
     # libzmq's default of 1023 sockets per context is too few for a node of a large run.
     if len(targets) + 16 > context.get(zmq.MAX_SOCKETS):
@@ -273,6 +280,9 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             _small_buffers(push)
             push.connect(endpoint(args.directory, peer))
             pushes[peer] = push
+        # Round 0 starts only once every node is connected: however long the connections
+        # take for a large N, no receive deadline of round 0 runs while they are made.
+        barrier.wait(options.startup_timeout)
         send_report(conn, ("ready", node))
         token = args.token
 

@@ -9,6 +9,7 @@ the private socket directory are cleaned up on every path, KeyboardInterrupt inc
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import shutil
@@ -25,6 +26,15 @@ from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.messages import new_token
 from paxos_exp.core.records import RecordSink, RunStats, Timings
 from paxos_exp.runtime.assemble import TrialAssembler
+from paxos_exp.runtime.limits import (
+    MEMORY_SHARE,
+    check_fits,
+    memory_available,
+    needs,
+    oom_kills,
+    raise_fd_limit,
+    with_deadlines,
+)
 from paxos_exp.runtime.node_process import (
     ERROR_BARRIER,
     ERROR_OUTPUT,
@@ -43,9 +53,11 @@ from paxos_exp.runtime.node_process import (
     read_frame,
 )
 
+_SOCKET_PREFIX = "pxe-"
 _SOCKET_PATH_LIMIT = 107  # sun_path on Linux, minus the terminating NUL
 _WATCH_INTERVAL = 0.5  # how often the watchdog looks at node progress between messages
 _ERROR_GRACE = 2.0  # after the first failure: time for the other nodes' reports to arrive
+SUPERVISOR_FDS_PER_NODE = 4
 _TEARDOWN_GRACE = 5.0  # per process, before terminate and then kill
 _ABORT_WAIT = 0.5  # how long to try for the barrier's lock before giving up on aborting it
 _STAGE_NAMES = {
@@ -62,17 +74,80 @@ _DEADLINE_HINT = (
 )
 
 
-def socket_directory(nodes: int) -> str:
-    """A private (0700) directory with a path short enough for every node's ipc endpoint."""
+_OWNER_FILE = ".owner"  # in a socket directory: flock-ed by the supervisor for the run's life
+_LEGACY_AGE = 3600.0  # seconds: a directory without an owner file older than this is stale
+
+
+def socket_directory(nodes: int) -> tuple[str, int]:
+    """A private (0700) directory with a path short enough for every node's ipc endpoint,
+    and the descriptor of its owner lock (held until the run ends, released by the kernel
+    however this process dies, so a later run can tell the directory is stale)."""
     for parent in (None, "/tmp"):
-        directory = tempfile.mkdtemp(prefix="pxe-", dir=parent)
+        directory = tempfile.mkdtemp(prefix=_SOCKET_PREFIX, dir=parent)
         if len(endpoint(directory, nodes - 1)) - len("ipc://") <= _SOCKET_PATH_LIMIT:
-            return directory
+            try:
+                return directory, _take_ownership(directory)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
         shutil.rmtree(directory, ignore_errors=True)
     raise ConfigError(
         "no temporary directory with a path short enough for ipc sockets: set TMPDIR to a "
         "short path such as /tmp"
     )
+
+
+def _take_ownership(directory: str) -> int:
+    # Locked under a temporary name, then renamed: no one ever sees an unlocked owner file.
+    staging = os.path.join(directory, ".owner-staging")
+    fd = os.open(staging, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(staging, os.path.join(directory, _OWNER_FILE))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove_stale_socket_directories() -> list[str]:
+    """Remove socket directories left by runs whose supervisor is gone (SIGKILL, an
+    out-of-memory kill); never one whose owner lives. Returns the directories removed."""
+    removed: list[str] = []
+    uid = os.getuid()
+    for parent in {tempfile.gettempdir(), "/tmp"}:
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.startswith(_SOCKET_PREFIX):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != uid:
+                    continue
+                if _stale(entry.path, entry.stat().st_mtime):
+                    shutil.rmtree(entry.path)
+                    removed.append(entry.path)
+            except OSError:
+                continue  # gone already, or not ours to judge
+    return removed
+
+
+def _stale(directory: str, mtime: float) -> bool:
+    try:
+        fd = os.open(os.path.join(directory, _OWNER_FILE), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        # No owner file: a directory being set up right now (its owner file appears within
+        # microseconds), or one from a version without owner files: stale only when old.
+        return time.time() - mtime > _LEGACY_AGE
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # its owner (or one of its nodes) still holds the lock: alive
+    finally:
+        os.close(fd)
+    return True
 
 
 def abort_barrier(barrier: Any, timeout: float = _ABORT_WAIT) -> bool:
@@ -125,6 +200,8 @@ class _Supervisor:
         self.processes: list[Any] = []
         self.conns: dict[int, Connection] = {}
         self.directory: str | None = None
+        self.owner_lock: int | None = None
+        self.oom_before: int | None = None
         self.barrier: Any = None
         self.progress: Any = None
         self.errors: dict[int, tuple[int, int, str, str, int | None]] = {}
@@ -138,16 +215,21 @@ class _Supervisor:
         nodes = self.config.nodes
         # Under forkserver a node's parent is the server, not this process.
         parent = 0 if self.options.start_method == "forkserver" else os.getpid()
-        self.directory = socket_directory(nodes)
+        remove_stale_socket_directories()
+        raise_fd_limit(SUPERVISOR_FDS_PER_NODE * nodes + 64)  # a pipe and a sentinel per node
+        self.oom_before = oom_kills()
+        self.directory, self.owner_lock = socket_directory(nodes)
         self.barrier = self.context.Barrier(nodes)
         self.progress = self.context.RawArray("q", nodes * PROGRESS_SLOTS)
+        inherited = (self.owner_lock,) if self.options.start_method == "fork" else ()
         for node in range(nodes):
             receiver, sender = self.context.Pipe(duplex=False)
             self.conns[node] = receiver  # stored first: close() closes it whatever happens
             process = self.context.Process(
                 target=node_main,
                 args=(
-                    NodeArgs(node, self.config, self.options, self.directory, parent, self.token),
+                    NodeArgs(node, self.config, self.options, self.directory, parent, self.token,
+                             inherited),
                     self.barrier,
                     sender,
                     self.progress,
@@ -230,11 +312,13 @@ class _Supervisor:
             node for node, code in sorted(self.exited.items())
             if node not in self.errors and (code != 0 or node not in self.finished)
         ]
+        out_of_memory = self._out_of_memory(silent_dead)
         for node in silent_dead:
             trial, rnd, _ = self._where(node)
-            parts.append(
-                f"node {node} died ({_describe_exit(self.exited[node])}) in trial {trial}, round {rnd}"
-            )
+            how = _describe_exit(self.exited[node])
+            if out_of_memory and self.exited[node] == -signal.SIGKILL:
+                how = f"killed by the kernel for lack of memory: {out_of_memory}"
+            parts.append(f"node {node} died ({how}) in trial {trial}, round {rnd}")
         primary = {
             node: error for node, error in self.errors.items()
             if error[2] not in (ERROR_TIMEOUT, ERROR_BARRIER)
@@ -262,6 +346,22 @@ class _Supervisor:
             parts.append("the run failed for an unknown reason")
         hint = f". {_DEADLINE_HINT[0].upper()}{_DEADLINE_HINT[1:]}" if deadlines else ""
         return "; ".join(parts) + "; the other nodes were stopped" + hint
+
+    def _out_of_memory(self, dead: list[int]) -> str | None:
+        """Why the SIGKILLs among ``dead`` look like the out-of-memory killer's, or None."""
+        if not any(self.exited[node] == -signal.SIGKILL for node in dead):
+            return None
+        need = needs(self.config.nodes, self.config.rounds).memory
+        estimate = f"N={self.config.nodes} needs about {need / 2**30:.1f} GiB here"
+        now = oom_kills()
+        if now is not None and self.oom_before is not None:
+            if now > self.oom_before:
+                return f"the out-of-memory killer struck {now - self.oom_before} times; {estimate}"
+            return None
+        left = memory_available()
+        if left is not None and left < (1 - MEMORY_SHARE) / 2 * need:
+            return f"memory is nearly exhausted ({left / 2**20:.0f} MiB left); {estimate}"
+        return None
 
     def _stalled(self) -> list[str]:
         """Name the nodes that hold the others up: alive, silent, and not waiting themselves.
@@ -318,6 +418,9 @@ class _Supervisor:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+        if self.owner_lock is not None:
+            os.close(self.owner_lock)
+            self.owner_lock = None
 
 
 def run_processes(
@@ -329,8 +432,10 @@ def run_processes(
     """Run every trial of ``config`` on N node processes, records into ``sink``; raise
     RunError on any failure."""
     nodes = config.nodes
-    supervisor = _Supervisor(config, options)
     began = time.perf_counter()
+    check_fits(nodes, config.rounds)  # before any process starts: one line if it cannot fit
+    options = with_deadlines(options, nodes, config.rounds)
+    supervisor = _Supervisor(config, options)
     ready: set[int] = set()
     # Each node's chunks of rounds not yet merged, oldest first. Nodes move in lockstep (a
     # barrier per round), so these hold a chunk or two at most.

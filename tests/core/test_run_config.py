@@ -106,7 +106,7 @@ def test_default_initial_values_are_fair_coins_from_the_seed_per_trial():
         ("receive_timeout", "10"),
         ("barrier_timeout", -0.5),
         ("barrier_timeout", True),
-        ("barrier_timeout", None),
+        ("barrier_timeout", math.inf),  # None is valid: chosen for the run's size
     ],
 )
 def test_runtime_options_reject_bad_values_naming_the_key(key, value):

@@ -1,0 +1,277 @@
+"""A job's files under real use: concurrent sweeps, forced reruns that are interrupted, tables
+truncated or lost, Ctrl-C, a read-only or full disk, the user's umask, and memory that must
+not grow with the number of trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from app_helpers import job_results, run_paxos_exp
+from paxos_exp import app
+from paxos_exp.core.records import RunStats, Timings
+from paxos_exp.results import RESULT_FILE, ROUNDS_FILE, TRIALS_FILE, JobLock, completed, read_result
+
+APP = [sys.executable, "-m", "paxos_exp.app"]
+
+
+def _cfg(**overrides):
+    base = {"name": "t", "nodes": 3, "fail_prob": 0.2, "rounds": 3, "trials": 40, "seed": 5,
+            "initial_values": None, "engine": "inprocess", "trace": False, "join_quorum": None,
+            "vote_quorum": None, "force": False, "report": False, "progress": False,
+            "runtime": {"start_method": "fork", "startup_timeout": None,
+                        "receive_timeout": None, "barrier_timeout": None}}
+    base.update(overrides)
+    return OmegaConf.create(base)
+
+
+def test_two_copies_of_one_sweep_run_every_job_exactly_once(tmp_path: Path):
+    sweep = tmp_path / "sweep"
+    args = [*APP, "-m", "nodes=3,4", "seed=range(0,6)", "trials=300", "rounds=3",
+            f"hydra.sweep.dir={sweep}", "report=false", "progress=false"]
+    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [proc.communicate(timeout=400) for proc in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    logs = "".join(out + err for out, err in outputs)
+    ran = logs.count("decided (")
+    results = job_results(sweep)
+    assert len(results) == 12
+    assert all(result["status"] == "ok" for result in results.values())
+    # Every job ran once: the other copy found it locked (running elsewhere) or done.
+    assert ran == 12, logs
+    for directory in sweep.iterdir():
+        if directory.is_dir() and (directory / RESULT_FILE).exists():
+            assert completed(directory, read_result(directory), directory.name) is None
+
+
+def test_a_job_locked_elsewhere_is_skipped_and_said_so(tmp_path: Path, caplog):
+    directory = tmp_path / "job"
+    holder = JobLock(directory)
+    assert holder.acquire()
+    try:
+        result = app.run_job(_cfg(), directory)
+    finally:
+        holder.release()
+    assert result == {"skipped": app.RUNNING_ELSEWHERE}
+    assert "running elsewhere" in caplog.text
+    assert read_result(directory) is None
+
+
+def _interrupting_engine(after_trials: int):
+    """An engine that makes a few trials (on the real core), then gets Ctrl-C."""
+    from paxos_exp.runtime.inprocess import run_trial
+
+    def stream(config, options, sink, emit=None, on_trial=None):
+        for trial in range(after_trials):
+            run_trial(config, trial, sink)
+        raise KeyboardInterrupt
+
+    return stream
+
+
+def test_force_then_ctrl_c_keeps_the_old_ok_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    directory = tmp_path / "job"
+    summary = app.run_job(_cfg(), directory)
+    before = {name: (directory / name).read_bytes() for name in (RESULT_FILE, TRIALS_FILE, ROUNDS_FILE)}
+    monkeypatch.setattr("paxos_exp.runtime.api.stream_config", _interrupting_engine(5))
+    with pytest.raises(KeyboardInterrupt):
+        app.run_job(_cfg(force=True), directory)
+    after = {name: (directory / name).read_bytes() for name in before}
+    assert after == before  # untouched: status ok, its summary, its tables
+    assert read_result(directory)["summary"] == summary
+    assert not list(directory.glob(".*.tmp"))  # the rerun's temporary tables are gone
+
+
+def test_force_then_failure_keeps_the_old_ok_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    directory = tmp_path / "job"
+    app.run_job(_cfg(), directory)
+    before = (directory / RESULT_FILE).read_bytes()
+
+    def broken(*_args, **_kwargs):
+        raise app.RunError("node 1 died")
+
+    monkeypatch.setattr("paxos_exp.runtime.api.stream_config", broken)
+    with pytest.raises(app.RunError):
+        app.run_job(_cfg(force=True), directory)
+    assert (directory / RESULT_FILE).read_bytes() == before
+
+
+def test_ctrl_c_keeps_whole_trials_as_an_interrupted_partial_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    directory = tmp_path / "job"
+    monkeypatch.setattr("paxos_exp.runtime.api.stream_config", _interrupting_engine(7))
+    with pytest.raises(KeyboardInterrupt):
+        app.run_job(_cfg(), directory)
+    document = read_result(directory)
+    assert document["status"] == "interrupted"
+    assert document["summary"]["trials"] == 7
+    assert document["tables"][TRIALS_FILE]["rows"] == 7
+    assert len((directory / TRIALS_FILE).read_text().splitlines()) == 8
+    assert len((directory / ROUNDS_FILE).read_text().splitlines()) == 1 + 7 * 3
+    # Not done: a rerun redoes it.
+    assert completed(directory, document, document["job_key"]) is not None
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes()[:-200]), "rows"),
+        (lambda d: (d / TRIALS_FILE).unlink(), "trials.csv is missing"),
+        (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes().replace(b"True", b"Frue", 1)),
+         "checksum"),
+        (lambda d: _edit_result(d, summary=None), "no summary"),
+    ],
+)
+def test_resume_redoes_jobs_whose_files_do_not_check_out(tmp_path: Path, caplog, damage, reason):
+    directory = tmp_path / "job"
+    first = app.run_job(_cfg(), directory)
+    trials_before = (directory / TRIALS_FILE).read_bytes()
+    damage(directory)
+    document = read_result(directory)
+    assert reason in completed(directory, document, document["job_key"])
+    again = app.run_job(_cfg(), directory)
+    assert f"redoing the job" in caplog.text
+    assert again["decided_trials"] == first["decided_trials"]
+    assert (directory / TRIALS_FILE).read_bytes() == trials_before
+    document = read_result(directory)
+    assert completed(directory, document, document["job_key"]) is None
+
+
+def _edit_result(directory: Path, **changes):
+    path = directory / RESULT_FILE
+    document = json.loads(path.read_text())
+    document.update(changes)
+    path.write_text(json.dumps(document))
+
+
+def _wait_for_line(stream, text: str, timeout: float = 120) -> None:
+    """Read a child's output until a line containing ``text`` (or fail at the deadline)."""
+    seen = ""
+    while True:
+        ready, _, _ = select.select([stream], [], [], timeout)
+        assert ready, f"no {text!r} within {timeout} s; saw {seen!r}"
+        line = stream.readline()
+        assert line, f"output ended before {text!r}; saw {seen!r}"
+        seen += line
+        if text in line:
+            return
+
+
+def test_ctrl_c_ends_a_sweep_with_one_line_and_status_130(tmp_path: Path):
+    proc = subprocess.Popen(
+        [*APP, "-m", "seed=1,2,3", "trials=100000", "rounds=5", "engine=inprocess",
+         "report=false", "progress=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_line(proc.stdout, "#0 :")  # Hydra launched the first job
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130
+    lines = [line for line in err.splitlines() if not line.startswith("[")]  # log lines aside
+    assert lines == ["paxos-exp: interrupted; rerun the same command to resume"]
+    assert "Traceback" not in err
+
+
+def _tmpfs(path: Path, options: str) -> None:
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+
+
+@pytest.fixture
+def mounts():
+    mounted: list[Path] = []
+    yield mounted
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only filesystem needs root")
+def test_a_read_only_directory_gives_one_line(tmp_path: Path, mounts):
+    target = tmp_path / "ro"
+    _tmpfs(target, "ro,size=1m")
+    mounts.append(target)
+    for args in (["nodes=3", "trials=5"], ["-m", "seed=1,2", "trials=5"]):
+        proc = run_paxos_exp(args, cwd=target)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines() == [
+            f"paxos-exp: error: cannot write the results ({target / 'outputs'}): read-only file "
+            "system; run from a writable directory or point hydra.run.dir / hydra.sweep.dir at one"
+        ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+def test_a_full_disk_stops_the_sweep_with_one_line(tmp_path: Path, mounts):
+    target = tmp_path / "full"
+    _tmpfs(target, "size=256k")
+    mounts.append(target)
+    sweep = target / "sweep"
+    proc = run_paxos_exp(["-m", "seed=1,2,3", "trials=4000", "rounds=5", "engine=inprocess",
+                          "report=false", f"hydra.sweep.dir={sweep}"], cwd=target)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("paxos-exp:")]
+    assert len(errors) == 1 and "no space left on the device" in errors[0]
+    assert str(sweep) in errors[0]
+    assert "Traceback" not in proc.stderr
+    results = job_results(sweep)
+    assert len(results) == 1  # the sweep stopped: no later job was tried
+    (result,) = results.values()
+    assert result["status"] == "failed" and "No space left" in result["error"]
+    assert not list(sweep.glob("*/.*.tmp"))
+
+
+def test_result_files_follow_the_umask(tmp_path: Path):
+    proc = subprocess.run(
+        [*APP, "nodes=3", "trials=5", "engine=inprocess"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, preexec_fn=lambda: os.umask(0o022),
+    )
+    assert proc.returncode == 0, proc.stderr
+    (job,) = (tmp_path / "outputs" / "runs" / "adhoc").iterdir()
+    for name in (RESULT_FILE, TRIALS_FILE, ROUNDS_FILE):
+        assert (job / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def _peak_rss_of_job(tmp_path: Path, trials: int) -> int:
+    """Peak resident memory (bytes) of a paxos-exp job of ``trials`` trials."""
+    script = (
+        "import resource, sys; sys.argv = ['paxos-exp', *sys.argv[1:]];"
+        "from paxos_exp.app import main\n"
+        "try:\n    main()\nfinally:\n"
+        "    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "nodes=3", "rounds=2", f"trials={trials}",
+         "engine=inprocess", "progress=false", f"name=m{trials}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    peak = [line for line in proc.stderr.splitlines() if line.startswith("PEAK")]
+    return int(peak[-1].split()[1]) * 1024
+
+
+@pytest.mark.slow
+def test_a_job_of_many_trials_runs_in_the_memory_of_a_small_one(tmp_path: Path):
+    small = _peak_rss_of_job(tmp_path, 1_000)
+    large = _peak_rss_of_job(tmp_path, 150_000)
+    # Held in memory, 150,000 trials of 2 rounds cost well over 150 MB; streamed, next to
+    # nothing. The bound is generous against allocator noise, far below the in-memory cost.
+    assert large - small < 40 << 20, (small, large)
