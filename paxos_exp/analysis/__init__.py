@@ -7,6 +7,7 @@ Modules (import the one you need; this package imports nothing heavy on its own)
 - :mod:`paxos_exp.analysis.plots`: seaborn figures (DataFrame in, Figure out);
 - :mod:`paxos_exp.analysis.diagram`: the message-sequence diagram of one traced trial;
 - :mod:`paxos_exp.analysis.report`: ``build_report`` writes the tables, figures and report.md;
+- :mod:`paxos_exp.analysis.files`: report files written to a temporary name and renamed;
 - :mod:`paxos_exp.analysis.cli`: the ``paxos-report`` command.
 """
 

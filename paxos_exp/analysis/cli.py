@@ -144,6 +144,7 @@ def _diagram(argv: Sequence[str]) -> int:
     import pandas as pd
 
     from paxos_exp.analysis.diagram import select_trial, sequence_diagram
+    from paxos_exp.analysis.files import save_figure_atomic
     from paxos_exp.analysis.load import read_config, read_rounds, read_trace
 
     job_dir: Path = args.job_dir
@@ -186,7 +187,7 @@ def _diagram(argv: Sequence[str]) -> int:
                                           if args.rounds else "")
         targets = [job_dir / f"{stem}.png", job_dir / f"{stem}.svg"]
     for target in targets:
-        figure.savefig(target, dpi=150, bbox_inches="tight")
+        save_figure_atomic(figure, target, dpi=150, bbox_inches="tight")
         print(f"diagram: {target}")
     return 0
 

@@ -87,6 +87,9 @@ class Results:
     sweeps: list[Sweep]
     config_columns: list[str]
     rounds: pd.DataFrame | None = None
+    # Things worth knowing that are not a job's problem (a directory holding several grids,
+    # and how far missing-job detection reaches there); report.md lists them.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok_jobs(self) -> pd.DataFrame:
@@ -430,27 +433,126 @@ def _override_values(arguments: Sequence[str], columns: Sequence[str]) -> dict[s
     return values
 
 
-def _sweep_grid(sweep: Sweep, columns: Sequence[str]) -> tuple[list[str], list[tuple]] | None:
-    """The configuration columns a sweep varies and every combination it was asked to run,
-    read from Hydra's multirun.yaml; None when that cannot be worked out."""
+@dataclass(frozen=True)
+class Grid:
+    """What one sweep command run into a directory asked for.
+
+    ``keys`` are the configuration columns it varies and ``combos`` every combination of them;
+    ``keys`` is None when the grid cannot be rebuilt (its sweep parameters came from a config
+    file that sweep.json does not keep), and empty for a one-job command.
+    """
+
+    overrides: tuple[str, ...]
+    total_jobs: int | None
+    keys: tuple[str, ...] | None
+    combos: tuple[tuple, ...] = ()
+    sweeper_params: str = ""  # the latest grid's params from a config file, as key=values
+
+    @property
+    def identity(self) -> tuple:
+        """Equal for a resumed command (same overrides and job count): one grid, not two."""
+        return self.overrides, self.total_jobs
+
+    def describe(self) -> str:
+        """The command's parameters in one short line."""
+        text = " ".join(self.overrides) or "(no overrides)"
+        if self.sweeper_params:
+            text += f" [sweeper params: {self.sweeper_params}]"
+        if len(text) > 120:
+            text = text[:117] + "..."
+        jobs = "?" if self.total_jobs is None else str(self.total_jobs)
+        return f"`{text}` ({jobs} job{'' if self.total_jobs == 1 else 's'})"
+
+
+def _combinations(values: dict[str, list[Any]]) -> tuple[tuple[str, ...], tuple[tuple, ...]]:
+    """The swept columns (more than one value) and every combination of their values."""
+    keys = tuple(key for key, options in values.items() if len(options) > 1)
+    return keys, tuple(itertools.product(*(values[key] for key in keys)))
+
+
+def _latest_grid(sweep: Sweep, columns: Sequence[str]) -> Grid:
+    """The grid of the last command run into ``sweep``, read from Hydra's multirun.yaml (which
+    every command overwrites); not rebuilt when that file is missing or unreadable."""
+    manifest = sweep.manifest or {}
+    total = manifest.get("total_jobs") if isinstance(manifest.get("total_jobs"), int) else None
+    params = manifest.get("sweeper_params") or {}
+    described = " ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, dict) \
+        else ""
+    overrides = tuple(map(str, manifest.get("overrides") or []))
+    lost = Grid(overrides, total, None, sweeper_params=described)
     path = sweep.path / MULTIRUN_FILE
     if not path.is_file():
-        return None
+        return lost
     try:
         from omegaconf import OmegaConf
 
         config = OmegaConf.load(path)
         node = config.hydra.sweeper.get("params")
         params = OmegaConf.to_container(node) if node is not None else {}
-        arguments = [f"{key}={value}" for key, value in params.items()]
-        arguments += list(config.hydra.overrides.task)
+        task = list(config.hydra.overrides.task)
+        arguments = [f"{key}={value}" for key, value in params.items()] + task
         values = _override_values(arguments, columns)
     except Exception:  # noqa: BLE001 - best effort: without the grid we still report the count
+        return lost
+    keys, combos = _combinations(values)
+    return Grid(overrides or tuple(map(str, task)), total, keys, combos, described)
+
+
+def _earlier_grid(entry: dict[str, Any], columns: Sequence[str]) -> Grid:
+    """An earlier command's grid from its ``history`` entry in sweep.json. The entry keeps the
+    command-line overrides only, so the grid counts as rebuilt only when they give exactly the
+    job count it recorded (sweep parameters from an experiment file would be lost)."""
+    overrides = tuple(map(str, entry.get("overrides") or []))
+    total = entry.get("total_jobs")
+    total = total if isinstance(total, int) and not isinstance(total, bool) else None
+    try:
+        keys, combos = _combinations(_override_values(overrides, columns))
+    except Exception:  # noqa: BLE001 - an unparsable record: the grid is just not rebuilt
+        return Grid(overrides, total, None)
+    if total is None or len(combos) != total:
+        return Grid(overrides, total, None)
+    return Grid(overrides, total, keys, combos)
+
+
+def sweep_grids(sweep: Sweep, columns: Sequence[str]) -> list[Grid]:
+    """Every distinct grid run into ``sweep``, oldest first, the latest last; a command run
+    again (a resumed sweep) is one grid. Empty for a directory that is not a sweep."""
+    if sweep.manifest is None and not (sweep.path / MULTIRUN_FILE).is_file():
+        return []
+    latest = _latest_grid(sweep, columns)
+    history = (sweep.manifest or {}).get("history")
+    entries = [entry for entry in history if isinstance(entry, dict)] \
+        if isinstance(history, list) else []
+    grids: dict[tuple, Grid] = {}
+    for entry in entries:
+        grid = _earlier_grid(entry, columns)
+        if grid.identity != latest.identity:
+            grids.setdefault(grid.identity, grid)
+    return [*grids.values(), latest]
+
+
+def _grids_note(sweep: Sweep, grids: Sequence[Grid]) -> str | None:
+    """``SWEEP: this directory holds N grids: ...`` when several commands wrote into it, and
+    how far missing-job detection reaches there; None for one grid."""
+    if len(grids) < 2:
         return None
-    keys = [key for key, options in values.items() if len(options) > 1]
-    if not keys:
-        return None
-    return keys, list(itertools.product(*(values[key] for key in keys)))
+    listed = "; ".join(
+        f"({number}) {grid.describe()}{', latest' if number == len(grids) else ''}"
+        for number, grid in enumerate(grids, 1)
+    )
+    note = (f"{sweep.path}: this directory holds {len(grids)} grids (the name or sweep directory "
+            f"was reused): {listed}.")
+    lost = [str(number) for number, grid in enumerate(grids, 1) if grid.keys is None]
+    if not lost:
+        return note + " Missing jobs are looked for in every grid."
+    note += (f" Grid {', '.join(lost)} cannot be rebuilt from {SWEEP_MANIFEST} (it keeps the "
+             "command-line overrides, not sweep parameters from a config file)")
+    if grids[-1].keys is None:
+        return note + ("; missing-job detection is limited to the job count of the latest "
+                       "command.")
+    others = [str(number) for number, grid in enumerate(grids[:-1], 1) if grid.keys is not None]
+    return note + ("; missing-job detection is limited to the latest grid"
+                   + (f" and grid {', '.join(others)}" if others else "") + ".")
 
 
 def _job_overrides(job_dir: Path) -> list[str]:
@@ -533,6 +635,9 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
     trial_frames: list[pd.DataFrame] = []
     round_frames: list[pd.DataFrame] = []
     seen: dict[str, str] = {}
+    # Every readable job where it was found, duplicates and replaced failures included: a
+    # sweep whose copy of a job is set aside still ran it (missing jobs are judged on these).
+    present: list[dict[str, Any]] = []
     unreadable_dirs: dict[Path, list[Path]] = {}
     config_columns: list[str] = []
 
@@ -555,6 +660,7 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                 unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
                 continue
             key = row["job_key"]
+            present.append({**flat, "job_key": key, "sweep_dir": str(sweep.path)})
             if key in seen:
                 earlier = next(r for r in rows if r["job_key"] == key)
                 if not (earlier["status"] == STATUS_FAILED and row["status"] == STATUS_OK):
@@ -596,14 +702,16 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                 except _Unreadable as error:
                     problem(BAD_TABLE, job_dir, key, str(error))
 
-    all_jobs = _jobs_frame(rows, config_columns)
     rows = _drop_overlaps(rows, config_columns, problem)
     kept = {row["job_key"] for row in rows}
     trial_frames = [frame for frame in trial_frames if frame["job_key"].iloc[0] in kept]
     round_frames = [frame for frame in round_frames if frame["job_key"].iloc[0] in kept]
     jobs = _jobs_frame(rows, config_columns)
-    # Missing jobs are judged against every job found, overlapping ones included.
-    problems = _missing(sweeps, all_jobs, config_columns, unreadable_dirs) + problems
+    # Missing jobs are judged against every job found, overlapping and duplicate ones included.
+    grids = {sweep.path: sweep_grids(sweep, config_columns) if present else []
+             for sweep in sweeps}
+    problems = _missing(sweeps, grids, pd.DataFrame(present), config_columns,
+                        unreadable_dirs) + problems
     return Results(
         jobs=jobs,
         trials=_with_config(trial_frames, jobs, config_columns, TRIAL_COLUMNS, "trial_"),
@@ -612,6 +720,7 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
         config_columns=config_columns,
         rounds=(_with_config(round_frames, jobs, config_columns, ROUND_COLUMNS, "round_")
                 if rounds else None),
+        notes=[note for sweep in sweeps if (note := _grids_note(sweep, grids[sweep.path]))],
     )
 
 
@@ -636,47 +745,75 @@ def _with_config(
 
 def _missing(
     sweeps: list[Sweep],
-    jobs: pd.DataFrame,
+    grids: dict[Path, list[Grid]],
+    present: pd.DataFrame,
     config_columns: list[str],
     unreadable_dirs: dict[Path, list[Path]],
 ) -> list[dict[str, Any]]:
-    """Jobs a sweep was asked to run that left no directory at all."""
+    """Jobs a sweep was asked to run (by any of the grids run into it) that left no directory.
+
+    ``present`` holds every readable job where it was found, including the copies set aside
+    as duplicates or overlaps: a job read from another directory first was still run here.
+    """
     found: list[dict[str, Any]] = []
     for sweep in sweeps:
         if sweep.manifest is None and not (sweep.path / MULTIRUN_FILE).is_file():
             continue
-        grid = _sweep_grid(sweep, config_columns) if not jobs.empty else None
-        in_sweep = jobs[jobs["sweep_dir"] == str(sweep.path)] if not jobs.empty else jobs
-        if grid is not None and all(key in in_sweep.columns for key in grid[0]):
-            keys, combos = grid
-            have = {tuple(_normalise(v) for v in values)
-                    for values in in_sweep[keys].itertuples(index=False, name=None)}
-            unknown = 0
-            for broken in unreadable_dirs.get(sweep.path, []):
-                combo = _job_combo(broken, keys, config_columns)
-                if combo is None:
-                    unknown += 1
-                else:
-                    have.add(combo)
-            absent = [combo for combo in combos if combo not in have]
-            if len(absent) > unknown:
-                for combo in absent:
-                    found.append({
-                        "kind": MISSING, "path": str(sweep.path), "job_key": None,
-                        "detail": f"{_describe_combo(keys, combo)}: no readable result "
-                                  f"(never ran, or one of the broken directories listed)"
-                                  if unknown else f"{_describe_combo(keys, combo)}: never ran "
-                                  f"(interrupted sweep?)",
-                    })
+        in_sweep = present[present["sweep_dir"] == str(sweep.path)] if not present.empty \
+            else present
+        several = len(grids[sweep.path]) > 1
+        details: dict[str, None] = {}  # ordered and without repeats: grids may share jobs
+        judged = False
+        for grid in grids[sweep.path]:
+            gaps = _grid_gaps(grid, in_sweep, unreadable_dirs.get(sweep.path, []),
+                              config_columns)
+            if gaps is None:
                 continue
-            if absent:  # all accounted for by directories listed as no result / corrupt
-                continue
-        total = (sweep.manifest or {}).get("total_jobs")
-        if isinstance(total, int) and total > len(sweep.job_dirs):
-            absent_count = total - len(sweep.job_dirs)
-            found.append({
-                "kind": MISSING, "path": str(sweep.path), "job_key": None,
-                "detail": f"{SWEEP_MANIFEST} counts {total} jobs, {len(sweep.job_dirs)} job "
-                          f"directories exist: {absent_count} never ran (interrupted sweep?)",
-            })
+            judged = judged or bool(gaps[1])
+            for detail in gaps[0]:
+                details[detail + (f" (asked for by {grid.describe()})" if several else "")] = None
+        found += [{"kind": MISSING, "path": str(sweep.path), "job_key": None, "detail": detail}
+                  for detail in details]
+        if not judged:
+            found += _missing_by_count(sweep)
     return found
+
+
+def _grid_gaps(
+    grid: Grid, in_sweep: pd.DataFrame, broken: Sequence[Path], columns: Sequence[str]
+) -> tuple[list[str], int] | None:
+    """The grid's combinations no job in the directory has, described, and how many are absent;
+    no description when broken directories (no result, corrupt) may account for them all.
+    None when the grid cannot be checked (not rebuilt, one job, or a column nobody has)."""
+    if not grid.keys or not all(key in in_sweep.columns for key in grid.keys):
+        return None
+    keys = list(grid.keys)
+    have = {tuple(_normalise(v) for v in values)
+            for values in in_sweep[keys].itertuples(index=False, name=None)}
+    unknown = 0
+    for job_dir in broken:
+        combo = _job_combo(job_dir, keys, columns)
+        if combo is None:
+            unknown += 1
+        else:
+            have.add(combo)
+    absent = [combo for combo in grid.combos if combo not in have]
+    if len(absent) <= unknown:  # all accounted for by directories listed as no result / corrupt
+        return [], len(absent)
+    why = ("no readable result (never ran, or one of the broken directories listed)" if unknown
+           else "never ran (interrupted sweep?)")
+    return [f"{_describe_combo(keys, combo)}: {why}" for combo in absent], len(absent)
+
+
+def _missing_by_count(sweep: Sweep) -> list[dict[str, Any]]:
+    """Without a usable grid: fewer job directories than sweep.json's latest job count. Every
+    directory counts, a duplicate's too: the directory shows that the job ran here."""
+    total = (sweep.manifest or {}).get("total_jobs")
+    if not isinstance(total, int) or total <= len(sweep.job_dirs):
+        return []
+    return [{
+        "kind": MISSING, "path": str(sweep.path), "job_key": None,
+        "detail": f"{SWEEP_MANIFEST} counts {total} jobs, {len(sweep.job_dirs)} job "
+                  f"directories exist: {total - len(sweep.job_dirs)} never ran (interrupted "
+                  f"sweep?)",
+    }]

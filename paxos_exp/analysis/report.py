@@ -3,7 +3,8 @@
 Writes into the output directory (default ``SWEEP_DIR/report/``):
 ``jobs.csv``, ``trials.csv``, ``problems.csv``, ``summary.csv``, ``summary.md``, every figure as
 PNG and SVG, and ``report.md`` (what was run, the figures, the table, every measurement outside
-its 99% interval around theory, every job missing, failed or unreadable).
+its 99% interval around theory, every job missing, failed or unreadable). Every file is
+written to a temporary name and renamed into place (:mod:`paxos_exp.analysis.files`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import math
 import os
 import shlex
 import sys
-import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from paxos_exp.analysis import aggregate
+from paxos_exp.analysis.files import copy_atomic, save_figure_atomic, write_text_atomic
 from paxos_exp.analysis.load import PROBLEM_KINDS, ReportError, Results, Sweep, load
 
 FIGURES = (
@@ -210,7 +211,7 @@ def save_figure(figure: Any, directory: Path, name: str) -> list[Path]:
         with plt.rc_context({"svg.hashsalt": "paxos-exp"}):
             for suffix, options in ((".png", png), (".svg", svg)):
                 path = directory / f"{name}{suffix}"
-                figure.savefig(path, bbox_inches="tight", **options)
+                save_figure_atomic(figure, path, bbox_inches="tight", **options)
                 written.append(path)
     finally:
         plt.close(figure)
@@ -249,14 +250,13 @@ def build_report(
 
     directory = Path(out) if out is not None else default_out(results.sweeps)
     directory.mkdir(parents=True, exist_ok=True)
-    jobs.to_csv(directory / "jobs.csv", index=False)
-    trials.to_csv(directory / "trials.csv", index=False)
-    results.problems.to_csv(directory / "problems.csv", index=False)
-    summary.to_csv(directory / "summary.csv", index=False)
-    (directory / "summary.md").write_text(
+    for name, table in (("jobs.csv", jobs), ("trials.csv", trials),
+                        ("problems.csv", results.problems), ("summary.csv", summary)):
+        write_table(directory / name, table)
+    write_text_atomic(
+        directory / "summary.md",
         "# Summary: one row per configuration\n\n" + _summary_note(keys) + "\n\n"
         + (summary_markdown(summary, keys) if not summary.empty else "No completed job.\n"),
-        encoding="utf-8",
     )
     figures: list[str] = []
     skipped: dict[str, str] = {}
@@ -274,13 +274,20 @@ def build_report(
             figures.append(name)
     for name, why in skipped.items():
         print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
+    for note in results.notes:
+        print(f"paxos-report: note: {note}", file=sys.stderr)
     text = _report_markdown(results, jobs, summary, keys, figures, directory, paths,
                             (hue, col, row, query))
     if skipped:
         text += "\n## Figures not drawn\n\n" + "".join(
             f"- `{name}`: {why}\n" for name, why in skipped.items())
-    (directory / "report.md").write_text(text, encoding="utf-8")
+    write_text_atomic(directory / "report.md", text)
     return directory
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> None:
+    """``frame`` as CSV (no index), renamed into place once complete."""
+    write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
 def _summary_note(keys: Sequence[str]) -> str:
@@ -349,6 +356,8 @@ def _report_markdown(
         listed = ", ".join(f"{counts[k]} {k}" for k in PROBLEM_KINDS if k in counts)
         out += [f"**Problems: {listed}; see [the list](#missing-failed-or-unreadable-jobs).**",
                 ""]
+    if results.notes:
+        out += ["**Notes:**", "", *(f"- {note}" for note in results.notes), ""]
 
     out += ["## What was run", ""]
     for sweep in results.sweeps:
@@ -366,7 +375,8 @@ def _report_markdown(
         earlier = [entry for entry in manifest.get("history") or [] if isinstance(entry, dict)]
         if earlier:
             out.append(f"  - {len(earlier)} earlier run(s) into this directory (their finished "
-                       "jobs are kept; missing jobs are judged against the latest grid):")
+                       "jobs are kept; missing jobs are looked for in every grid that "
+                       "sweep.json can rebuild):")
             for entry in earlier[-5:]:
                 out.append(f"    - `{_command_text(entry.get('command'))}` "
                            f"({entry.get('total_jobs', '?')} jobs)")
@@ -482,12 +492,12 @@ def write_experiment_folder(sweep_dir: Path | str, dest: Path | str) -> Path:
         for suffix in (".png", ".svg"):
             source = report / f"{name}{suffix}"
             if source.exists():
-                shutil.copy2(source, dest / source.name)
+                copy_atomic(source, dest / source.name)
     for name in ("summary.md", "summary.csv"):
-        shutil.copy2(report / name, dest / name)
+        copy_atomic(report / name, dest / name)
     readme = dest / "README.md"
     if not readme.exists():
-        readme.write_text(_readme_stub(sweep_dir, dest, report), encoding="utf-8")
+        write_text_atomic(readme, _readme_stub(sweep_dir, dest, report))
     return dest
 
 
