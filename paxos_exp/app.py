@@ -21,6 +21,8 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
 from omegaconf import DictConfig
 
 from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
@@ -136,7 +138,8 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     # Every value is checked before anything is locked, written or started, and so is
     # whether this machine can give a run of this size what it needs.
     run_config, options = to_run_config(config)
-    if options.engine == "processes":
+    if options.engine == "processes" and (hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN"):
+        # (In a sweep the engine's own check fails just this job, and its result.json says so.)
         from paxos_exp.runtime.limits import check_fits
 
         check_fits(run_config.nodes, run_config.rounds)
@@ -241,8 +244,10 @@ def _run_and_record(
         document["status"] = STATUS_OK
     except Exception as error:
         document["error"] = f"{type(error).__name__}: {error}"
-        if tables is not None and document["tables"] is None:
-            tables.discard()
+        if document["tables"] is None:  # no tables, so no summary of them either
+            document["summary"] = None
+            if tables is not None:
+                tables.discard()
         if keep_previous:
             record = False
             log.error("%s%s: FAILED: %s; the earlier ok result in %s is kept", position, label,
@@ -332,9 +337,12 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main() -> None:
-    """The console entry point: Hydra's app, with one line for every failure a user causes
-    (the traceback only with HYDRA_FULL_ERROR=1)."""
+    """The console entry point: Hydra's app, with one line on stderr for every failure a
+    user can cause (the traceback only with HYDRA_FULL_ERROR=1)."""
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Hydra prints its own multi-line report (or a traceback) of any error unless told to
+    # let it through; let it through, and say it in one line here.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         hydra_main()
     except KeyboardInterrupt:
@@ -347,12 +355,46 @@ def main() -> None:
             raise
         print(f"paxos-exp: error: {error}", file=sys.stderr)
         sys.exit(1)
+    except (HydraException, OmegaConfBaseException) as error:  # composing the configuration
+        if full:
+            raise
+        print(f"paxos-exp: error: {_one_line(error)} (paxos-exp --help lists the keys and "
+              "their values)", file=sys.stderr)
+        sys.exit(2)
     except OSError as error:  # raised by Hydra itself, making a directory or writing its files
         stop = stop_for(error)
-        if stop is None or full:
+        if full:
             raise
-        print(f"paxos-exp: error: {stop}", file=sys.stderr)
+        print(f"paxos-exp: error: {stop if stop is not None else _one_line(error)}", file=sys.stderr)
         sys.exit(1)
+    except Exception as error:  # a job failed: Hydra re-raises the first failure at the end
+        if full:
+            raise
+        print(f"paxos-exp: error: a job failed ({type(error).__name__}: {_one_line(error)}); "
+              "its result.json says why, and rerunning the same command retries it",
+              file=sys.stderr)
+        sys.exit(1)
+    finally:
+        if not full:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+_DETAIL_LINES = ("full_key:", "object_type=", "reference_type=", "provider=", "Config search path")
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message and its causes' on one line, without Hydra's and OmegaConf's
+    detail lines (``full_key: ...``, search paths) or hints about HYDRA_FULL_ERROR."""
+    parts: list[str] = []
+    seen: BaseException | None = error
+    while seen is not None and len(parts) < 4:
+        for line in str(seen).splitlines():
+            text = line.strip().rstrip(":")
+            if text and "HYDRA_FULL_ERROR" not in text and not text.startswith(_DETAIL_LINES):
+                if text not in parts:
+                    parts.append(text)
+        seen = seen.__cause__
+    return "; ".join(parts) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from paxos_exp.results import check_writable
+from paxos_exp.results import check_writable, locked_elsewhere
 
 
 log = logging.getLogger("paxos_exp")
@@ -29,6 +29,14 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        elsewhere = running_elsewhere(sweep_dir)
+        if elsewhere:
+            log.warning(
+                "%d jobs of this sweep are running elsewhere (another paxos-exp holds them), "
+                "so this run did not do them: %s%s; rerun the same command once it is done to "
+                "check", len(elsewhere), ", ".join(path.name for path in elsewhere[:5]),
+                ", ..." if len(elsewhere) > 5 else "",
+            )
         if not config.get("report", True):
             log.info("results: %s (paxos-report %s builds the report)", sweep_dir, sweep_dir)
             return
@@ -45,3 +53,12 @@ class SweepCallback(Callback):
                 "results: %s; the report could not be built (%s: %s); run `paxos-report %s`",
                 sweep_dir, type(error).__name__, error, sweep_dir,
             )
+
+
+def running_elsewhere(sweep_dir: Path) -> list[Path]:
+    """Job directories of a sweep whose lock another process holds right now."""
+    try:
+        return sorted(path for path in sweep_dir.iterdir()
+                      if path.is_dir() and locked_elsewhere(path))
+    except OSError:
+        return []

@@ -500,15 +500,21 @@ def stop_for(error: OSError, directory: Path | str | None = None) -> StopSweep |
 
 
 def check_writable(directory: Path) -> None:
-    """Make ``directory`` (and its parents) and prove a file can be written there; raise
-    StopSweep with one line if not. Called before Hydra makes its own output directories,
-    whose failure would otherwise print Hydra's traceback."""
+    """Raise StopSweep with one line if ``directory`` cannot be made or written here.
+
+    Called before Hydra makes its own output directories (a failure there prints Hydra's
+    traceback). Creates nothing: the nearest existing ancestor is checked instead.
+    """
+    ancestor = Path(os.path.abspath(directory))
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if os.access(ancestor, os.W_OK | os.X_OK):
+        return
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as error:
-        stop = stop_for(error, directory)
-        if stop is None:
-            raise
-        raise stop from error
+        read_only = bool(os.statvfs(ancestor).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    code = errno.EROFS if read_only else errno.EACCES
+    stop = stop_for(OSError(code, os.strerror(code), str(ancestor)))
+    assert stop is not None
+    raise stop

@@ -231,7 +231,8 @@ class Machine:
         except Exception:  # noqa: BLE001 - a missing or odd libzmq: do not guess a limit
             zmq_sockets = 1 << 30
         caps = []
-        nproc = _limit(resource.RLIMIT_NPROC)
+        # Root is not held to RLIMIT_NPROC (the kernel exempts it); everyone else is.
+        nproc = _limit(resource.RLIMIT_NPROC) if os.geteuid() != 0 else None
         running = None
         if nproc is not None:
             running = _user_threads()

@@ -239,6 +239,12 @@ class _Supervisor:
             )
             try:
                 process.start()
+            except OSError as error:  # EAGAIN or ENOMEM from fork: a process or memory limit
+                raise RunError(
+                    f"could not start node process {node} of {nodes} ({error.strerror or error}): "
+                    "this machine's process or memory limit was reached; run fewer nodes, or "
+                    "raise the limit (ulimit -u, the cgroup's pids.max or memory)"
+                ) from None
             finally:
                 sender.close()  # the child holds its own end; EOF then means the child is gone
             self.processes.append(process)

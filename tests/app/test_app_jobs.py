@@ -213,8 +213,9 @@ def test_a_read_only_directory_gives_one_line(tmp_path: Path, mounts):
     for args in (["nodes=3", "trials=5"], ["-m", "seed=1,2", "trials=5"]):
         proc = run_paxos_exp(args, cwd=target)
         assert proc.returncode == 1
+        assert not list(target.iterdir())
         assert proc.stderr.strip().splitlines() == [
-            f"paxos-exp: error: cannot write the results ({target / 'outputs'}): read-only file "
+            f"paxos-exp: error: cannot write the results ({target}): read-only file "
             "system; run from a writable directory or point hydra.run.dir / hydra.sweep.dir at one"
         ]
 

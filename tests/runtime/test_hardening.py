@@ -257,3 +257,23 @@ def test_fewer_rounds_than_nodes_connect_only_to_leaders():
     assert total == sum(len(send_targets(node, 6, 2)) for node in range(6))
     result = paxos_exp.run(6, 0.2, 2, trials=30, seed=4)
     assert result.trials == paxos_exp.run(6, 0.2, 2, trials=30, seed=4, engine="inprocess").trials
+
+
+def test_a_fork_failure_is_one_clear_error_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                              private_tmp: Path):
+    import multiprocessing.process
+
+    real_start = multiprocessing.process.BaseProcess.start
+
+    def start(self):
+        if self.name == "paxos-node-2":
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_start(self)
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", start)
+    with pytest.raises(RunError) as caught:
+        paxos_exp.run(4, 0.1, 3, trials=2, seed=1)
+    assert str(caught.value).startswith(
+        "could not start node process 2 of 4 (Resource temporarily unavailable)")
+    assert not list(private_tmp.glob("pxe-*"))  # its socket directory went too
+    assert not multiprocessing.active_children()
