@@ -4,7 +4,8 @@ Three frames come back, all long-form: ``jobs`` (one row per job with a readable
 its configuration flattened into columns, its status and its outcome counts), ``trials`` (one
 row per trial of every completed job, with the job's configuration columns) and, on request,
 ``rounds`` (one row per round). A fourth frame, ``problems``, lists every job that is missing,
-has no result, failed, or could not be read; nothing is dropped silently.
+running elsewhere, has no result, was interrupted, failed, could not be read, or whose tables do
+not match its result.json; nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ import pandas as pd
 from paxos_exp.core.config import DEADLINE_KEYS, canonical_fail_prob
 from paxos_exp.core.errors import PaxosExpError
 from paxos_exp.results import (
+    LOCK_FILE,
     RESULT_FILE,
     ROUND_COLUMNS,
     ROUNDS_FILE,
     STATUS_FAILED,
+    STATUS_INTERRUPTED,
     STATUS_OK,
     TRACE_COLUMNS,
     TRACE_FILE,
     TRIAL_COLUMNS,
     TRIALS_FILE,
+    locked_elsewhere,
+    verify_tables,
 )
 
 SWEEP_MANIFEST = "sweep.json"
@@ -39,14 +44,21 @@ MULTIRUN_FILE = "multirun.yaml"
 REPORT_MARKER = "report.md"
 # A subdirectory is taken for a job's directory when it holds any of these (Hydra writes
 # .hydra/ as soon as a job starts, so a job killed before writing result.json still shows).
-JOB_MARKERS = (RESULT_FILE, ".hydra", TRIALS_FILE, ROUNDS_FILE, "paxos.log")
+JOB_MARKERS = (RESULT_FILE, ".hydra", TRIALS_FILE, ROUNDS_FILE, "paxos.log", LOCK_FILE)
 
 # Problem kinds, in the order report.md lists them.
 MISSING = "missing"  # counted in sweep.json (or expected from the sweep grid) but no directory
+# Another paxos-exp holds the job's lock: whatever its files say now may change any moment.
+RUNNING = "running elsewhere"
 NO_RESULT = "no result"  # a job directory without result.json (killed or still running)
+# Stopped by Ctrl-C or SIGTERM: its tables hold whole trials but not all of them; a rerun of
+# the same command redoes it, so its partial counts are never pooled.
+INTERRUPTED = "interrupted"
 FAILED = "failed"  # result.json says the job failed
 CORRUPT = "corrupt"  # result.json unreadable or incomplete: the job cannot be used
-BAD_TABLE = "bad table"  # trials.csv/rounds.csv missing or inconsistent; result.json is used
+# A table missing, truncated, changed or inconsistent with result.json (resume would redo the
+# job); result.json's counts are still used, the table's rows are not.
+BAD_TABLE = "bad table"
 DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first one is used
 # Two jobs with the same seed and everything else equal but their trial counts: trial t depends
 # only on (seed, t), so the smaller job's trials are the first ones of the larger; counting both
@@ -54,7 +66,10 @@ DUPLICATE = "duplicate"  # the same job (same job key) found twice; the first on
 OVERLAP = "overlap"
 # Deadlines decide whether a job finishes, never what it records (the job key leaves them out).
 RECORD_NEUTRAL_KEYS = DEADLINE_KEYS
-PROBLEM_KINDS = (MISSING, NO_RESULT, FAILED, CORRUPT, BAD_TABLE, DUPLICATE, OVERLAP)
+PROBLEM_KINDS = (MISSING, RUNNING, NO_RESULT, INTERRUPTED, FAILED, CORRUPT, BAD_TABLE,
+                 DUPLICATE, OVERLAP)
+# A job whose run did not complete: an ok run of the same job found elsewhere replaces it.
+_UNFINISHED = (STATUS_FAILED, STATUS_INTERRUPTED)
 PROBLEM_COLUMNS = ["kind", "path", "job_key", "detail"]
 
 
@@ -299,8 +314,8 @@ def _outcome(summary: Any, trials_requested: Any) -> dict[str, Any]:
     return row
 
 
-def read_job_document(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(row, config)`` from a job's result.json; raises _Unreadable when it cannot be used."""
+def read_document(job_dir: Path) -> dict[str, Any]:
+    """A job's result.json as it is on disk; raises _Unreadable when it is not a JSON object."""
     path = job_dir / RESULT_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -310,6 +325,20 @@ def read_job_document(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise _Unreadable(f"{RESULT_FILE} is not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise _Unreadable(f"{RESULT_FILE} does not hold a JSON object")
+    return document
+
+
+def read_job_document(
+    job_dir: Path, document: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(row, config)`` from a job's result.json (``document`` when already read); raises
+    _Unreadable when it cannot be used.
+
+    Only an ok job gets outcome columns: a failed or interrupted one is a row with its
+    configuration and status, so it is known but never counted.
+    """
+    if document is None:
+        document = read_document(job_dir)
     config = _get(document, "config")
     if not isinstance(config, dict):
         raise _Unreadable("result.json config is not a mapping")
@@ -317,7 +346,7 @@ def read_job_document(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         _count(_get(config, key), f"config.{key}")
     fail_prob = _number(_get(config, "fail_prob"), "config.fail_prob")
     status = document.get("status")
-    if status not in (STATUS_OK, STATUS_FAILED):
+    if status not in (STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED):
         raise _Unreadable(f"result.json status is {status!r}")
     flat = flatten_config(config)
     flat["fail_prob"] = canonical_fail_prob(fail_prob)
@@ -439,7 +468,8 @@ class Grid:
 
     ``keys`` are the configuration columns it varies and ``combos`` every combination of them;
     ``keys`` is None when the grid cannot be rebuilt (its sweep parameters came from a config
-    file that sweep.json does not keep), and empty for a one-job command.
+    file that sweep.json does not keep), and empty for a one-job command. ``fixed`` holds the
+    columns it sets to one value (normalised), which tell its jobs from another grid's.
     """
 
     overrides: tuple[str, ...]
@@ -447,6 +477,7 @@ class Grid:
     keys: tuple[str, ...] | None
     combos: tuple[tuple, ...] = ()
     sweeper_params: str = ""  # the latest grid's params from a config file, as key=values
+    fixed: tuple[tuple[str, Any], ...] = ()
 
     @property
     def identity(self) -> tuple:
@@ -468,6 +499,11 @@ def _combinations(values: dict[str, list[Any]]) -> tuple[tuple[str, ...], tuple[
     """The swept columns (more than one value) and every combination of their values."""
     keys = tuple(key for key, options in values.items() if len(options) > 1)
     return keys, tuple(itertools.product(*(values[key] for key in keys)))
+
+
+def _fixed(values: dict[str, list[Any]]) -> tuple[tuple[str, Any], ...]:
+    """The columns given a single value."""
+    return tuple((key, options[0]) for key, options in values.items() if len(options) == 1)
 
 
 def _latest_grid(sweep: Sweep, columns: Sequence[str]) -> Grid:
@@ -495,7 +531,8 @@ def _latest_grid(sweep: Sweep, columns: Sequence[str]) -> Grid:
     except Exception:  # noqa: BLE001 - best effort: without the grid we still report the count
         return lost
     keys, combos = _combinations(values)
-    return Grid(overrides or tuple(map(str, task)), total, keys, combos, described)
+    return Grid(overrides or tuple(map(str, task)), total, keys, combos, described,
+                _fixed(values))
 
 
 def _earlier_grid(entry: dict[str, Any], columns: Sequence[str]) -> Grid:
@@ -506,12 +543,13 @@ def _earlier_grid(entry: dict[str, Any], columns: Sequence[str]) -> Grid:
     total = entry.get("total_jobs")
     total = total if isinstance(total, int) and not isinstance(total, bool) else None
     try:
-        keys, combos = _combinations(_override_values(overrides, columns))
+        values = _override_values(overrides, columns)
+        keys, combos = _combinations(values)
     except Exception:  # noqa: BLE001 - an unparsable record: the grid is just not rebuilt
         return Grid(overrides, total, None)
     if total is None or len(combos) != total:
         return Grid(overrides, total, None)
-    return Grid(overrides, total, keys, combos)
+    return Grid(overrides, total, keys, combos, fixed=_fixed(values))
 
 
 def sweep_grids(sweep: Sweep, columns: Sequence[str]) -> list[Grid]:
@@ -623,11 +661,43 @@ def _drop_overlaps(rows: list[dict[str, Any]], config_columns: Sequence[str], pr
     return result
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _interrupted_detail(document: dict[str, Any], requested: Any) -> str:
+    """``interrupted after 7 of 40 trials; ...``: how far the job got, from its partial
+    summary (or else the row count recorded for its trials table)."""
+    summary = document.get("summary")
+    done = summary.get("trials") if isinstance(summary, dict) else None
+    if done is None:
+        tables = document.get("tables")
+        entry = tables.get(TRIALS_FILE) if isinstance(tables, dict) else None
+        done = entry.get("rows") if isinstance(entry, dict) else None
+    of = f" of {requested}" if _is_count(requested) else ""
+    progress = f"after {done}{of} trials" if _is_count(done) else "before any trial was recorded"
+    return f"interrupted {progress}; rerun the same command to redo it"
+
+
+def _no_result_detail(job_dir: Path) -> str:
+    """Why a job directory has no result.json, as far as its lock tells."""
+    overrides = " ".join(_job_overrides(job_dir))
+    if (job_dir / LOCK_FILE).exists():
+        # The lock is free (a held one is reported as running elsewhere), so nobody is
+        # running it: the kernel drops a lock whatever way its holder dies.
+        detail = (f"no {RESULT_FILE} and no paxos-exp is running it (its lock is free): it was "
+                  "killed before it finished; rerun the same command to redo it")
+    else:  # written by a version without job locks: nothing tells a dead job from a live one
+        detail = f"no {RESULT_FILE} (the job was killed, or is still running)"
+    return detail + (f"; overrides: {overrides}" if overrides else "")
+
+
 def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False) -> Results:
     """Read every job under ``paths`` (sweep directories, job directories or globs).
 
     Raises ReportError when a path does not exist or holds no results at all; every other
-    problem (a job missing, failed, unreadable or duplicated) is listed in ``problems``.
+    problem (a job missing, running elsewhere, interrupted, failed, unreadable, duplicated, or
+    with tables that do not match its result.json) is listed in ``problems``.
     """
     sweeps = [find_sweep(path) for path in expand_paths(paths)]
     rows: list[dict[str, Any]] = []
@@ -638,6 +708,8 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
     # Every readable job where it was found, duplicates and replaced failures included: a
     # sweep whose copy of a job is set aside still ran it (missing jobs are judged on these).
     present: list[dict[str, Any]] = []
+    # Job directories without a usable result (running elsewhere, no result, corrupt): they
+    # may account for jobs the grid asks for.
     unreadable_dirs: dict[Path, list[Path]] = {}
     config_columns: list[str] = []
 
@@ -645,32 +717,45 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
         problems.append({"kind": kind, "path": str(path), "job_key": key, "detail": detail})
 
     for sweep in sweeps:
+        in_a_sweep = sweep.manifest is not None or (sweep.path / MULTIRUN_FILE).is_file()
+        redo = "rerun the sweep to redo it" if in_a_sweep else "rerun the same command to redo it"
         for job_dir in sweep.job_dirs:
+            # First: a job being run now may rewrite any of its files while they are read, and
+            # its result.json may still be an earlier run's.
+            if locked_elsewhere(job_dir):
+                problem(RUNNING, job_dir, job_dir.name,
+                        f"another paxos-exp holds its lock ({LOCK_FILE}) and is running it now; "
+                        "left out: rebuild the report when it has finished")
+                unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
+                continue
             if not (job_dir / RESULT_FILE).exists():
-                overrides = " ".join(_job_overrides(job_dir))
-                detail = f"no {RESULT_FILE} (the job was killed, or is still running)"
-                problem(NO_RESULT, job_dir, job_dir.name,
-                        detail + (f"; overrides: {overrides}" if overrides else ""))
+                problem(NO_RESULT, job_dir, job_dir.name, _no_result_detail(job_dir))
                 unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
                 continue
             try:
-                row, flat = read_job_document(job_dir)
+                document = read_document(job_dir)
+                row, flat = read_job_document(job_dir, document)
             except _Unreadable as error:
                 problem(CORRUPT, job_dir, job_dir.name, str(error))
                 unreadable_dirs.setdefault(sweep.path, []).append(job_dir)
                 continue
             key = row["job_key"]
-            present.append({**flat, "job_key": key, "sweep_dir": str(sweep.path)})
+            present.append({**flat, "job_key": key, "status": row["status"],
+                            "sweep_dir": str(sweep.path)})
             if key in seen:
                 earlier = next(r for r in rows if r["job_key"] == key)
-                if not (earlier["status"] == STATUS_FAILED and row["status"] == STATUS_OK):
+                if not (earlier["status"] in _UNFINISHED and row["status"] == STATUS_OK):
                     problem(DUPLICATE, job_dir, key, f"the same job as {seen[key]}; that one is used")
                     continue
-                # A failed run and an ok rerun of the same job: the ok one counts.
+                # A failed or interrupted run and an ok rerun of the same job: the ok one counts.
                 rows.remove(earlier)
-                problems[:] = [p for p in problems if not (p["kind"] == FAILED and p["job_key"] == key)]
+                unfinished = {FAILED, INTERRUPTED}
+                problems[:] = [p for p in problems
+                               if not (p["kind"] in unfinished and p["job_key"] == key)]
+                article = "an" if earlier["status"] == STATUS_INTERRUPTED else "a"
                 problem(DUPLICATE, Path(earlier["job_dir"]), key,
-                        f"a failed run of the same job as {job_dir}, which completed; that one is used")
+                        f"{article} {earlier['status']} run of the same job as {job_dir}, which "
+                        "completed; that one is used")
             seen[key] = str(job_dir)
             config_columns.extend(column for column in flat if column not in config_columns)
             row["sweep"] = sweep.name
@@ -680,6 +765,19 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
             if row["status"] == STATUS_FAILED:
                 problem(FAILED, job_dir, key, str(row.get("error") or "failed (no error message)"))
                 continue
+            if row["status"] == STATUS_INTERRUPTED:
+                # Its tables hold whole trials but not all: never pooled, whatever they hold.
+                problem(INTERRUPTED, job_dir, key,
+                        _interrupted_detail(document, document["config"].get("trials")))
+                continue
+            # result.json of older versions has no "tables" entry: only the row-count checks
+            # below apply to them, so they are not flagged merely for lacking checksums.
+            if "tables" in document:
+                reason = verify_tables(job_dir, document)
+                if reason is not None:
+                    problem(BAD_TABLE, job_dir, key,
+                            f"{reason}: {redo}; its counts come from {RESULT_FILE} alone")
+                    continue
             if trials:
                 try:
                     table = read_table(job_dir, TRIALS_FILE, TRIAL_COLUMNS)
@@ -710,17 +808,18 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
     # Missing jobs are judged against every job found, overlapping and duplicate ones included.
     grids = {sweep.path: sweep_grids(sweep, config_columns) if present else []
              for sweep in sweeps}
-    problems = _missing(sweeps, grids, pd.DataFrame(present), config_columns,
-                        unreadable_dirs) + problems
+    notes = [note for sweep in sweeps if (note := _grids_note(sweep, grids[sweep.path]))]
+    missing, elsewhere_notes = _missing(sweeps, grids, pd.DataFrame(present), config_columns,
+                                        unreadable_dirs)
     return Results(
         jobs=jobs,
         trials=_with_config(trial_frames, jobs, config_columns, TRIAL_COLUMNS, "trial_"),
-        problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS),
+        problems=pd.DataFrame(missing + problems, columns=PROBLEM_COLUMNS),
         sweeps=sweeps,
         config_columns=config_columns,
         rounds=(_with_config(round_frames, jobs, config_columns, ROUND_COLUMNS, "round_")
                 if rounds else None),
-        notes=[note for sweep in sweeps if (note := _grids_note(sweep, grids[sweep.path]))],
+        notes=notes + elsewhere_notes,
     )
 
 
@@ -743,48 +842,91 @@ def _with_config(
     return merged[["job_key", *config_columns, *columns]]
 
 
+def _signature(row: dict[str, Any], columns: Sequence[str]) -> tuple:
+    """What makes a job the same job, in one spelling: its configuration but for deadlines
+    (which the job key leaves out too)."""
+    return tuple(_normalise(row.get(column)) for column in columns)
+
+
 def _missing(
     sweeps: list[Sweep],
     grids: dict[Path, list[Grid]],
     present: pd.DataFrame,
     config_columns: list[str],
     unreadable_dirs: dict[Path, list[Path]],
-) -> list[dict[str, Any]]:
-    """Jobs a sweep was asked to run (by any of the grids run into it) that left no directory.
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Jobs a sweep was asked to run (by any of the grids run into it) that left no directory,
+    and a note per sweep for the ones found completed in another directory read instead.
 
     ``present`` holds every readable job where it was found, including the copies set aside
     as duplicates or overlaps: a job read from another directory first was still run here.
+    A job absent here but ok in another directory read exists (it is counted from there), so
+    it is not called missing.
     """
     found: list[dict[str, Any]] = []
+    notes: list[str] = []
+    signature_columns = [c for c in config_columns if c not in RECORD_NEUTRAL_KEYS]
     for sweep in sweeps:
         if sweep.manifest is None and not (sweep.path / MULTIRUN_FILE).is_file():
             continue
-        in_sweep = present[present["sweep_dir"] == str(sweep.path)] if not present.empty \
-            else present
+        elsewhere: dict[tuple, str] = {}
+        if present.empty:
+            in_sweep = present
+        else:
+            here = present["sweep_dir"] == str(sweep.path)
+            in_sweep = present[here]
+            for row in present[~here & (present["status"] == STATUS_OK)].to_dict("records"):
+                elsewhere.setdefault(_signature(row, signature_columns), row["sweep_dir"])
         several = len(grids[sweep.path]) > 1
         details: dict[str, None] = {}  # ordered and without repeats: grids may share jobs
+        moved: dict[str, None] = {}
         judged = False
         for grid in grids[sweep.path]:
             gaps = _grid_gaps(grid, in_sweep, unreadable_dirs.get(sweep.path, []),
-                              config_columns)
+                              config_columns, elsewhere, signature_columns)
             if gaps is None:
                 continue
-            judged = judged or bool(gaps[1])
-            for detail in gaps[0]:
+            judged = judged or bool(gaps.absent)
+            for detail in gaps.missing:
                 details[detail + (f" (asked for by {grid.describe()})" if several else "")] = None
+            moved.update(dict.fromkeys(gaps.elsewhere))
         found += [{"kind": MISSING, "path": str(sweep.path), "job_key": None, "detail": detail}
                   for detail in details]
+        if moved:
+            notes.append(_elsewhere_note(sweep, list(moved)))
         if not judged:
             found += _missing_by_count(sweep)
-    return found
+    return found, notes
+
+
+def _elsewhere_note(sweep: Sweep, found: Sequence[str]) -> str:
+    """``SWEEP: N jobs its grid asks for are in another directory read: ...``."""
+    listed = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+    one = len(found) == 1
+    return (f"{sweep.path}: {len(found)} job{'' if one else 's'} its grid asks for "
+            f"{'is' if one else 'are'} not in this directory but completed in another "
+            f"directory read, and counted from there (not missing): {listed}.")
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """What one grid asks for that a directory lacks."""
+
+    missing: list[str]  # described; empty when broken directories may account for them all
+    elsewhere: list[str]  # absent here but completed in another directory read, described
+    absent: int  # combinations no job in the directory has
 
 
 def _grid_gaps(
-    grid: Grid, in_sweep: pd.DataFrame, broken: Sequence[Path], columns: Sequence[str]
-) -> tuple[list[str], int] | None:
-    """The grid's combinations no job in the directory has, described, and how many are absent;
-    no description when broken directories (no result, corrupt) may account for them all.
-    None when the grid cannot be checked (not rebuilt, one job, or a column nobody has)."""
+    grid: Grid,
+    in_sweep: pd.DataFrame,
+    broken: Sequence[Path],
+    columns: Sequence[str],
+    elsewhere: dict[tuple, str],
+    signature_columns: Sequence[str],
+) -> _Gaps | None:
+    """The grid's combinations no job in the directory has. None when the grid cannot be
+    checked (not rebuilt, one job, or a column nobody has)."""
     if not grid.keys or not all(key in in_sweep.columns for key in grid.keys):
         return None
     keys = list(grid.keys)
@@ -798,11 +940,57 @@ def _grid_gaps(
         else:
             have.add(combo)
     absent = [combo for combo in grid.combos if combo not in have]
-    if len(absent) <= unknown:  # all accounted for by directories listed as no result / corrupt
-        return [], len(absent)
+    where = _found_elsewhere(grid, absent, in_sweep, elsewhere, signature_columns)
+    moved = [f"{_describe_combo(keys, combo)} (in {where[combo]})" for combo in absent
+             if combo in where]
+    absent_here = [combo for combo in absent if combo not in where]
+    if len(absent_here) <= unknown:  # all accounted for by directories listed as broken
+        return _Gaps([], moved, len(absent))
     why = ("no readable result (never ran, or one of the broken directories listed)" if unknown
            else "never ran (interrupted sweep?)")
-    return [f"{_describe_combo(keys, combo)}: {why}" for combo in absent], len(absent)
+    return _Gaps([f"{_describe_combo(keys, combo)}: {why}" for combo in absent_here], moved,
+                 len(absent))
+
+
+def _found_elsewhere(
+    grid: Grid,
+    absent: Sequence[tuple],
+    in_sweep: pd.DataFrame,
+    elsewhere: dict[tuple, str],
+    signature_columns: Sequence[str],
+) -> dict[tuple, str]:
+    """Of the ``absent`` combinations, those a job completed in another directory read has,
+    with that directory.
+
+    A grid's jobs differ only in its keys, so a combination's whole configuration is that of
+    any of this grid's jobs here with the keys set to it (the grid's single-valued overrides
+    tell its jobs from another grid's in the same directory). Without such a job nothing is
+    matched: the combination stays missing rather than be matched on a guess.
+    """
+    if not absent or not elsewhere:
+        return {}
+    keys = list(grid.keys or ())
+    combos = set(grid.combos)
+    positions = [(index, signature_columns.index(key)) for index, key in enumerate(keys)
+                 if key in signature_columns]
+    bases: set[tuple] = set()
+    for row in in_sweep.to_dict("records"):
+        if tuple(_normalise(row.get(key)) for key in keys) not in combos:
+            continue
+        if any(_normalise(row.get(column)) != value for column, value in grid.fixed):
+            continue
+        bases.add(_signature(row, signature_columns))
+    found: dict[tuple, str] = {}
+    for combo in absent:
+        for base in bases:
+            signature = list(base)
+            for index, position in positions:
+                signature[position] = combo[index]
+            directory = elsewhere.get(tuple(signature))
+            if directory is not None:
+                found[combo] = directory
+                break
+    return found
 
 
 def _missing_by_count(sweep: Sweep) -> list[dict[str, Any]]:

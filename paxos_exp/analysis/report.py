@@ -22,7 +22,23 @@ import pandas as pd
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.files import copy_atomic, save_figure_atomic, write_text_atomic
-from paxos_exp.analysis.load import PROBLEM_KINDS, ReportError, Results, Sweep, load
+from paxos_exp.analysis.load import (
+    BAD_TABLE,
+    CORRUPT,
+    DUPLICATE,
+    FAILED,
+    INTERRUPTED,
+    MISSING,
+    NO_RESULT,
+    OVERLAP,
+    PROBLEM_KINDS,
+    RUNNING,
+    ReportError,
+    Results,
+    Sweep,
+    load,
+)
+from paxos_exp.results import STATUS_INTERRUPTED
 
 FIGURES = (
     "decision_rate",
@@ -55,6 +71,24 @@ SUMMARY_MD_HEADERS = {
     "first_round_mean": "first round (mean)", "first_round_theory": "first round (exact)",
     "messages_per_decision": "messages/decision", "messages_theory": "messages (exact)",
     "wall_seconds": "wall s",
+}
+# What each problem kind means, for report.md (only the kinds that occur are explained).
+PROBLEM_MEANINGS = {
+    MISSING: "the sweep asked for it but there is no directory (a job found completed in "
+    "another directory read is not missing: it is counted from there)",
+    RUNNING: "another paxos-exp holds the job's lock and is running it right now; left out "
+    "whatever its files say: rebuild the report when it has finished",
+    NO_RESULT: "a directory without result.json: the job was killed before it finished (or, "
+    "in a directory of an older paxos-exp without job locks, may still be running)",
+    INTERRUPTED: "stopped by Ctrl-C or SIGTERM; its partial trials are left out, and rerunning "
+    "the same command redoes it",
+    FAILED: "the job says why",
+    CORRUPT: "result.json cannot be used (the job is left out)",
+    BAD_TABLE: "a CSV table is missing, truncated, changed or inconsistent with result.json "
+    "(a resumed sweep redoes the job); its counts come from result.json, its rows are not used",
+    DUPLICATE: "the same job twice (used once)",
+    OVERLAP: "a job whose trials are the first ones of a larger job with the same seed (only "
+    "the larger one is counted)",
 }
 DEFAULT_HUE, DEFAULT_COL = "nodes", "rounds"
 X_AXIS = "fail_prob"
@@ -387,7 +421,14 @@ def _report_markdown(
     total_trials = int(ok["trials"].sum()) if not ok.empty else 0
     wall = float(jobs["wall_seconds"].fillna(0).sum()) if "wall_seconds" in jobs.columns else 0.0
     failed = int((jobs["status"] == "failed").sum()) if not jobs.empty else 0
-    out.append(f"{len(ok)} completed jobs ({total_trials} trials), {failed} failed; "
+    # Jobs not finished are named too, so "completed" is not read as "all there is". An
+    # interrupted job is a row of the jobs (its configuration is known); one running
+    # elsewhere is only a problem (nothing of it is read).
+    interrupted = int((jobs["status"] == STATUS_INTERRUPTED).sum()) if not jobs.empty else 0
+    running = int((problems["kind"] == RUNNING).sum()) if not problems.empty else 0
+    unfinished = "".join(f", {count} {what}" for count, what in
+                         ((interrupted, INTERRUPTED), (running, RUNNING)) if count)
+    out.append(f"{len(ok)} completed jobs ({total_trials} trials), {failed} failed{unfinished}; "
                f"{wall:.1f} s of job wall time in all"
                + (f"; filtered with `--query {query}`" if query else "") + ".")
     if not ok.empty and "safe" in ok.columns:
@@ -452,12 +493,14 @@ def _report_markdown(
         out += ["None: every job of every directory read completed and was readable.", ""]
     else:
         plural = "s" if len(problems) != 1 else ""
-        out.append(f"{len(problems)} problem{plural}. `missing`: the sweep asked for it but "
-                   "there is no directory; `no result`: a directory without result.json; "
-                   "`failed`: the job says why; `corrupt`: result.json cannot be used (the job is "
-                   "left out); `bad table`: a CSV table is missing or inconsistent (result.json "
-                   "is still used); `duplicate`: the same job twice (used once); `overlap`: a job whose trials are the first ones of a larger job with the same seed (only the larger one is counted).")
-        out += ["", markdown_table(problems[["kind", "path", "job_key", "detail"]])]
+        occurring = [kind for kind in PROBLEM_KINDS if (problems["kind"] == kind).any()]
+        out += [f"{len(problems)} problem{plural}:", ""]
+        out += [f"- `{kind}`: {PROBLEM_MEANINGS[kind]}." for kind in occurring]
+        # Grouped by kind, in the order above (problems.csv keeps the order they were found).
+        rank = {kind: index for index, kind in enumerate(PROBLEM_KINDS)}
+        grouped = problems.sort_values("kind", key=lambda kinds: kinds.map(rank),
+                                       kind="stable")
+        out += ["", markdown_table(grouped[["kind", "path", "job_key", "detail"]])]
     out += ["## Files", "",
             ("`jobs.csv` (one row per job), `trials.csv` (one row per trial), `summary.csv` "
              "(one row per configuration, every column), `summary.md`, `problems.csv`, and each "

@@ -83,11 +83,16 @@ def test_a_sweep_whose_jobs_are_overlapped_by_another_is_not_missing(tmp_path: P
 
 
 def test_a_sweep_still_reports_a_job_it_lacks(tiny_sweep: Path) -> None:
-    # Reading a second sweep must not hide what the first one is missing.
+    # Reading a second sweep must not hide what the first one is missing, unless the second
+    # one completed that job (test_analysis_resume_state): here its run of it failed.
     copy = _copy_sweep(tiny_sweep, "tiny_again")
     gone = _jobs(copy)[0]
     nodes = json.loads((gone / "result.json").read_text())["config"]["nodes"]
     shutil.rmtree(gone)
+    original = tiny_sweep / gone.name
+    document = json.loads((original / "result.json").read_text())
+    document.update(status="failed", error="RunError: node 1 died", summary=None)
+    (original / "result.json").write_text(json.dumps(document))
     results = load([tiny_sweep, copy])
     missing = results.problems[results.problems["kind"] == loading.MISSING]
     assert list(missing["path"]) == [str(copy)]
@@ -162,3 +167,29 @@ def test_report_md_notes_several_grids(two_grids: Path, tmp_path: Path) -> None:
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "this directory holds 2 grids" in text
     assert "nodes=3,5 fail_prob=0.1" in text
+
+
+def test_a_job_of_another_grid_elsewhere_does_not_fill_a_gap(two_grids: Path,
+                                                             tmp_path: Path) -> None:
+    # The first grid (nodes=3,5 fail_prob=0.1) lacks n5 p0.1; another directory holds n5 p0.4,
+    # which the second grid's n3 p0.4 would give with nodes=5: not the job asked for.
+    (five,) = [job for job in _jobs(two_grids) if job.name.startswith("n5_")]
+    kept = tmp_path / "kept" / five.name
+    shutil.copytree(five, kept)
+    shutil.rmtree(five)
+    (three,) = [job for job in _jobs(two_grids) if job.name.startswith("n3_p0.4")]
+    other = tmp_path / "other" / "n5_p0.4_elsewhere"
+    shutil.copytree(three, other)
+    document = json.loads((other / "result.json").read_text())
+    document["config"]["nodes"] = 5
+    document["job_key"] = other.name
+    (other / "result.json").write_text(json.dumps(document))
+    results = load([two_grids, other])
+    missing = results.problems[results.problems["kind"] == loading.MISSING]
+    assert len(missing) == 1 and "nodes=5" in missing["detail"].iloc[0]
+    assert not any("completed in another directory" in note for note in results.notes)
+    # The job asked for, completed in another directory, does fill it.
+    results = load([two_grids, other, kept])
+    assert results.problems.empty
+    assert any(note.startswith(f"{two_grids}: 1 job its grid asks for is not in this "
+                               "directory") and str(kept) in note for note in results.notes)
