@@ -277,3 +277,37 @@ def test_a_fork_failure_is_one_clear_error_and_leaves_nothing(monkeypatch: pytes
         "could not start node process 2 of 4 (Resource temporarily unavailable)")
     assert not list(private_tmp.glob("pxe-*"))  # its socket directory went too
     assert not multiprocessing.active_children()
+
+
+def test_a_node_killed_by_the_out_of_memory_killer_is_reported_as_that(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    honest = node_process.acceptor_on_request
+
+    def node_1_is_killed(state, message, leader):
+        if state.node == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer sends
+        return honest(state, message, leader)
+
+    monkeypatch.setattr(node_process, "acceptor_on_request", node_1_is_killed)
+    kills = iter([0, 1])  # the kernel's count of out-of-memory kills, before and after
+    monkeypatch.setattr(processes, "oom_kills", lambda: next(kills, 1))
+    with pytest.raises(RunError) as caught:
+        paxos_exp.run(3, 0.0, 2, trials=1, seed=1)
+    text = str(caught.value)
+    assert "node 1 died (killed by the kernel for lack of memory: the out-of-memory killer" in text
+    assert "N=3 needs about" in text
+
+
+def test_a_node_killed_by_someone_else_is_not_blamed_on_memory(monkeypatch: pytest.MonkeyPatch):
+    honest = node_process.acceptor_on_request
+
+    def node_1_is_killed(state, message, leader):
+        if state.node == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return honest(state, message, leader)
+
+    monkeypatch.setattr(node_process, "acceptor_on_request", node_1_is_killed)
+    monkeypatch.setattr(processes, "oom_kills", lambda: 0)
+    with pytest.raises(RunError, match=r"node 1 died \(killed by SIGKILL\)"):
+        paxos_exp.run(3, 0.0, 2, trials=1, seed=1)
