@@ -23,9 +23,11 @@ from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.node import send_targets
 
 # Measured proportional set size (PSS) of one node process before it connects (interpreter,
-# libzmq, the protocol), and of one PUSH->PULL connection (both ends' libzmq buffers).
-NODE_BYTES = 6 << 20
-CONNECTION_BYTES = 72 << 10
+# libzmq, the protocol: 3.5 MB at N=300, 4.1 MB at N=2000, as a forked node inherits more of a
+# larger supervisor), and of one PUSH->PULL connection (both ends' libzmq pipes and buffers,
+# 52-55 kB, plus about 10 kB of kernel socket memory), rounded up.
+NODE_BYTES = 5 << 20
+CONNECTION_BYTES = 64 << 10
 SUPERVISOR_BYTES = 64 << 20
 MEMORY_SHARE = 0.8  # of what is available: leave room for everything else on the machine
 THREADS_PER_NODE = 3  # the node's own, libzmq's I/O thread and its reaper
