@@ -9,10 +9,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from paxos_exp.core.config import (
@@ -42,9 +45,10 @@ class RuntimeConf:
     """How node processes are started and how long any wait may last (seconds)."""
 
     start_method: StartMethod = StartMethod.fork
-    startup_timeout: float = 60.0
-    receive_timeout: float = 10.0
-    barrier_timeout: float = 10.0
+    # null: chosen for the run's size (60 s to start, 10 s per wait, more for large N)
+    startup_timeout: Optional[float] = None
+    receive_timeout: Optional[float] = None
+    barrier_timeout: Optional[float] = None
 
 
 @dataclass
@@ -70,6 +74,55 @@ class PaxosConf:
 
 # Keys that say how to run or where to write, not what is simulated: not part of the job key.
 BOOKKEEPING_KEYS = ("name", "force", "report", "progress")
+
+# The default name: a sweep under it gets a directory of its own (outputs/sweeps/adhoc/<start
+# time>), so unrelated ad-hoc grids never mix; a single run stays at outputs/runs/adhoc/<job key>.
+ADHOC_NAME = "adhoc"
+# `name` is one path component under outputs/: no separators, no `..`, no hidden directories.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a plain directory name, else a ConfigError saying what is allowed."""
+    text = str(name)
+    if not _PLAIN_NAME.fullmatch(text):
+        raise ConfigError(
+            f"name={text}: must be a plain name (letters, digits, '-', '_' and '.', not starting "
+            "with '.'), such as name=my_sweep; it names one directory under outputs/"
+        )
+    return text
+
+
+def _name_resolver(name: Any) -> str:
+    """``${paxos_name:${name}}`` in hydra.run.dir: a bad name cannot make a directory."""
+    return check_name(name)
+
+
+def _sweep_name_resolver(name: Any, started: Any) -> str:
+    """``${paxos_sweep_name:${name},${now:...}}`` in hydra.sweep.dir: a named sweep keeps its
+    directory (so rerunning resumes it); an ad-hoc one gets adhoc/<start time> of its own."""
+    name = check_name(name)
+    return f"{name}/{started}" if name == ADHOC_NAME else name
+
+
+class NameCheck(Callback):
+    """Refuse a bad ``name`` before Hydra makes any directory (it makes the run directory
+    before calling the task function): one line on stderr and exit status 2, not a traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _exit_on_bad_name(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _exit_on_bad_name(config)
+
+
+def _exit_on_bad_name(config: DictConfig) -> None:
+    try:
+        check_name(config.get("name", ADHOC_NAME))
+    except ConfigError as error:
+        # SystemExit, not an exception: Hydra turns a callback's exception into a warning.
+        print(f"paxos-exp: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 
@@ -137,6 +190,10 @@ def _job_key_resolver(*, _root_: DictConfig) -> str:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("paxos_job_key"):
         OmegaConf.register_new_resolver("paxos_job_key", _job_key_resolver)
+    if not OmegaConf.has_resolver("paxos_name"):
+        OmegaConf.register_new_resolver("paxos_name", _name_resolver)
+    if not OmegaConf.has_resolver("paxos_sweep_name"):
+        OmegaConf.register_new_resolver("paxos_sweep_name", _sweep_name_resolver)
 
 
 def to_run_config(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
