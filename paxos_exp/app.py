@@ -134,6 +134,8 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     config = job_config(cfg)
     key = job_key(config)
     position, left = _position(hydra_cfg) if hydra_cfg is not None else ("", None)
+    if hydra_cfg is not None and str(hydra_cfg.mode) == "RunMode.MULTIRUN":
+        _current_sweep[:] = [Path(hydra_cfg.sweep.dir)]
     label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
     # Every value is checked before anything is locked, written or started, and so is
     # whether this machine can give a run of this size what it needs.
@@ -348,7 +350,7 @@ def main() -> None:
     except KeyboardInterrupt:
         if full:
             raise
-        print("paxos-exp: interrupted; rerun the same command to resume", file=sys.stderr)
+        print(f"paxos-exp: interrupted; {_resume_hint()}", file=sys.stderr)
         sys.exit(130)
     except StopSweep as error:
         if full:
@@ -370,13 +372,30 @@ def main() -> None:
     except Exception as error:  # a job failed: Hydra re-raises the first failure at the end
         if full:
             raise
+        retry = _resume_hint().replace("to resume", "to retry it")
         print(f"paxos-exp: error: a job failed ({type(error).__name__}: {_one_line(error)}); "
-              "its result.json says why, and rerunning the same command retries it",
-              file=sys.stderr)
+              f"its result.json says why; {retry}", file=sys.stderr)
         sys.exit(1)
     finally:
         if not full:
             os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+_current_sweep: list[Path] = []  # the sweep directory of the job running (or last run) here
+
+
+def _resume_hint() -> str:
+    """How to pick up where this command stopped: an ad-hoc sweep's directory is only reused
+    when named (the sweeper writes the words into sweep.json)."""
+    if _current_sweep:
+        try:
+            manifest = json.loads((_current_sweep[-1] / SWEEP_MANIFEST).read_text(encoding="utf-8"))
+            hint = manifest.get("resume")
+            if isinstance(hint, str) and hint:
+                return hint
+        except (OSError, ValueError, AttributeError):
+            pass  # no readable manifest: the plain advice holds
+    return "rerun the same command to resume"
 
 
 _DETAIL_LINES = ("full_key:", "object_type=", "reference_type=", "provider=", "Config search path")

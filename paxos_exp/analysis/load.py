@@ -175,7 +175,10 @@ def is_sweep_dir(path: Path) -> bool:
 def latest_sweep(root: Path | str = Path("outputs") / "sweeps") -> Path:
     """The most recently started sweep under ``root``; raises ReportError when there is none."""
     root = Path(root)
-    sweeps = [p for p in root.iterdir() if p.is_dir() and is_sweep_dir(p)] if root.is_dir() else []
+    # Ad-hoc sweeps live one level further down, one directory per start time
+    # (outputs/sweeps/adhoc/<start time>/).
+    candidates = [*root.glob("*"), *root.glob("*/*")] if root.is_dir() else []
+    sweeps = [p for p in candidates if p.is_dir() and is_sweep_dir(p)]
     if not sweeps:
         raise ReportError(
             f"no sweep found under {root}/ (run `paxos-exp -m ...` first, or give a directory)"

@@ -156,36 +156,37 @@ def _edit_result(directory: Path, **changes):
 
 
 def _wait_for_line(stream, text: str, timeout: float = 120) -> None:
-    """Read a child's output until a line containing ``text`` (or fail at the deadline)."""
-    seen = ""
-    while True:
+    """Read a child's output until it contains ``text`` (or fail at the deadline); reads the
+    raw descriptor, so nothing waits unseen in a Python buffer while select() blocks."""
+    seen = b""
+    while text.encode() not in seen:
         ready, _, _ = select.select([stream], [], [], timeout)
         assert ready, f"no {text!r} within {timeout} s; saw {seen!r}"
-        line = stream.readline()
-        assert line, f"output ended before {text!r}; saw {seen!r}"
-        seen += line
-        if text in line:
-            return
+        chunk = os.read(stream.fileno(), 65536)
+        assert chunk, f"output ended before {text!r}; saw {seen!r}"
+        seen += chunk
 
 
 def test_ctrl_c_ends_a_sweep_with_one_line_and_status_130(tmp_path: Path):
     proc = subprocess.Popen(
         [*APP, "-m", "seed=1,2,3", "trials=100000", "rounds=5", "engine=inprocess",
          "report=false", "progress=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
         _wait_for_line(proc.stdout, "#0 :")  # Hydra launched the first job
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        _, err_bytes = proc.communicate(timeout=120)
+        err = err_bytes.decode()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if not line.startswith("[")]  # log lines aside
-    assert lines == ["paxos-exp: interrupted; rerun the same command to resume"]
+    # (The sweep directory is given, so rerunning the same command resumes it.)
+    assert len(lines) == 1 and lines[0].startswith("paxos-exp: interrupted; rerun "), lines
+    assert lines[0].endswith("to resume") or "to resume (" in lines[0]
     assert "Traceback" not in err
 
 
