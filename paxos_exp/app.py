@@ -29,13 +29,19 @@ from paxos_exp.app_config import job_config, job_key, register_configs, register
 from paxos_exp.core.errors import ConfigError, RunError, StopSweep
 from paxos_exp.core.records import RunStats, Timings
 from paxos_exp.results import (
+    LOCK_FILE,
+    RESULT_FILE,
+    ROUNDS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
     SWEEP_MANIFEST,
+    TRACE_FILE,
+    TRIALS_FILE,
     JobLock,
     JobTables,
     completed,
+    locked_elsewhere,
     read_result,
     stop_for,
     versions,
@@ -140,17 +146,21 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     # Every value is checked before anything is locked, written or started, and so is
     # whether this machine can give a run of this size what it needs.
     run_config, options = to_run_config(config)
-    if options.engine == "processes" and (hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN"):
+    if hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         # (In a sweep the engine's own check fails just this job, and its result.json says so.)
-        from paxos_exp.runtime.limits import check_fits
+        from paxos_exp.runtime.limits import check_fits, check_fits_inprocess
 
-        check_fits(run_config.nodes, run_config.rounds)
+        if options.engine == "processes":
+            check_fits(run_config.nodes, run_config.rounds)
+        else:
+            check_fits_inprocess(run_config.nodes)
     lock = JobLock(output_dir)
     if not lock.acquire():
         log.warning("%s%s: skipped, %s (another paxos-exp holds %s)", position, label,
                     RUNNING_ELSEWHERE, output_dir)
         return {"skipped": RUNNING_ELSEWHERE}
     with lock:
+        _remove_leftovers(output_dir)
         previous = read_result(output_dir)
         not_done = completed(output_dir, previous, key)
         if not_done is None and not cfg.get("force", False):
@@ -270,7 +280,7 @@ def _run_and_record(
                 # Whatever whole trials were done stay readable, marked as interrupted.
                 try:
                     document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
-                    document["tables"] = tables.commit()
+                    document["tables"] = tables.commit_whole_trials()
                 except OSError:
                     tables.discard()
         raise
@@ -289,6 +299,30 @@ def _run_and_record(
 
 def _partial_timings(began: float) -> Timings:
     return Timings(startup=0.0, rounds=time.perf_counter() - began, teardown=0.0)
+
+
+# What Hydra puts into a job directory before the job starts (and the job's own lock).
+_HYDRA_ONLY = {".hydra", f"{Path(sys.argv[0]).stem}.log", "paxos.log", LOCK_FILE}
+
+
+def _forget_unstarted(directory: Path) -> None:
+    """Remove the directory Hydra made for a job refused before it started, but only if it
+    holds nothing else: never a directory with results, a user's own files, or a job that
+    another process is running right now."""
+    try:
+        names = {entry.name for entry in directory.iterdir()}
+    except OSError:
+        return
+    if names <= _HYDRA_ONLY and not locked_elsewhere(directory):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Delete temporary files a killed run of this job left (SIGKILL, the out-of-memory
+    killer): the caller holds the job's lock, so no one else is writing them."""
+    for name in (TRIALS_FILE, ROUNDS_FILE, TRACE_FILE, RESULT_FILE):
+        for leftover in directory.glob(f".{name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _sigterm_as_exit() -> Callable[[], None]:
@@ -326,9 +360,7 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any]:
             raise  # the job fails, the sweep goes on and exits non-zero
         # A single run with a bad value: a one-line error, no traceback, exit status 2, and
         # no directory left for a job that never ran (Hydra made it before calling us).
-        output_dir = Path(hydra_cfg.runtime.output_dir)
-        if read_result(output_dir) is None:
-            shutil.rmtree(output_dir, ignore_errors=True)
+        _forget_unstarted(Path(hydra_cfg.runtime.output_dir))
         print(f"paxos-exp: error: {error}", file=sys.stderr)
         sys.exit(2)
     except OSError as error:

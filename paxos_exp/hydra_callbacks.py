@@ -29,14 +29,6 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        elsewhere = running_elsewhere(sweep_dir)
-        if elsewhere:
-            log.warning(
-                "%d jobs of this sweep are running elsewhere (another paxos-exp holds them), "
-                "so this run did not do them: %s%s; rerun the same command once it is done to "
-                "check", len(elsewhere), ", ".join(path.name for path in elsewhere[:5]),
-                ", ..." if len(elsewhere) > 5 else "",
-            )
         if not config.get("report", True):
             log.info("results: %s (paxos-report %s builds the report)", sweep_dir, sweep_dir)
             return
@@ -53,6 +45,19 @@ class SweepCallback(Callback):
                 "results: %s; the report could not be built (%s: %s); run `paxos-report %s`",
                 sweep_dir, type(error).__name__, error, sweep_dir,
             )
+
+
+def warn_running_elsewhere(sweep_dir: Path) -> None:
+    """Say which jobs of a sweep another paxos-exp is running right now: this run skipped
+    them, and they are neither done nor failed (called by the sweeper as a sweep ends)."""
+    elsewhere = running_elsewhere(sweep_dir)
+    if elsewhere:
+        log.warning(
+            "%d jobs of this sweep are running elsewhere (another paxos-exp holds them), so "
+            "this run did not do them: %s%s; rerun the same command once that one is done to "
+            "check", len(elsewhere), ", ".join(path.name for path in elsewhere[:5]),
+            ", ..." if len(elsewhere) > 5 else "",
+        )
 
 
 def running_elsewhere(sweep_dir: Path) -> list[Path]:

@@ -161,6 +161,18 @@ class TableWriter:
         Path(self.temporary).unlink(missing_ok=True)
 
 
+def _truncate_rows(path: Path, rows: int) -> None:
+    """Cut a CSV file after its header and ``rows`` rows."""
+    keep, offset = rows + 1, 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if keep == 0:
+                break
+            offset += len(line)
+            keep -= 1
+    os.truncate(path, offset)
+
+
 def table_entry(path: Path) -> dict[str, Any]:
     """The row count and SHA-256 of a CSV table on disk (header excluded from the count)."""
     digest = hashlib.sha256()
@@ -253,18 +265,29 @@ class SummaryBuilder:
         self.unsafe: list[int] = []
         self.unsafe_count = 0
         self.agreement_ok = self.validity_ok = self.proposals_ok = True
+        # The unfinished trial's rounds, roundchanges, crashed, then messages sent by kind.
+        self._pending = [0] * (3 + len(KINDS))
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
-        sent = self.sent
+        # Counted for the trial under way, and only folded in with its trial record, so a
+        # summary never counts rounds of a trial that did not finish (an interrupted job).
+        pending = self._pending
         for record in rounds:
-            self.rounds += 1
+            pending[0] += 1
             if record.proposal is None:
-                self.roundchanges += 1
-            self.crashed += record.crashed
-            for index, name in enumerate(_SENT_FIELDS):
-                sent[index] += getattr(record, name)
+                pending[1] += 1
+            pending[2] += record.crashed
+            for index, name in enumerate(_SENT_FIELDS, start=3):
+                pending[index] += getattr(record, name)
 
     def add_trial(self, trial: TrialRecord) -> None:
+        pending = self._pending
+        self.rounds += pending[0]
+        self.roundchanges += pending[1]
+        self.crashed += pending[2]
+        for index in range(len(self.sent)):
+            self.sent[index] += pending[3 + index]
+        self._pending = [0] * (3 + len(KINDS))
         self.trials += 1
         self.deciding += trial.deciding_rounds
         if trial.decided:
@@ -397,6 +420,7 @@ class JobTables:
             self.discard()
             raise
         self.whole_trials = 0  # trials whose rows are all in the tables
+        self.whole_rows: dict[str, int] = {}  # each table's rows when the last trial ended
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
         self.summary.add_rounds(rounds, trace)
@@ -408,10 +432,24 @@ class JobTables:
         self.summary.add_trial(trial)
         self.writers[TRIALS_FILE].add((trial_row(trial),))
         self.whole_trials += 1
+        self.whole_rows = {name: writer.rows for name, writer in self.writers.items()}
 
     def commit(self) -> dict[str, Any]:
         """Rename every table into place; returns ``{file: {rows, sha256}}`` for result.json."""
         return {name: writer.commit() for name, writer in self.writers.items()}
+
+    def commit_whole_trials(self) -> dict[str, Any]:
+        """After an interrupt: keep only the rows of trials that finished (a long trial's
+        rounds arrive before its own record), rename the tables into place, and return
+        their entries as read back from disk (so they match whatever was written)."""
+        entries = {}
+        for name, writer in self.writers.items():
+            writer.close()
+            _truncate_rows(Path(writer.temporary), self.whole_rows.get(name, 0))
+            entries[name] = table_entry(Path(writer.temporary))
+        for writer in self.writers.values():
+            os.replace(writer.temporary, writer.path)
+        return entries
 
     def discard(self) -> None:
         for writer in self.writers.values():
@@ -471,18 +509,46 @@ class JobLock:
 
 
 def locked_elsewhere(directory: Path) -> bool:
-    """Whether another process holds the job lock of ``directory`` right now."""
+    """Whether a process holds the job lock of ``directory`` right now (a job of this one
+    process is never asked about: the callers run between jobs).
+
+    Asked of the kernel's lock table (``/proc/locks``) where it can be, without taking the
+    lock: a probe that took it, even for a moment, could make a job starting at that instant
+    believe it was running elsewhere and skip it.
+    """
+    path = directory / LOCK_FILE
     try:
-        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CLOEXEC)
+        info = os.stat(path)
+    except OSError:
+        return False
+    held = _flock_held(info.st_dev, info.st_ino)
+    if held is not None:
+        return held
+    try:  # no /proc/locks: probe by trying the lock (read-only: a group reader may probe)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     finally:
         os.close(fd)
     return False
+
+
+def _flock_held(device: int, inode: int) -> bool | None:
+    """Whether ``/proc/locks`` lists a flock on this file; None when it cannot be read.
+    (Its fields: id, FLOCK, ADVISORY, WRITE, pid, major:minor:inode, start, end.)"""
+    wanted = f"{os.major(device):02x}:{os.minor(device):02x}:{inode}"
+    try:
+        with open("/proc/locks", encoding="ascii") as handle:
+            return any(
+                len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == wanted
+                for fields in (line.split() for line in handle)
+            )
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def stop_for(error: OSError, directory: Path | str | None = None) -> StopSweep | None:

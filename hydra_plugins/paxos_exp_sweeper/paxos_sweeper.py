@@ -38,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from paxos_exp.app_config import ADHOC_NAME, check_name, job_config, to_run_config
 from paxos_exp.core.errors import ConfigError
+from paxos_exp.hydra_callbacks import warn_running_elsewhere
 from paxos_exp.results import SWEEP_MANIFEST, write_atomic
 
 log = logging.getLogger("paxos_exp")
@@ -257,7 +258,9 @@ class PaxosSweeper(BasicSweeper):
                 initial_job_idx += len(batch)
                 returns.append(results)
         finally:
-            # Also after a failed job or Ctrl-C: that is when the sweep needs resuming.
+            # Also after a failed job or Ctrl-C (when Hydra skips on_multirun_end): that is
+            # when the sweep needs resuming, and jobs another copy still runs are named.
+            warn_running_elsewhere(sweep_dir)
             log.info("sweep: %s", hint)
         return returns
 

@@ -81,6 +81,9 @@ def stream_config(
     (a trial's rounds in chunks, then the trial), so memory does not grow with the run."""
     if options.engine == "inprocess":
         from paxos_exp.runtime.inprocess import run_inprocess
+        from paxos_exp.runtime.limits import check_fits_inprocess
+
+        check_fits_inprocess(config.nodes)
 
         if options.transcript and emit is None:
             emit = print

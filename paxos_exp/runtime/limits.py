@@ -14,13 +14,13 @@ rounded up.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 from dataclasses import dataclass, replace
 
 from paxos_exp.core.config import RuntimeOptions
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.node import send_targets
 
 # Measured proportional set size (PSS) of one node process before it connects (interpreter,
 # libzmq, the protocol: 3.5 MB at N=300, 4.1 MB at N=2000, as a forked node inherits more of a
@@ -68,9 +68,8 @@ def connections(nodes: int, rounds: int) -> tuple[int, int]:
 
 
 def needs(nodes: int, rounds: int) -> Needs:
-    total, most = connections(nodes, rounds)
+    total, most = connections(nodes, rounds)  # the counts send_targets gives, in O(1)
     incoming = nodes if rounds else 0  # a leader receives from every node
-    assert len(send_targets(0, nodes, rounds)) == most
     return Needs(
         nodes=nodes,
         connections=total,
@@ -215,6 +214,22 @@ def _user_threads() -> int:
     return count
 
 
+@functools.lru_cache(maxsize=1)
+def _zmq_socket_limit() -> int:
+    """libzmq's ceiling for a context's MAX_SOCKETS, read from a throwaway context: a
+    lasting one here would be inherited by every forked node (DESIGN: never across fork)."""
+    try:
+        import zmq
+
+        context = zmq.Context()
+        try:
+            return int(context.get(zmq.SOCKET_LIMIT))
+        finally:
+            context.term()
+    except Exception:  # noqa: BLE001 - a missing or odd libzmq: do not guess a limit
+        return 1 << 30
+
+
 @dataclass(frozen=True)
 class Machine:
     """What this machine gives a run."""
@@ -226,12 +241,7 @@ class Machine:
 
     @staticmethod
     def here() -> Machine:
-        try:
-            import zmq
-
-            zmq_sockets = zmq.Context.instance().get(zmq.SOCKET_LIMIT)
-        except Exception:  # noqa: BLE001 - a missing or odd libzmq: do not guess a limit
-            zmq_sockets = 1 << 30
+        zmq_sockets = _zmq_socket_limit()
         caps = []
         # Root is not held to RLIMIT_NPROC (the kernel exempts it); everyone else is.
         nproc = _limit(resource.RLIMIT_NPROC) if os.geteuid() != 0 else None
@@ -300,3 +310,21 @@ def check_fits(nodes: int, rounds: int, machine: Machine | None = None) -> Needs
         + ("" if rounds < nodes else " (a run with fewer rounds than nodes opens far fewer connections)")
         + "; or use engine=inprocess, which starts no processes"
     )
+
+
+# The in-process engine keeps a few small objects per node (state, wire, inbox) and a trace
+# row per message of a round; rounded up.
+INPROCESS_NODE_BYTES = 4 << 10
+
+
+def check_fits_inprocess(nodes: int, machine: Machine | None = None) -> None:
+    """Raise LimitError if the in-process engine cannot hold ``nodes`` nodes in memory here."""
+    memory = (machine or Machine.here()).memory
+    need = SUPERVISOR_BYTES + INPROCESS_NODE_BYTES * nodes
+    if memory is not None and need > MEMORY_SHARE * memory:
+        largest = int((MEMORY_SHARE * memory - SUPERVISOR_BYTES) // INPROCESS_NODE_BYTES)
+        raise LimitError(
+            f"nodes={nodes} does not fit on this machine (memory: the in-process engine needs "
+            f"about {need / 2**30:.1f} GiB, {memory / 2**30:.1f} GiB available); the largest "
+            f"N that fits here is {largest}"
+        )

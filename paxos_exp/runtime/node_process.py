@@ -208,13 +208,17 @@ class _Inbox:
     def take(self, phase: Phase, count: int) -> list[Message]:
         """The next ``count`` messages of this phase, one per sender, within the deadline."""
         wire, pull = self.wire, self.pull
-        deadline = None  # set on the first dropped message: the deadline covers the whole wait
+        # Each message has the whole receive deadline, as without foreign traffic (the
+        # socket's RCVTIMEO). Only while foreign messages are being dropped is the deadline
+        # kept by hand, from the start of the wait they interrupt, so they never extend it.
+        deadline = None
         senders: set[int] = set()
         received: list[Message] = []
         self.progress[self.stage] = STAGE_RECEIVE
         while len(received) < count:
             try:
                 if deadline is None:
+                    waiting_since = time.monotonic()
                     data = pull.recv()
                 else:
                     left = deadline - time.monotonic()
@@ -233,8 +237,9 @@ class _Inbox:
             if envelope is None:
                 self.foreign += 1
                 if deadline is None:
-                    deadline = time.monotonic() + self.timeout
+                    deadline = waiting_since + self.timeout
                 continue
+            deadline = None
             message = envelope.message
             reason = misplaced(envelope, wire.trial, wire.round, phase, wire.leader, self.node)
             if reason is None and message.sender in senders:

@@ -17,7 +17,7 @@ import signal
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -110,12 +110,13 @@ def _take_ownership(directory: str) -> int:
     return fd
 
 
-def remove_stale_socket_directories() -> list[str]:
+def remove_stale_socket_directories(parents: Sequence[str] | None = None) -> list[str]:
     """Remove socket directories left by runs whose supervisor is gone (SIGKILL, an
-    out-of-memory kill); never one whose owner lives. Returns the directories removed."""
+    out-of-memory kill); never one whose owner lives. ``parents``: where to look (the
+    temporary directory and /tmp). Returns the directories removed."""
     removed: list[str] = []
     uid = os.getuid()
-    for parent in {tempfile.gettempdir(), "/tmp"}:
+    for parent in parents if parents is not None else sorted({tempfile.gettempdir(), "/tmp"}):
         try:
             entries = list(os.scandir(parent))
         except OSError:
@@ -139,8 +140,14 @@ def _stale(directory: str, mtime: float) -> bool:
         fd = os.open(os.path.join(directory, _OWNER_FILE), os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
         # No owner file: a directory being set up right now (its owner file appears within
-        # microseconds), or one from a version without owner files: stale only when old.
-        return time.time() - mtime > _LEGACY_AGE
+        # microseconds), one from a version without owner files, or not ours at all. Stale
+        # only when old and holding nothing but node sockets (named 0..N-1).
+        if time.time() - mtime <= _LEGACY_AGE:
+            return False
+        try:
+            return all(name.isdigit() for name in os.listdir(directory))
+        except OSError:
+            return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -19,7 +19,15 @@ from omegaconf import OmegaConf
 from app_helpers import job_results, run_paxos_exp
 from paxos_exp import app
 from paxos_exp.core.records import RunStats, Timings
-from paxos_exp.results import RESULT_FILE, ROUNDS_FILE, TRIALS_FILE, JobLock, completed, read_result
+from paxos_exp.results import (
+    RESULT_FILE,
+    ROUNDS_FILE,
+    TRIALS_FILE,
+    JobLock,
+    completed,
+    read_result,
+    verify_tables,
+)
 
 APP = [sys.executable, "-m", "paxos_exp.app"]
 
@@ -67,13 +75,20 @@ def test_a_job_locked_elsewhere_is_skipped_and_said_so(tmp_path: Path, caplog):
     assert read_result(directory) is None
 
 
-def _interrupting_engine(after_trials: int):
-    """An engine that makes a few trials (on the real core), then gets Ctrl-C."""
+def _interrupting_engine(after_trials: int, mid_trial: bool = False):
+    """An engine that makes a few trials (on the real core), then gets Ctrl-C: between two
+    trials, or after the rounds of one more trial but before its record (a long trial's
+    rounds arrive in chunks before it ends)."""
+    from paxos_exp.core.records import CollectingSink
     from paxos_exp.runtime.inprocess import run_trial
 
     def stream(config, options, sink, emit=None, on_trial=None):
         for trial in range(after_trials):
             run_trial(config, trial, sink)
+        if mid_trial:
+            unfinished = CollectingSink()
+            run_trial(config, after_trials, unfinished)
+            sink.add_rounds(unfinished.rounds, unfinished.trace)
         raise KeyboardInterrupt
 
     return stream
@@ -106,20 +121,25 @@ def test_force_then_failure_keeps_the_old_ok_result(tmp_path: Path, monkeypatch:
     assert (directory / RESULT_FILE).read_bytes() == before
 
 
+@pytest.mark.parametrize("mid_trial", [False, True])
 def test_ctrl_c_keeps_whole_trials_as_an_interrupted_partial_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mid_trial: bool
 ):
     directory = tmp_path / "job"
-    monkeypatch.setattr("paxos_exp.runtime.api.stream_config", _interrupting_engine(7))
+    monkeypatch.setattr("paxos_exp.runtime.api.stream_config", _interrupting_engine(7, mid_trial))
     with pytest.raises(KeyboardInterrupt):
-        app.run_job(_cfg(), directory)
+        app.run_job(_cfg(trace=True), directory)
     document = read_result(directory)
     assert document["status"] == "interrupted"
     assert document["summary"]["trials"] == 7
+    assert document["summary"]["rounds_total"] == 7 * 3
     assert document["tables"][TRIALS_FILE]["rows"] == 7
     assert len((directory / TRIALS_FILE).read_text().splitlines()) == 8
     assert len((directory / ROUNDS_FILE).read_text().splitlines()) == 1 + 7 * 3
-    # Not done: a rerun redoes it.
+    trace_trials = {line.split(",")[0] for line in (directory / "trace.csv").read_text().splitlines()[1:]}
+    assert trace_trials == {str(trial) for trial in range(7)}
+    # The recorded checksums match the files, and the job is not done: a rerun redoes it.
+    assert verify_tables(directory, document) is None
     assert completed(directory, document, document["job_key"]) is not None
 
 

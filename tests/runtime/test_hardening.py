@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from paxos_exp.core import messages as m
 from paxos_exp.core.errors import RunError
 from paxos_exp.core.node import Send
 from paxos_exp.runtime import limits, node_process, processes
+from paxos_exp.runtime.wire import NodeWire
 
 # A process that knows nothing of the run but where its sockets are: it pushes messages with
 # the right tags but no token (the old plain-text envelope), garbage, messages under a wrong
@@ -33,7 +35,7 @@ from paxos_exp.runtime import limits, node_process, processes
 FORGER = textwrap.dedent(
     """
     import glob, os, sys, zmq
-    parent, stop = sys.argv[1], sys.argv[2]
+    parent, stop, nodes, ready = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     context = zmq.Context()
     sockets, sent = {}, 0
     forged = [b"0 0 1 0 START", b"0 0 2 0 PROPOSE 1", b"0 0 1 1 JOIN 0 1", b"0 0 2 2 VOTE",
@@ -56,6 +58,10 @@ FORGER = textwrap.dedent(
                     sent += 1
                 except zmq.Again:
                     pass
+        if ready >= 0 and len(sockets) == nodes and sent >= 10 * nodes:
+            os.write(ready, b"!")  # every node socket has forged messages on their way
+            os.close(ready)
+            ready = -1
     print(sent, flush=True)
     for push in sockets.values():
         push.close(0)
@@ -81,19 +87,34 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def test_forged_garbage_and_oversized_messages_are_dropped_and_counted(private_tmp: Path):
+def test_forged_garbage_and_oversized_messages_are_dropped_and_counted(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+):
+    clean = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, engine="inprocess")
     stop = private_tmp / "stop"
+    ready_read, ready_write = os.pipe()
     forger = subprocess.Popen(
-        [sys.executable, "-c", FORGER, str(private_tmp), str(stop)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        [sys.executable, "-c", FORGER, str(private_tmp), str(stop), "4", str(ready_write)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True, pass_fds=(ready_write,),
     )
+    os.close(ready_write)
+    real_begin = NodeWire.begin
+
+    def begin_once_forged(self, trial, rnd, leader):
+        # (In every forked node.) Trial 1 starts only once the forger has sent to every node
+        # socket, so the forged messages are there to be read: the test cannot race it.
+        if trial == 1 and rnd == 0:
+            select.select([ready_read], [], [], 60)
+        return real_begin(self, trial, rnd, leader)
+
+    monkeypatch.setattr(NodeWire, "begin", begin_once_forged)
     try:
-        attacked = paxos_exp.run(4, 0.2, 20, trials=150, seed=11)
+        attacked = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, start_method="fork")
         stop.touch()
         sent = int(forger.communicate(timeout=60)[0].split()[-1])
     finally:
         _kill_group(forger)
-    clean = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, engine="inprocess")
+        os.close(ready_read)
     assert sent > 0
     assert attacked.foreign_messages > 0
     # Nothing forged reached the protocol: exactly the records of the same run without it.
@@ -147,7 +168,7 @@ def test_a_node_that_breaks_the_protocol_is_named(monkeypatch: pytest.MonkeyPatc
     assert "node 0 failed" not in text
 
 
-def _start_and_wait_for_sockets(parent: Path) -> subprocess.Popen:
+def _start_and_wait_for_sockets(parent: Path, started: list[subprocess.Popen]) -> subprocess.Popen:
     """A supervisor in a subprocess, reported running once its first trial is done."""
     script = textwrap.dedent(
         f"""
@@ -165,15 +186,17 @@ def _start_and_wait_for_sockets(parent: Path) -> subprocess.Popen:
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             start_new_session=True)
+    started.append(proc)  # killed by the caller whatever happens next
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     assert ready and proc.stdout.readline().strip() == b"running"
     return proc
 
 
 def test_socket_directory_of_a_killed_supervisor_is_removed_by_the_next_run(private_tmp: Path):
-    victim = _start_and_wait_for_sockets(private_tmp)
-    alive = _start_and_wait_for_sockets(private_tmp)
+    started: list[subprocess.Popen] = []
     try:
+        victim = _start_and_wait_for_sockets(private_tmp, started)
+        alive = _start_and_wait_for_sockets(private_tmp, started)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)
         left = sorted(private_tmp.glob("pxe-*"))
@@ -184,8 +207,8 @@ def test_socket_directory_of_a_killed_supervisor_is_removed_by_the_next_run(priv
         assert (remaining[0] / "0").exists()
         assert alive.poll() is None
     finally:
-        _kill_group(victim)
-        _kill_group(alive)
+        for proc in started:
+            _kill_group(proc)
 
 
 def test_stale_directories_are_judged_by_their_owner_lock(private_tmp: Path):
@@ -200,12 +223,21 @@ def test_stale_directories_are_judged_by_their_owner_lock(private_tmp: Path):
     fresh.mkdir()
     other = private_tmp / "not-ours"
     other.mkdir()
+    old_legacy = private_tmp / "pxe-legacy"  # an old version's: no owner file, only sockets
+    old_legacy.mkdir()
+    (old_legacy / "0").touch()
+    not_sockets = private_tmp / "pxe-someone-elses"  # old, no owner file, other contents
+    not_sockets.mkdir()
+    (not_sockets / "notes.txt").touch()
+    two_hours_ago = time.time() - 7200
+    for path in (old_legacy, not_sockets):
+        os.utime(path, (two_hours_ago, two_hours_ago))
     try:
-        removed = processes.remove_stale_socket_directories()
+        removed = processes.remove_stale_socket_directories([str(private_tmp)])
     finally:
         os.close(fd)
-    assert removed == [str(stale)]
-    assert live.exists() and fresh.exists() and other.exists()
+    assert sorted(removed) == sorted([str(stale), str(old_legacy)])
+    assert live.exists() and fresh.exists() and other.exists() and not_sockets.exists()
 
 
 def test_a_run_too_large_for_the_machine_is_refused_before_anything_starts():
@@ -217,6 +249,11 @@ def test_a_run_too_large_for_the_machine_is_refused_before_anything_starts():
     largest = int(text.split(" is ")[1].split()[0])
     assert limits.problem(limits.needs(largest, 500), small) is None
     assert limits.problem(limits.needs(largest + 1, 500), small) is not None
+    # Absurd sizes are refused as fast, in constant memory (no per-node lists).
+    with pytest.raises(limits.LimitError, match="does not fit"):
+        limits.check_fits(10**12, 3, small)
+    with pytest.raises(limits.LimitError, match="in-process engine"):
+        limits.check_fits_inprocess(10**12, small)
     few_fds = limits.Machine(memory=None, fds=1024, threads=None, zmq_sockets=65535)
     with pytest.raises(limits.LimitError, match="open files"):
         limits.check_fits(400, 400, few_fds)
