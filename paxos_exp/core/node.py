@@ -71,6 +71,14 @@ def send_targets(node: int, nodes: int, rounds: int) -> list[int]:
     return list(range(leaders))
 
 
+def senders_to(node: int, nodes: int, rounds: int) -> int:
+    """How many nodes have ``node`` among their :func:`send_targets` (itself included)."""
+    leaders = min(rounds, nodes)
+    if leaders == 0:
+        return 0
+    return nodes if node < leaders else leaders
+
+
 def leader_start(state: NodeState, nodes: int) -> list[Send]:
     """Phase 1 of the leader: ``broadcastFailure("START")``, itself included, in id order."""
     message = m.start(state.node)

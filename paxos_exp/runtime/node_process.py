@@ -23,7 +23,7 @@ import zmq
 from paxos_exp.core import transcript as lines
 from paxos_exp.core.config import RunConfig, RuntimeOptions
 from paxos_exp.core.errors import ProtocolError
-from paxos_exp.core.messages import MAX_ENVELOPE_BYTES, Envelope, Message, Phase, misplaced
+from paxos_exp.core.messages import MAX_ENVELOPE_BYTES, Envelope, Message, Phase, misplaced, quote
 from paxos_exp.core.node import (
     NodeState,
     acceptor_on_proposal,
@@ -33,6 +33,7 @@ from paxos_exp.core.node import (
     leader_on_votes,
     leader_start,
     send_targets,
+    senders_to,
 )
 from paxos_exp.runtime.limits import needs, raise_fd_limit
 from paxos_exp.runtime.wire import ROUND_CHUNK, NodeWire, ReportRow, TraceRow
@@ -285,11 +286,14 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             _small_buffers(push)
             push.connect(endpoint(args.directory, peer))
             pushes[peer] = push
-        # Round 0 starts only once every node is connected: however long the connections
-        # take for a large N, no receive deadline of round 0 runs while they are made.
+        token = args.token
+        foreign = _greet(pull, pushes, targets, token, senders_to(node, nodes, config.rounds),
+                         options.startup_timeout)
+        # Round 0 starts only once every connection carried a message: libzmq makes them in
+        # the background after connect() returns, which for a large N takes longer than a
+        # round's deadline, so none of round 0's deadlines may run while they are made.
         barrier.wait(options.startup_timeout)
         send_report(conn, ("ready", node))
-        token = args.token
 
         def deliver(receiver: int, phase: Phase, message: Message) -> None:
             pushes[receiver].send(  # type: ignore[union-attr] - targets cover every receiver
@@ -298,6 +302,7 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
 
         wire = NodeWire(config.fail_prob, config.seed, None, deliver)
         inbox = _Inbox(pull, token, node, options.receive_timeout, progress, wire)
+        inbox.foreign = foreign
         quorums = config.quorums
         transcript = options.transcript
         for trial in range(config.trials):
@@ -340,6 +345,35 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
                 push.close(linger=0)
         pull.close(linger=0)
         context.term()
+
+
+_GREETING = b"HELLO"
+
+
+def _greet(pull: zmq.Socket, pushes: list[zmq.Socket | None], targets: list[int], token: bytes,
+           expected: int, timeout: float) -> int:
+    """Send the run's token once over every connection and wait for every node that sends
+    to this one to do the same; returns the foreign messages dropped meanwhile."""
+    greeting = token + _GREETING
+    for peer in targets:
+        pushes[peer].send(greeting)  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout
+    received = foreign = 0
+    while received < expected:
+        left = deadline - time.monotonic()
+        if left <= 0 or not pull.poll(max(1, int(left * 1000))):
+            raise _Timeout(
+                f"only {received} of the {expected} nodes that send to this one were connected "
+                f"within {timeout:g} s (the start-up deadline)"
+            )
+        data = pull.recv(zmq.NOBLOCK)
+        if data == greeting:
+            received += 1
+        elif len(data) >= len(token) and data.startswith(token):
+            raise ProtocolError(f"a node of this run sent {quote(data[len(token):])} before round 0")
+        else:
+            foreign += 1
+    return foreign
 
 
 def _small_buffers(socket: zmq.Socket) -> None:

@@ -285,13 +285,17 @@ def test_default_deadlines_grow_with_the_run():
 
 
 def test_fewer_rounds_than_nodes_connect_only_to_leaders():
-    from paxos_exp.core.node import send_targets
+    from paxos_exp.core.node import send_targets, senders_to
 
     assert send_targets(0, 6, 2) == list(range(6))  # a leader sends to everyone
     assert send_targets(4, 6, 2) == [0, 1]  # an acceptor only to the leaders
     assert send_targets(4, 6, 0) == []
     total, _ = limits.connections(6, 2)
     assert total == sum(len(send_targets(node, 6, 2)) for node in range(6))
+    for rounds in (0, 2, 6, 9):  # every node is told exactly how many greet it at start-up
+        for node in range(6):
+            assert senders_to(node, 6, rounds) == sum(
+                node in send_targets(other, 6, rounds) for other in range(6))
     result = paxos_exp.run(6, 0.2, 2, trials=30, seed=4)
     assert result.trials == paxos_exp.run(6, 0.2, 2, trials=30, seed=4, engine="inprocess").trials
 
