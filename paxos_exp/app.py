@@ -281,7 +281,8 @@ def _run_and_record(
                 try:
                     document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
                     document["tables"] = tables.commit_whole_trials()
-                except OSError:
+                except Exception:  # noqa: BLE001 - the interrupt is what the user must see
+                    document["summary"] = document["tables"] = None
                     tables.discard()
         raise
     finally:

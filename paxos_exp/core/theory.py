@@ -8,22 +8,38 @@ fresh draws, so a round decides with probability ``f_join * f_vote`` (``f^2`` fo
 
 from __future__ import annotations
 
-from math import comb
+from math import comb, exp, fsum, lgamma, log, log1p
 
 from paxos_exp.core.quorum import majority
 
 
+# Up to here every binomial coefficient converts to a float (comb(1030, 515) would not).
+_EXACT_TRIALS = 1000
+
+
 def binomial_tail(trials: int, success: float, at_least: int) -> float:
-    """``P(Bin(trials, success) >= at_least)``, exactly summed."""
+    """``P(Bin(trials, success) >= at_least)``, exactly summed; past 1,000 trials the terms
+    are summed in log space (a coefficient alone would overflow a float)."""
     if at_least <= 0:
         return 1.0
     if at_least > trials:
         return 0.0
     failure = 1.0 - success
-    return sum(
-        comb(trials, k) * success**k * failure ** (trials - k)
+    if trials <= _EXACT_TRIALS:
+        return sum(
+            comb(trials, k) * success**k * failure ** (trials - k)
+            for k in range(at_least, trials + 1)
+        )
+    if success <= 0.0:
+        return 0.0
+    if success >= 1.0:
+        return 1.0
+    log_success, log_failure, whole = log(success), log1p(-success), lgamma(trials + 1)
+    return min(1.0, fsum(
+        exp(whole - lgamma(k + 1) - lgamma(trials - k + 1) + k * log_success
+            + (trials - k) * log_failure)
         for k in range(at_least, trials + 1)
-    )
+    ))
 
 
 def quorum_probability(nodes: int, fail_prob: float, quorum: int | None = None) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import itertools
 
 import pytest
@@ -134,3 +135,23 @@ def test_probabilities_are_monotone_in_p():
         values = [theory.round_decision_probability(nodes, p) for p in grid]
         assert all(a >= b for a, b in zip(values, values[1:]))
         assert all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_binomial_tail_of_thousands_of_trials_stays_finite_and_continuous():
+    from paxos_exp.core import theory
+
+    # Past 1,000 trials the exact sum's coefficients overflow a float; the log-space sum
+    # must agree with the exact one where both work, and stay a probability beyond.
+    exact = theory.binomial_tail(1000, 0.81, 501)
+    limit = theory._EXACT_TRIALS
+    try:
+        theory._EXACT_TRIALS = 0
+        assert theory.binomial_tail(1000, 0.81, 501) == pytest.approx(exact, abs=1e-12)
+        assert theory.binomial_tail(900, 0.3, 280) == pytest.approx(
+            sum(math.comb(900, k) * 0.3**k * 0.7 ** (900 - k) for k in range(280, 901)), abs=1e-12)
+    finally:
+        theory._EXACT_TRIALS = limit
+    for nodes in (1031, 3000, 100_000):
+        value = theory.decision_within_probability(nodes, 0.1, 3)
+        assert 0.0 <= value <= 1.0
+    assert theory.binomial_tail(5000, 0.0, 1) == 0.0 and theory.binomial_tail(5000, 1.0, 5000) == 1.0
