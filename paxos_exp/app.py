@@ -407,7 +407,8 @@ def main() -> None:
             raise
         retry = _resume_hint().replace("to resume", "to retry it")
         print(f"paxos-exp: error: a job failed ({type(error).__name__}: {_one_line(error)}); "
-              f"its result.json says why; {retry}", file=sys.stderr)
+              f"its result.json says why (HYDRA_FULL_ERROR=1 shows the traceback); {retry}",
+              file=sys.stderr)
         sys.exit(1)
     finally:
         if not full:
