@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
 from paxos_exp.core.errors import ConfigError, RunError, StopSweep
-from paxos_exp.core.records import RunStats, Timings
+from paxos_exp.core.records import Timings
 from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
@@ -220,7 +220,6 @@ def _run_and_record(
     }
     progress = None
     tables: JobTables | None = None
-    stats: RunStats | None = None
     restore_sigterm = _sigterm_as_exit()
     record = True  # whether this run's result.json is written (not over a kept ok one)
     try:

@@ -29,7 +29,7 @@ from paxos_exp.core import theory
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import StopSweep
 from paxos_exp.core.messages import KINDS
-from paxos_exp.core.records import RoundRecord, RunResult, Timings, TraceRecord, TrialRecord, trial_row
+from paxos_exp.core.records import RoundRecord, Timings, TraceRecord, TrialRecord, trial_row
 
 RESULT_FILE = "result.json"
 SWEEP_MANIFEST = "sweep.json"  # in a sweep directory: job count, start time, command
@@ -90,15 +90,6 @@ def write_atomic(path: Path, text: str) -> None:
 
 def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
-
-
-def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
-    write_atomic(path, buffer.getvalue())
 
 
 class TableWriter:
@@ -368,15 +359,6 @@ class SummaryBuilder:
         }
 
 
-def summarize(result: RunResult) -> dict[str, Any]:
-    """The ``summary`` block of result.json for a run held in memory."""
-    builder = SummaryBuilder()
-    builder.add_rounds(result.rounds, ())
-    for trial in result.trials:
-        builder.add_trial(trial)
-    return builder.summary(result.config, result.timings)
-
-
 ROUND_COLUMNS = [
     "trial", "round", "leader", "joins", "proposal", "votes", "decided", "decision",
     "sent_start", "sent_join", "sent_propose", "sent_vote", "sent_roundchange", "sent_crash",
@@ -390,19 +372,6 @@ TRACE_COLUMNS = ["trial", "round", "phase", "sender", "receiver", "kind", "body"
 
 
 _SENT_FIELDS = tuple(f"sent_{kind.value.lower()}" for kind in KINDS)
-
-
-def write_tables(directory: Path, result: RunResult) -> dict[str, Any]:
-    """Write a run held in memory as the job's tables; returns their result.json entries."""
-    tables = JobTables(directory, trace=result.trace is not None)
-    try:
-        tables.add_rounds(result.rounds, result.trace or ())
-        for trial in result.trials:
-            tables.add_trial(trial)
-        return tables.commit()
-    except BaseException:
-        tables.discard()
-        raise
 
 
 class JobTables:

@@ -14,7 +14,6 @@ from paxos_exp.core.node import leader_of
 from paxos_exp.core.records import (
     LeaderReport,
     NodeRoundReport,
-    RecordSink,
     RoundRecord,
     TraceRecord,
     TrialRecord,
@@ -58,18 +57,3 @@ class TrialAssembler:
 
     def finish(self) -> TrialRecord:
         return self.check.finish()
-
-
-def assemble_trial(
-    config: RunConfig,
-    trial: int,
-    node_reports: Sequence[Sequence[ReportRow]],
-    node_traces: Sequence[Sequence[TraceRow]] | None,
-) -> tuple[list[RoundRecord], TrialRecord, list[TraceRecord]]:
-    """A whole trial at once: ``node_reports[i]`` holds node i's report of every round."""
-    assembler = TrialAssembler(config, trial)
-    rounds, trace = assembler.add_chunk(node_reports, node_traces)
-    return rounds, assembler.finish(), trace
-
-
-__all__ = ["RecordSink", "TrialAssembler", "assemble_trial"]

@@ -194,6 +194,16 @@ def _limit(kind: int) -> int | None:
     return None if limit == resource.RLIM_INFINITY else int(limit)
 
 
+def _system_threads() -> int:
+    """Threads running on the whole system now (the total of /proc/loadavg's "running/total";
+    0 when it cannot be read)."""
+    fields = (_read("/proc/loadavg") or "").split()
+    try:
+        return int(fields[3].split("/")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
 def _user_threads() -> int:
     """Threads this user runs now (what RLIMIT_NPROC counts); 0 when /proc cannot tell."""
     uid, count = os.getuid(), 0
@@ -243,21 +253,17 @@ class Machine:
     def here() -> Machine:
         zmq_sockets = _zmq_socket_limit()
         caps = []
-        # Root is not held to RLIMIT_NPROC (the kernel exempts it); everyone else is.
+        # Root is not held to RLIMIT_NPROC (the kernel exempts it); everyone else is, and it
+        # counts this user's threads, which only a scan of /proc can tell.
         nproc = _limit(resource.RLIMIT_NPROC) if os.geteuid() != 0 else None
-        running = None
         if nproc is not None:
-            running = _user_threads()
-            caps.append(nproc - running)
-        for path in ("/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"):
-            text = _read(path)
+            caps.append(nproc - _user_threads())
+        # pid_max, threads-max and a pids cgroup count every thread of the system.
+        running = _system_threads()
+        for text in (_read("/proc/sys/kernel/pid_max"), _read("/proc/sys/kernel/threads-max"),
+                     _read("/sys/fs/cgroup/pids/pids.max") or _read("/sys/fs/cgroup/pids.max")):
             if text and text.strip().isdigit():
-                if running is None:
-                    running = _user_threads()
                 caps.append(int(text) - running)
-        pids = _read("/sys/fs/cgroup/pids/pids.max") or _read("/sys/fs/cgroup/pids.max")
-        if pids and pids.strip().isdigit():
-            caps.append(int(pids) - (running if running is not None else _user_threads()))
         return Machine(
             memory=memory_available(),
             fds=_limit(resource.RLIMIT_NOFILE),

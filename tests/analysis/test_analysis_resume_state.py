@@ -264,12 +264,17 @@ def test_a_job_found_completed_in_another_sweep_is_not_missing(tiny_sweep: Path)
     assert _kinds(load([copy, tiny_sweep])) == [loading.DUPLICATE] * 7
 
 
-def test_a_job_the_other_sweep_did_not_complete_is_still_missing(tiny_sweep: Path) -> None:
-    copy = tiny_sweep.parent / "tiny_again"
-    shutil.copytree(tiny_sweep, copy)
+def _copy_missing_one_job(sweep: Path) -> tuple[Path, Path]:
+    """A copy of ``sweep`` without its first job; returns the copy and that job in ``sweep``."""
+    copy = sweep.parent / "tiny_again"
+    shutil.copytree(sweep, copy)
     gone = _jobs(copy)[0]
     shutil.rmtree(gone)
-    original = tiny_sweep / gone.name
+    return copy, sweep / gone.name
+
+
+def test_a_job_the_other_sweep_did_not_complete_is_still_missing(tiny_sweep: Path) -> None:
+    copy, original = _copy_missing_one_job(tiny_sweep)
     document = _document(original)
     document.update(status="failed", error="RunError: boom", summary=None)
     _write(original, document)
@@ -279,11 +284,7 @@ def test_a_job_the_other_sweep_did_not_complete_is_still_missing(tiny_sweep: Pat
 
 def test_a_different_job_in_another_sweep_does_not_fill_the_gap(tiny_sweep: Path) -> None:
     # Same grid values, another seed: another job (another job key), so still missing.
-    copy = tiny_sweep.parent / "tiny_again"
-    shutil.copytree(tiny_sweep, copy)
-    gone = _jobs(copy)[0]
-    shutil.rmtree(gone)
-    original = tiny_sweep / gone.name
+    copy, original = _copy_missing_one_job(tiny_sweep)
     document = _document(original)
     document["config"]["seed"] = 99
     document["job_key"] += "_seed99"
