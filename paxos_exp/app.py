@@ -25,9 +25,17 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 from omegaconf import DictConfig
 
-from paxos_exp.app_config import job_config, job_key, register_configs, register_resolvers, to_run_config
+from paxos_exp.app_config import (
+    job_config,
+    job_key,
+    register_configs,
+    register_resolvers,
+    run_spec,
+    stored_config,
+)
 from paxos_exp.core.errors import ConfigError, RunError, StopSweep
-from paxos_exp.core.records import Timings
+from paxos_exp.core.config import Safety
+from paxos_exp.core.records import Timings, TrialRecord
 from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
@@ -116,7 +124,11 @@ def _position(hydra_cfg: Any) -> tuple[str, float | None]:
 
 
 def _describe(config: dict[str, Any]) -> str:
-    return f"nodes={config['nodes']} fail_prob={config['fail_prob']:.2f} rounds={config['rounds']}"
+    protocol = config.get("protocol")
+    name = protocol.get("name") if isinstance(protocol, dict) else None
+    where = "" if name in (None, "classic") else f"protocol={name} "
+    return (f"{where}nodes={config['nodes']} fail_prob={config['fail_prob']:.2f} "
+            f"rounds={config['rounds']}")
 
 
 RUNNING_ELSEWHERE = "running elsewhere"  # what run_job returns for a job another process holds
@@ -145,7 +157,7 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
     # Every value is checked before anything is locked, written or started, and so is
     # whether this machine can give a run of this size what it needs.
-    run_config, options = to_run_config(config)
+    run_config, options = run_spec(config)
     if hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         # (In a sweep the engine's own check fails just this job, and its result.json says so.)
         from paxos_exp.runtime.limits import check_fits, check_fits_inprocess
@@ -207,8 +219,8 @@ def _run_and_record(
         "error": None,
         "job_key": key,
         "name": cfg.get("name"),
-        "config": config,
-        "seed": config.get("seed"),
+        "config": stored_config(run_config, options),
+        "seed": run_config.seed,
         "summary": None,
         "tables": None,
         "foreign_messages": 0,
@@ -232,7 +244,8 @@ def _run_and_record(
         from paxos_exp.runtime.api import stream_config
 
         tables = JobTables(output_dir, trace=run_config.trace)
-        stats = stream_config(run_config, options, tables, on_trial=progress)
+        sink = tables if run_config.safety is Safety.record else _StopAtViolation(tables, output_dir)
+        stats = stream_config(run_config, options, sink, on_trial=progress)
         document["foreign_messages"] = stats.foreign_messages
         if stats.foreign_messages:
             log.warning(
@@ -242,19 +255,15 @@ def _run_and_record(
             )
         summary = tables.summary.summary(run_config, stats.timings)
         document["summary"] = summary
-        safety = summary["safety"]
-        if safety["unsafe_count"]:
-            if not keep_previous:  # the violating trials stay in the tables for a look
-                document["tables"] = tables.commit()
-            raise RunError(
-                f"safety violated in {safety['unsafe_count']} trials (first: "
-                f"{safety['unsafe_trials'][:5]}); see trials.csv and rounds.csv in {output_dir}"
-            )
         # Only now, complete, do the new tables replace anything (a forced rerun's old ones).
         document["tables"] = tables.commit()
         document["status"] = STATUS_OK
     except Exception as error:
         document["error"] = f"{type(error).__name__}: {error}"
+        if isinstance(error, SafetyViolation) and tables is not None and not keep_previous:
+            # The trials up to the violating one stay in the tables for a look.
+            document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
+            document["tables"] = tables.commit_whole_trials()
         if document["tables"] is None:  # no tables, so no summary of them either
             document["summary"] = None
             if tables is not None:
@@ -295,6 +304,30 @@ def _run_and_record(
             document["wall_seconds"] = time.perf_counter() - began
             write_result(output_dir, document)
     return document
+
+
+class SafetyViolation(RunError):
+    """A trial of a protocol that claims safety broke it (``safety=fail``)."""
+
+
+class _StopAtViolation:
+    """The job's tables as a sink that stops the run at the first unsafe trial."""
+
+    def __init__(self, tables: JobTables, directory: Path) -> None:
+        self.tables, self.directory = tables, directory
+        self.add_rounds = tables.add_rounds
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        self.tables.add_trial(trial)
+        if not trial.safe:
+            broken = [name for name, ok in (("agreement", trial.agreement_ok),
+                                            ("validity", trial.validity_ok),
+                                            ("proposals after the first decision",
+                                             trial.proposals_ok)) if not ok]
+            raise SafetyViolation(
+                f"safety violated in trial {trial.trial} ({', '.join(broken)}); see trials.csv "
+                f"and rounds.csv in {self.directory} (safety=record counts violations instead)"
+            )
 
 
 def _partial_timings(began: float) -> Timings:

@@ -6,11 +6,13 @@ that types cannot express are done by :func:`to_run_config` before any process s
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
 import re
 import sys
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,24 +22,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from paxos_exp.core.config import (
     DEADLINE_KEYS,
+    Engine,
     RunConfig,
     RuntimeOptions,
+    Safety,
+    StartMethod,
     canonical_fail_prob,
     parse_initial_values,
 )
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.quorum import majority
-
-
-class Engine(enum.Enum):
-    processes = "processes"
-    inprocess = "inprocess"
-
-
-class StartMethod(enum.Enum):
-    fork = "fork"
-    spawn = "spawn"
-    forkserver = "forkserver"
+from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
 
 @dataclass
@@ -64,8 +59,11 @@ class PaxosConf:
     initial_values: Optional[str] = None  # null: fair coins per trial; or one bit per node, "0110"
     engine: Engine = Engine.processes
     trace: bool = False
-    join_quorum: Optional[int] = None  # null: strict majority
-    vote_quorum: Optional[int] = None
+    # The protocol and fault model: Hydra groups filled from the registries (protocol=NAME,
+    # faults=NAME); their settings are typed by each plug-in's own params dataclass.
+    protocol: Any = None
+    faults: Any = None
+    safety: Optional[Safety] = None  # null: fail for a protocol that claims safety, else record
     runtime: RuntimeConf = field(default_factory=RuntimeConf)
     force: bool = False  # rerun even if this job's result.json says ok
     report: bool = True  # build the report at the end of a sweep (best effort)
@@ -126,8 +124,34 @@ def _exit_on_bad_name(config: DictConfig) -> None:
 
 
 
+def _group_schema(plugin: Any) -> Any:
+    """A Hydra structured config for one plug-in: its ``name`` and its params' fields."""
+    hints = typing.get_type_hints(plugin.params)
+    extra = [(field.name, hints[field.name], dataclasses.field(default=field.default))
+             for field in dataclasses.fields(plugin.params)]
+    return dataclasses.make_dataclass(f"{plugin.name}_conf",
+                                      [("name", str, dataclasses.field(default=plugin.name)), *extra])
+
+
 def register_configs() -> None:
-    ConfigStore.instance().store(name="paxos_schema", node=PaxosConf)
+    """The schema, and one entry per registered protocol and fault model in their groups
+    (so a new plug-in module is all it takes: no YAML repeats its defaults)."""
+    store = ConfigStore.instance()
+    store.store(name="paxos_schema", node=PaxosConf)
+    for group, registry in (("protocol", PROTOCOLS), ("faults", FAULTS)):
+        for plugin in registry:
+            store.store(group=group, name=plugin.name, node=_group_schema(plugin))
+
+
+def catalogue() -> str:
+    """The protocols and fault models, one line each (for ``paxos-exp --help``)."""
+    lines = ["Protocols (protocol=NAME):"]
+    for protocol in PROTOCOLS:
+        lines.append(f"  {protocol.name:<22} {protocol.description}")
+    lines.append("Fault models (faults=NAME):")
+    for model in FAULTS:
+        lines.append(f"  {model.name:<22} {model.description}")
+    return "\n".join(lines)
 
 
 def job_config(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
@@ -152,33 +176,25 @@ def job_config(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_form(config: dict[str, Any]) -> dict[str, Any]:
-    """What decides a job's records, in one spelling: equal jobs get equal keys."""
-    form = dict(config)
-    runtime = dict(form.get("runtime") or {})
-    # Deadlines are not part of the key, so a sweep that failed on them resumes with longer
-    # ones (runtime=patient).
-    for key in DEADLINE_KEYS:
-        runtime.pop(key, None)
-    form["runtime"] = runtime
+    """What decides a job's records, in one spelling: the run spec, the engine and the start
+    method (equal jobs get equal keys). A configuration that is not valid keeps its raw form:
+    the range check rejects it before any key matters."""
     try:
-        values = parse_initial_values(form.get("initial_values"))
-        form["initial_values"] = None if values is None else "".join(map(str, values))
+        run_config, options = run_spec(config)
     except ConfigError:
-        pass  # invalid: the range check rejects it before any key matters
-    nodes = form.get("nodes")
-    if isinstance(nodes, int) and nodes >= 1:
-        for quorum in ("join_quorum", "vote_quorum"):
-            if form.get(quorum) is None:
-                form[quorum] = majority(nodes)
-    return form
+        return dict(config)
+    return {**run_config.spec(), "engine": options.engine, "start_method": options.start_method}
 
 
 def job_key(config: dict[str, Any]) -> str:
     """A readable prefix plus a hash of everything that decides the job's records."""
     canonical = json.dumps(_key_form(config), sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.blake2b(canonical.encode(), digest_size=5).hexdigest()
+    protocol = config.get("protocol")
+    name = protocol.get("name") if isinstance(protocol, dict) else None
+    prefix = "" if name in (None, "classic") else f"{name}_"
     return (
-        f"n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"
+        f"{prefix}n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"
         f"_t{config.get('trials')}_{digest}"
     )
 
@@ -192,12 +208,15 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("paxos_job_key", _job_key_resolver)
     if not OmegaConf.has_resolver("paxos_name"):
         OmegaConf.register_new_resolver("paxos_name", _name_resolver)
+    if not OmegaConf.has_resolver("paxos_catalogue"):
+        OmegaConf.register_new_resolver("paxos_catalogue", catalogue)
     if not OmegaConf.has_resolver("paxos_sweep_name"):
         OmegaConf.register_new_resolver("paxos_sweep_name", _sweep_name_resolver)
 
 
-def to_run_config(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
-    """Range-check a job configuration (raises ConfigError naming the key to change)."""
+def run_spec(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
+    """The one way from a composed job configuration to the validated, frozen run spec and
+    the runtime options (raises ConfigError naming the key to change)."""
     runtime = config.get("runtime") or {}
     try:
         run_config = RunConfig(
@@ -207,8 +226,9 @@ def to_run_config(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
             trials=config["trials"],
             seed=config["seed"],
             initial_values=parse_initial_values(config.get("initial_values")),
-            join_quorum=config.get("join_quorum"),
-            vote_quorum=config.get("vote_quorum"),
+            protocol=config.get("protocol") or DEFAULT_PROTOCOL,
+            faults=config.get("faults") or DEFAULT_FAULTS,
+            safety=config.get("safety"),
             trace=bool(config.get("trace", False)),
         )
         given = {key: runtime[key] for key in ("start_method", *DEADLINE_KEYS) if key in runtime}
@@ -218,3 +238,13 @@ def to_run_config(config: dict[str, Any]) -> tuple[RunConfig, RuntimeOptions]:
     except KeyError as error:
         raise ConfigError(f"missing configuration key {error}") from None
     return run_config, options
+
+
+def stored_config(run_config: RunConfig, options: RuntimeOptions) -> dict[str, Any]:
+    """What result.json stores as ``config``: the run spec, then how it was run."""
+    return {
+        **run_config.spec(),
+        "engine": options.engine,
+        "runtime": {"start_method": options.start_method,
+                    **{key: getattr(options, key) for key in DEADLINE_KEYS}},
+    }

@@ -23,7 +23,8 @@ from paxos_exp.core.config import (
     parse_initial_values,
 )
 from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
-from paxos_exp.core.faults import MAX_SEED
+from paxos_exp.core.draws import MAX_SEED
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
 
 def _whole_number(label: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -69,6 +70,22 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE a whole number, true, false or null."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--setting takes KEY=VALUE, not {text!r}")
+    words = {"true": True, "false": False, "null": None, "none": None}
+    if value.lower() in words:
+        return key, words[value.lower()]
+    try:
+        return key, int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--setting {key}: the value must be a whole number, true, false or null, not {value!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paxos-classic",
@@ -85,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--initial-values", default=None, metavar="BITS",
         help="one 0/1 per node, such as 0110 (default: fair coins from the seed)",
+    )
+    parser.add_argument(
+        "--protocol", choices=PROTOCOLS.names(), default=DEFAULT_PROTOCOL,
+        help="the protocol to run (default: classic); the wrong variants show the classic mistakes",
+    )
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="KEY=VALUE", type=_setting,
+        help="a setting of the protocol, such as join_quorum=2 (repeatable)",
     )
     parser.add_argument("--start-method", choices=START_METHODS, default="fork", help="multiprocessing start method")
     parser.add_argument(
@@ -106,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rounds=args.rounds,
             seed=seed,
             initial_values=parse_initial_values(args.initial_values),
+            protocol={"name": args.protocol, **dict(args.setting)},
         )
         options = RuntimeOptions(
             start_method=args.start_method,
@@ -115,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ConfigError as error:
         # Name the option the way it is spelled on this command line.
-        parser.error(str(error).replace("initial_values=", "--initial-values "))
+        parser.error(str(error).replace("initial_values=", "--initial-values ")
+                     .replace("protocol.allow_unsafe=true", "--setting allow_unsafe=true")
+                     .replace("protocol.", "--setting "))
     from paxos_exp.runtime.limits import LimitError, check_fits
 
     try:

@@ -20,12 +20,11 @@ import platform
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from paxos_exp.core import theory
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import StopSweep
 from paxos_exp.core.messages import KINDS
@@ -253,11 +252,13 @@ class SummaryBuilder:
         self.decision_values = {"0": 0, "1": 0}
         self.sent = [0] * len(KINDS)
         self.crashed = 0
+        self.silenced = 0
         self.unsafe: list[int] = []
         self.unsafe_count = 0
+        self.violations = {"agreement": 0, "validity": 0, "proposals": 0}
         self.agreement_ok = self.validity_ok = self.proposals_ok = True
-        # The unfinished trial's rounds, roundchanges, crashed, then messages sent by kind.
-        self._pending = [0] * (3 + len(KINDS))
+        # The unfinished trial's rounds, roundchanges, crashed, messages sent by kind, silenced.
+        self._pending = [0] * (4 + len(KINDS))
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
         # Counted for the trial under way, and only folded in with its trial record, so a
@@ -268,6 +269,7 @@ class SummaryBuilder:
             if record.proposal is None:
                 pending[1] += 1
             pending[2] += record.crashed
+            pending[3 + len(KINDS)] += record.silenced
             for index, name in enumerate(_SENT_FIELDS, start=3):
                 pending[index] += getattr(record, name)
 
@@ -276,9 +278,10 @@ class SummaryBuilder:
         self.rounds += pending[0]
         self.roundchanges += pending[1]
         self.crashed += pending[2]
+        self.silenced += pending[3 + len(KINDS)]
         for index in range(len(self.sent)):
             self.sent[index] += pending[3 + index]
-        self._pending = [0] * (3 + len(KINDS))
+        self._pending = [0] * (4 + len(KINDS))
         self.trials += 1
         self.deciding += trial.deciding_rounds
         if trial.decided:
@@ -290,6 +293,9 @@ class SummaryBuilder:
         self.validity_ok &= trial.validity_ok
         self.proposals_ok &= trial.proposals_ok
         if not trial.safe:
+            self.violations["agreement"] += not trial.agreement_ok
+            self.violations["validity"] += not trial.validity_ok
+            self.violations["proposals"] += not trial.proposals_ok
             self.unsafe_count += 1
             if len(self.unsafe) < self._UNSAFE_LISTED:
                 self.unsafe.append(trial.trial)
@@ -320,8 +326,7 @@ class SummaryBuilder:
         trials, rounds = self.trials, self.rounds
         messages = {kind.value: count for kind, count in zip(KINDS, self.sent)}
         messages["total"] = sum(self.sent)
-        args = (config.nodes, config.fail_prob)
-        quorum_args = (config.join_quorum, config.vote_quorum)
+        law = config.law
         return {
             "trials": trials,
             "decided_trials": self.decided,
@@ -336,14 +341,18 @@ class SummaryBuilder:
             "decision_values": dict(self.decision_values),
             "messages": messages,
             "crashed_messages": self.crashed,
-            "theory": {
-                "join_probability": theory.join_probability(*args, config.join_quorum),
-                "round_decision_probability": theory.round_decision_probability(*args, *quorum_args),
-                "decision_within_rounds": theory.decision_within_probability(
-                    *args, config.rounds, *quorum_args
-                ),
+            "silenced_messages": self.silenced,
+            # The exact law of this protocol under this fault model (null where there is none).
+            "theory": None if law is None else {
+                "join_probability": law.proposes,
+                "round_decision_probability": law.decides,
+                "decision_within_rounds": law.decision_within(config.rounds),
             },
             "safety": {
+                "policy": config.safety.value,
+                "claims_safety": config.claims_safety,
+                "violation_rate": self.unsafe_count / trials if trials else None,
+                "violations": dict(self.violations),
                 "agreement_ok": self.agreement_ok,
                 "validity_ok": self.validity_ok,
                 "proposals_ok": self.proposals_ok,
@@ -359,16 +368,10 @@ class SummaryBuilder:
         }
 
 
-ROUND_COLUMNS = [
-    "trial", "round", "leader", "joins", "proposal", "votes", "decided", "decision",
-    "sent_start", "sent_join", "sent_propose", "sent_vote", "sent_roundchange", "sent_crash",
-    "crashed",
-]
-TRIAL_COLUMNS = [
-    "trial", "initial_values", "decided", "first_decision_round", "deciding_rounds", "decision",
-    "agreement_ok", "validity_ok", "proposals_ok",
-]
-TRACE_COLUMNS = ["trial", "round", "phase", "sender", "receiver", "kind", "body", "crashed"]
+# Table columns are the record fields, in order.
+ROUND_COLUMNS = [field.name for field in fields(RoundRecord)]
+TRIAL_COLUMNS = [field.name for field in fields(TrialRecord)]
+TRACE_COLUMNS = [field.name for field in fields(TraceRecord)]
 
 
 _SENT_FIELDS = tuple(f"sent_{kind.value.lower()}" for kind in KINDS)

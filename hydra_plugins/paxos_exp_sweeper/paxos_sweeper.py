@@ -36,7 +36,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from paxos_exp.app_config import ADHOC_NAME, check_name, job_config, to_run_config
+from paxos_exp.app_config import ADHOC_NAME, check_name, job_config, run_spec
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.hydra_callbacks import warn_running_elsewhere
 from paxos_exp.results import SWEEP_MANIFEST, write_atomic
@@ -190,7 +190,7 @@ class _GridCheck:
                 bases[groups] = (cfg, list(job))
             try:
                 check_name(cfg.get("name"))
-                to_run_config(job_config(cfg))
+                run_spec(job_config(cfg))
             except ConfigError as error:
                 _refuse(f"sweep job {' '.join(job)}: {error}. No job was started.", self.master)
         log.debug(

@@ -38,7 +38,7 @@ REPLICATE_KEYS = ("seed", "trials")
 # Every configuration column paxos-exp writes, for frames that do not say which theirs are.
 DEFAULT_CONFIG_COLUMNS = (
     "nodes", "fail_prob", "rounds", "trials", "seed", "initial_values", "engine", "trace",
-    "join_quorum", "vote_quorum", "start_method", "startup_timeout", "receive_timeout",
+    "protocol", "faults", "safety", "allow_unsafe", "join_quorum", "vote_quorum", "start_method", "startup_timeout", "receive_timeout",
     "barrier_timeout",
 )
 # Deadlines decide whether a job finishes, never what it records (they are not in the job key

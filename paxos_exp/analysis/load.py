@@ -21,8 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from paxos_exp.core.config import DEADLINE_KEYS, canonical_fail_prob
-from paxos_exp.core.errors import PaxosExpError
+from paxos_exp.core.config import DEADLINE_KEYS, RunConfig, canonical_fail_prob
+from paxos_exp.core.errors import ConfigError, PaxosExpError
+from paxos_exp.core.faults import DEFAULT_FAULTS
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL
+from paxos_exp.core.quorum import majority
 from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
@@ -225,14 +228,34 @@ def find_sweep(path: Path) -> Sweep:
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
     """Nested groups become columns named by their leaf (``runtime.start_method`` ->
-    ``start_method``), or ``group_leaf`` when the leaf name is taken."""
+    ``start_method``), or ``group_leaf`` when the leaf name is taken; a plug-in group's
+    ``name`` is the group's column (``protocol.name`` -> ``protocol``)."""
     flat: dict[str, Any] = {key: value for key, value in config.items()
                             if not isinstance(value, dict)}
     for group, values in config.items():
         if isinstance(values, dict):
             for leaf, value in flatten_config(values).items():
+                if leaf == "name":
+                    flat[group] = value
+                    continue
                 name = leaf if leaf not in flat and leaf not in config else f"{group}_{leaf}"
                 flat[name] = value
+    return flat
+
+
+def _with_plugins(flat: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The protocol and fault model columns (``classic``/``omission`` for results written
+    before they existed), and the quorum sizes of a protocol whose quorums are not strict
+    majorities (the analysis's theory and labels read them)."""
+    flat.setdefault("protocol", DEFAULT_PROTOCOL)
+    flat.setdefault("faults", DEFAULT_FAULTS)
+    if "protocol" in config:
+        try:
+            quorums = RunConfig.from_spec(config).quorums
+        except (ConfigError, TypeError, KeyError):
+            return flat  # an unknown plug-in or setting: shown as configured, no sizes
+        if (quorums.join, quorums.vote) != (majority(flat["nodes"]),) * 2:
+            flat["join_quorum"], flat["vote_quorum"] = quorums.join, quorums.vote
     return flat
 
 
@@ -304,6 +327,7 @@ def _outcome(summary: Any, trials_requested: Any) -> dict[str, Any]:
         "safe": bool(safety.get("agreement_ok", True) and safety.get("validity_ok", True)
                      and safety.get("proposals_ok", True)),
         "unsafe_count": safety.get("unsafe_count", 0),
+        "claims_safety": safety.get("claims_safety", True),
         "wall_simulation": wall.get("simulation"),
         "wall_startup": wall.get("startup"),
         "wall_rounds": wall.get("rounds"),
@@ -353,6 +377,7 @@ def read_job_document(
         raise _Unreadable(f"result.json status is {status!r}")
     flat = flatten_config(config)
     flat["fail_prob"] = canonical_fail_prob(fail_prob)
+    flat = _with_plugins(flat, config)
     row: dict[str, Any] = {
         "job_key": str(document.get("job_key") or job_dir.name),
         "status": status,
@@ -382,7 +407,13 @@ def _bool_series(series: pd.Series, name: str) -> pd.Series:
 _BOOL_COLUMNS = {
     TRIALS_FILE: ("decided", "agreement_ok", "validity_ok", "proposals_ok"),
     ROUNDS_FILE: ("decided",),
-    TRACE_FILE: ("crashed",),
+    TRACE_FILE: ("crashed", "silenced"),
+}
+# Columns added after tables were first written, with the value older tables mean.
+_LATER_COLUMNS = {
+    ROUNDS_FILE: {"silenced": 0},
+    TRACE_FILE: {"silenced": False},
+    TRIALS_FILE: {},
 }
 
 
@@ -396,6 +427,9 @@ def read_table(job_dir: Path, filename: str, columns: Sequence[str]) -> pd.DataF
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         problem = f"{type(error).__name__}: {error}"
         raise _Unreadable(f"{filename} cannot be parsed ({problem})") from None
+    for column, value in _LATER_COLUMNS[filename].items():
+        if column not in frame.columns:
+            frame[column] = value
     absent = [column for column in columns if column not in frame.columns]
     if absent:
         raise _Unreadable(f"{filename} lacks the columns {', '.join(absent)}")

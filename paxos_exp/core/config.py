@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any
 
+from paxos_exp.core.draws import MAX_SEED, initial_value
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.faults import MAX_SEED, initial_value
+from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS, FaultModel, Faults
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS, Protocol
 from paxos_exp.core.quorum import Quorums
+from paxos_exp.core.registry import Choice, choose
+from paxos_exp.core.theory import RoundLaw
 
-ENGINES = ("processes", "inprocess")
+
+class Engine(enum.Enum):
+    """Where the nodes run: one OS process each over ZeroMQ, or all in this process."""
+
+    processes = "processes"
+    inprocess = "inprocess"
+
+
+class StartMethod(enum.Enum):
+    fork = "fork"
+    spawn = "spawn"
+    forkserver = "forkserver"
+
+
+class Safety(enum.Enum):
+    """What a safety violation does: fail the job at once, or be counted as an outcome."""
+
+    fail = "fail"
+    record = "record"
+
+
+ENGINES = tuple(engine.value for engine in Engine)
 # ZeroMQ takes receive deadlines as an int of milliseconds (at most ~24.8 days) and OS waits
 # reject infinite ones; a day is beyond any sensible wait and within every limit.
 MAX_TIMEOUT = 86_400.0
 # The runtime keys that decide whether a run finishes, never what it records.
 DEADLINE_KEYS = ("startup_timeout", "receive_timeout", "barrier_timeout")
-START_METHODS = ("fork", "spawn", "forkserver")
+START_METHODS = tuple(method.value for method in StartMethod)
 
 
 # Float noise from Hydra's range() (0.15000000000000002) must not change a job or its key;
@@ -35,8 +63,13 @@ def _is_int(value: object) -> bool:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What to simulate. ``initial_values``: None for fair coins drawn from the seed per
-    trial, or one 0/1 value per node used in every trial."""
+    """What to simulate: the run spec that engines run, job keys hash and result.json stores.
+
+    ``initial_values``: None for fair coins drawn from the seed per trial, or one 0/1 value
+    per node used in every trial. ``protocol`` and ``faults``: a registered name, or a
+    mapping with ``name`` and the plug-in's settings (normalised to a :class:`Choice`).
+    ``safety``: None picks ``fail`` for a protocol that claims safety, ``record`` otherwise.
+    """
 
     nodes: int
     fail_prob: float
@@ -44,8 +77,9 @@ class RunConfig:
     trials: int = 1
     seed: int = 0
     initial_values: tuple[int, ...] | None = None
-    join_quorum: int | None = None
-    vote_quorum: int | None = None
+    protocol: Choice | str | Mapping[str, Any] = DEFAULT_PROTOCOL
+    faults: Choice | str | Mapping[str, Any] = DEFAULT_FAULTS
+    safety: Safety | str | None = None
     trace: bool = False
 
     def __post_init__(self) -> None:
@@ -72,11 +106,86 @@ class RunConfig:
                     "write it without commas (with commas, paxos-exp -m reads a sweep)"
                 )
             object.__setattr__(self, "initial_values", values)
-        Quorums.for_nodes(self.nodes, self.join_quorum, self.vote_quorum)
+        object.__setattr__(self, "protocol", choose(PROTOCOLS, self.protocol))
+        object.__setattr__(self, "faults", choose(FAULTS, self.faults))
+        self.protocol_plugin.check(self.nodes, self.protocol.params)
+        self.quorums  # noqa: B018 - a size outside 1..nodes fails here, before anything runs
+        if self.safety is None:
+            safety = Safety.fail if self.claims_safety else Safety.record
+        else:
+            try:
+                safety = Safety(getattr(self.safety, "value", self.safety))
+            except ValueError:
+                raise ConfigError(
+                    f"safety={self.safety}: choose fail (stop at the first violation) or "
+                    "record (count violations), or leave it unset for the protocol's default"
+                ) from None
+        object.__setattr__(self, "safety", safety)
+
+    # Pickle (spawn, cluster launchers) the fields only, not the plug-ins cached beside them.
+    def __getstate__(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
+    @cached_property
+    def protocol_plugin(self) -> Protocol:
+        return PROTOCOLS.get(self.protocol.name)  # type: ignore[union-attr]
+
+    @cached_property
+    def fault_plugin(self) -> FaultModel:
+        return FAULTS.get(self.faults.name)  # type: ignore[union-attr]
+
+    @cached_property
+    def quorums(self) -> Quorums:
+        return self.protocol_plugin.quorums(self.nodes, self.protocol.params)  # type: ignore[union-attr]
 
     @property
-    def quorums(self) -> Quorums:
-        return Quorums.for_nodes(self.nodes, self.join_quorum, self.vote_quorum)
+    def claims_safety(self) -> bool:
+        """Whether the protocol, with these settings, promises agreement and validity."""
+        return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params)  # type: ignore[union-attr]
+
+    def build_faults(self) -> Faults:
+        """The fault model bound to this run."""
+        return self.fault_plugin.build(self)
+
+    @property
+    def law(self) -> RoundLaw | None:
+        """The exact law of one round, where there is one (else None)."""
+        theory = self.protocol_plugin.theory
+        if theory is None or not self.fault_plugin.keeps_theory:
+            return None
+        return theory(self.nodes, self.fail_prob, self.quorums)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> RunConfig:
+        """The inverse of :meth:`spec` (extra keys, such as result.json's engine, ignored)."""
+        return cls(
+            nodes=spec["nodes"], fail_prob=spec["fail_prob"], rounds=spec["rounds"],
+            trials=spec.get("trials", 1), seed=spec.get("seed", 0),
+            initial_values=parse_initial_values(spec.get("initial_values")),
+            protocol=spec.get("protocol") or DEFAULT_PROTOCOL,
+            faults=spec.get("faults") or DEFAULT_FAULTS,
+            safety=spec.get("safety"), trace=bool(spec.get("trace", False)),
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """The spec as plain data (what result.json stores and the job key hashes)."""
+        return {
+            "nodes": self.nodes,
+            "fail_prob": self.fail_prob,
+            "rounds": self.rounds,
+            "trials": self.trials,
+            "seed": self.seed,
+            "initial_values": None if self.initial_values is None
+            else "".join(map(str, self.initial_values)),
+            "protocol": self.protocol.as_dict(),  # type: ignore[union-attr]
+            "faults": self.faults.as_dict(),  # type: ignore[union-attr]
+            "safety": self.safety.value,  # type: ignore[union-attr]
+            "trace": self.trace,
+        }
 
     def initial_values_for(self, trial: int) -> tuple[int, ...]:
         """The initial values of every node in one trial."""

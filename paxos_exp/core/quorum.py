@@ -26,7 +26,7 @@ class Quorums:
             join=majority(nodes) if join is None else join,
             vote=majority(nodes) if vote is None else vote,
         )
-        for name, size in (("join_quorum", quorums.join), ("vote_quorum", quorums.vote)):
+        for name, size in (("protocol.join_quorum", quorums.join), ("protocol.vote_quorum", quorums.vote)):
             if not 1 <= size <= nodes:
                 raise ConfigError(
                     f"{name}={size} is impossible with nodes={nodes}: choose a size from 1 to "

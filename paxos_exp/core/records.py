@@ -14,6 +14,17 @@ from paxos_exp.core.messages import KINDS, Kind
 
 KIND_INDEX: dict[Kind, int] = {kind: index for index, kind in enumerate(KINDS)}
 
+# What nodes report, in compact tuples (no dataclass per message or per round on the hot path):
+# a trace row: round, phase, sender, receiver, kind, body, crashed, silenced;
+TraceRow = tuple[int, int, int, int, str, str, bool, bool]
+# the leader's part of a round: joins, proposal, votes, decision;
+LeaderRow = tuple[int, "int | None", int, "int | None"]
+# a node's round: round, sent counts (indexed like KINDS), crashed, silenced, leader part.
+ReportRow = tuple[int, tuple[int, ...], int, int, "LeaderRow | None"]
+# Rounds travel from a node to the supervisor (and into the records) in chunks of at most
+# this many, so neither side ever holds a whole long trial.
+ROUND_CHUNK = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class LeaderReport:
@@ -32,6 +43,7 @@ class NodeRoundReport:
     round: int
     sent: tuple[int, ...]  # indexed like KINDS
     crashed: int
+    silenced: int = 0
     leader: LeaderReport | None = None
 
 
@@ -53,7 +65,8 @@ class RoundRecord:
     sent_vote: int
     sent_roundchange: int
     sent_crash: int
-    crashed: int
+    crashed: int  # failure-prone sends the fault model turned into CRASH
+    silenced: int = 0  # sends the fault model silenced (never on the wire)
 
     @property
     def messages(self) -> int:
@@ -103,6 +116,7 @@ class TraceRecord:
     kind: str
     body: str
     crashed: bool
+    silenced: bool = False  # never delivered: ``kind``/``body`` are what was meant
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +227,7 @@ def merge_round(
 ) -> RoundRecord:
     """Combine every node's report of one round into the round's record."""
     sent = [0] * len(KINDS)
-    crashed = 0
+    crashed = silenced = 0
     leader_report: LeaderReport | None = None
     for report in reports:
         if report.round != rnd:
@@ -221,6 +235,7 @@ def merge_round(
         for index, count in enumerate(report.sent):
             sent[index] += count
         crashed += report.crashed
+        silenced += report.silenced
         if report.leader is not None:
             leader_report = report.leader
     if leader_report is None:
@@ -241,4 +256,5 @@ def merge_round(
         sent_roundchange=sent[KIND_INDEX[Kind.ROUNDCHANGE]],
         sent_crash=sent[KIND_INDEX[Kind.CRASH]],
         crashed=crashed,
+        silenced=silenced,
     )

@@ -8,9 +8,10 @@ fresh draws, so a round decides with probability ``f_join * f_vote`` (``f^2`` fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import comb, exp, fsum, lgamma, log, log1p
 
-from paxos_exp.core.quorum import majority
+from paxos_exp.core.quorum import Quorums, majority
 
 
 # Up to here every binomial coefficient converts to a float (comb(1030, 515) would not).
@@ -81,3 +82,23 @@ def decision_within_probability(
     """Probability of at least one decision in ``rounds`` rounds: ``1 - (1 - f^2)^R``."""
     per_round = round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
     return 1.0 - (1.0 - per_round) ** rounds
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLaw:
+    """The exact law of one round: ``proposes`` (no ROUNDCHANGE) and ``decides``."""
+
+    proposes: float
+    decides: float
+
+    def decision_within(self, rounds: int) -> float:
+        """At least one decision in ``rounds`` independent rounds: ``1 - (1 - decides)^R``."""
+        return 1.0 - (1.0 - self.decides) ** rounds
+
+
+def quorum_law(nodes: int, fail_prob: float, quorums: Quorums) -> RoundLaw:
+    """The law of a round that counts one message per node towards each quorum, under the
+    omission model: true of every protocol whose steps change values, not counts."""
+    proposes = quorum_probability(nodes, fail_prob, quorums.join)
+    vote = proposes if quorums.vote == quorums.join else quorum_probability(nodes, fail_prob, quorums.vote)
+    return RoundLaw(proposes=proposes, decides=proposes * vote)

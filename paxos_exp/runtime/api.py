@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from paxos_exp.core.config import RunConfig, RuntimeOptions, parse_initial_values
+from paxos_exp.core.faults import DEFAULT_FAULTS
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL
 from paxos_exp.core.records import CollectingSink, RecordSink, RunResult, RunStats
 
 
@@ -22,14 +25,18 @@ def run(
     barrier_timeout: float | None = None,
     trace: bool = False,
     transcript: bool = False,
-    join_quorum: int | None = None,
-    vote_quorum: int | None = None,
+    protocol: str | Mapping[str, Any] = DEFAULT_PROTOCOL,
+    faults: str | Mapping[str, Any] = DEFAULT_FAULTS,
+    safety: str | None = None,
     emit: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run the protocol and return per-round, per-trial (and optionally per-message) records.
 
     ``engine="processes"`` runs one OS process per node over ZeroMQ; ``"inprocess"`` runs the
     same core with plain function calls. Both give identical records for the same seed.
+    ``protocol`` and ``faults`` name a registered plug-in, or give a mapping with its
+    ``name`` and settings (``{"name": "flexible", "join_quorum": 2, "vote_quorum": 4}``);
+    ``safety`` is ``"fail"``, ``"record"`` or None for the protocol's default.
     ``transcript=True`` makes the nodes print the classic lines (processes: to stdout;
     inprocess: to ``emit``, or stdout). Deadlines left at None grow with ``nodes``. Every
     argument is checked before anything starts (the machine's limits included):
@@ -42,8 +49,9 @@ def run(
         trials=trials,
         seed=seed,
         initial_values=parse_initial_values(initial_values),
-        join_quorum=join_quorum,
-        vote_quorum=vote_quorum,
+        protocol=protocol,
+        faults=faults,
+        safety=safety,
         trace=trace,
     )
     options = RuntimeOptions(

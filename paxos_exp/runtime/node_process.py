@@ -20,23 +20,13 @@ from typing import Any
 
 import zmq
 
-from paxos_exp.core import transcript as lines
 from paxos_exp.core.config import RunConfig, RuntimeOptions
+from paxos_exp.core.driver import RoundDriver, TrialRun
 from paxos_exp.core.errors import ProtocolError
 from paxos_exp.core.messages import MAX_ENVELOPE_BYTES, Envelope, Message, Phase, misplaced, quote
-from paxos_exp.core.node import (
-    NodeState,
-    acceptor_on_proposal,
-    acceptor_on_request,
-    leader_of,
-    leader_on_joins,
-    leader_on_votes,
-    leader_start,
-    send_targets,
-    senders_to,
-)
+from paxos_exp.core.node import leader_of, send_targets, senders_to
+from paxos_exp.core.records import ROUND_CHUNK
 from paxos_exp.runtime.limits import needs, raise_fd_limit
-from paxos_exp.runtime.wire import ROUND_CHUNK, NodeWire, ReportRow, TraceRow
 
 # Progress slots per node in the shared array: trial, round, stage. The supervisor reads them
 # only to name the culprit when a run fails; a node writes them without a lock.
@@ -197,18 +187,26 @@ class _Inbox:
     run fails, naming the node that sent it.
     """
 
-    __slots__ = ("pull", "token", "node", "timeout", "progress", "stage", "foreign", "wire")
+    __slots__ = ("pull", "pushes", "token", "node", "timeout", "progress", "stage", "foreign",
+                 "trial", "round", "leader")
 
-    def __init__(self, pull: zmq.Socket, token: bytes, node: int, timeout: float,
-                 progress: Any, wire: NodeWire) -> None:
-        self.pull, self.token, self.node, self.timeout = pull, token, node, timeout
-        self.progress, self.stage = progress, node * PROGRESS_SLOTS + 2
-        self.wire = wire
+    def __init__(self, pull: zmq.Socket, pushes: list[zmq.Socket | None], token: bytes,
+                 node: int, timeout: float, progress: Any) -> None:
+        self.pull, self.pushes, self.token, self.node = pull, pushes, token, node
+        self.timeout, self.progress, self.stage = timeout, progress, node * PROGRESS_SLOTS + 2
         self.foreign = 0  # dropped since the last report
+        self.trial = self.round = self.leader = 0  # where the node is: set before each round
 
-    def take(self, phase: Phase, count: int) -> list[Message]:
+    def deliver(self, trial: int, rnd: int, phase: Phase, receiver: int, message: Message) -> None:
+        self.pushes[receiver].send(  # type: ignore[union-attr] - targets cover every receiver
+            Envelope(trial, rnd, phase, message).encode(self.token)
+        )
+
+    def receive(self, trial: int, node: int, phase: Phase, count: int) -> list[Message]:
         """The next ``count`` messages of this phase, one per sender, within the deadline."""
-        wire, pull = self.wire, self.pull
+        if not count:
+            return []
+        pull = self.pull
         # Each message has the whole receive deadline, as without foreign traffic (the
         # socket's RCVTIMEO). Only while foreign messages are being dropped is the deadline
         # kept by hand, from the start of the wait they interrupt, so they never extend it.
@@ -242,7 +240,7 @@ class _Inbox:
                 continue
             deadline = None
             message = envelope.message
-            reason = misplaced(envelope, wire.trial, wire.round, phase, wire.leader, self.node)
+            reason = misplaced(envelope, self.trial, self.round, phase, self.leader, self.node)
             if reason is None and message.sender in senders:
                 reason = f"is a second {phase.name.lower()}-phase message from node {message.sender}"
             if reason is not None:
@@ -286,58 +284,39 @@ def _run_node(args: NodeArgs, barrier: Any, conn: Connection, progress: Any, whe
             _small_buffers(push)
             push.connect(endpoint(args.directory, peer))
             pushes[peer] = push
-        token = args.token
-        foreign = _greet(pull, pushes, targets, token, senders_to(node, nodes, config.rounds),
+        foreign = _greet(pull, pushes, targets, args.token, senders_to(node, nodes, config.rounds),
                          options.startup_timeout)
         # Round 0 starts only once every connection carried a message: libzmq makes them in
         # the background after connect() returns, which for a large N takes longer than a
         # round's deadline, so none of round 0's deadlines may run while they are made.
         barrier.wait(options.startup_timeout)
         send_report(conn, ("ready", node))
-
-        def deliver(receiver: int, phase: Phase, message: Message) -> None:
-            pushes[receiver].send(  # type: ignore[union-attr] - targets cover every receiver
-                Envelope(wire.trial, wire.round, phase, message).encode(token)
-            )
-
-        wire = NodeWire(config.fail_prob, config.seed, None, deliver)
-        inbox = _Inbox(pull, token, node, options.receive_timeout, progress, wire)
+        inbox = _Inbox(pull, pushes, args.token, node, options.receive_timeout, progress)
         inbox.foreign = foreign
-        quorums = config.quorums
-        transcript = options.transcript
+        out: list[str] = []
+        driver = RoundDriver(config.protocol_plugin, config.quorums, config.build_faults(), nodes,
+                             [node], inbox, _NodeLines(out) if options.transcript else None)
         for trial in range(config.trials):
-            state = NodeState(node, config.initial_values_for(trial)[node])
-            trace: list[TraceRow] | None = [] if config.trace else None
-            wire.trace = trace
-            reports: list[ReportRow] = []
+            run = TrialRun(trial, config.initial_values_for(trial), [node], nodes, config.trace)
+            runs = [run]
             for rnd in range(config.rounds):
                 where[0], where[1] = trial, rnd
                 progress[base] = trial
                 progress[base + 1] = rnd
                 progress[base + 2] = STAGE_ROUND
-                leader = leader_of(rnd, nodes)
-                wire.begin(trial, rnd, leader)
-                out: list[str] = []
-                if node == leader:
-                    state, leader_row = _lead(state, rnd, nodes, quorums, wire, inbox.take, out, transcript)
-                else:
-                    state = _accept(state, rnd, leader, wire, inbox.take, out, transcript)
-                    leader_row = None
-                reports.append(wire.report(leader_row))
+                inbox.trial, inbox.round, inbox.leader = trial, rnd, leader_of(rnd, nodes)
+                driver.play(rnd, runs)
                 if out:
                     progress[base + 2] = STAGE_OUTPUT
                     write_lines(out)
+                    out.clear()
                 progress[base + 2] = STAGE_BARRIER
                 barrier.wait(options.barrier_timeout)
-                if len(reports) == ROUND_CHUNK and rnd + 1 < config.rounds:
+                if len(run.reports[node]) == ROUND_CHUNK and rnd + 1 < config.rounds:
                     # Long trials travel in chunks of rounds: no one holds a whole trial.
-                    send_report(conn, ("rounds", node, trial, reports, trace, inbox.foreign, False))
-                    inbox.foreign = 0
-                    reports = []
-                    if trace is not None:
-                        trace = wire.trace = []
-            send_report(conn, ("rounds", node, trial, reports, trace, inbox.foreign, True))
-            inbox.foreign = 0
+                    _send_rounds(conn, run, node, inbox, False)
+                    run.new_chunk()
+            _send_rounds(conn, run, node, inbox, True)
         progress[base + 2] = STAGE_DONE
     finally:
         for push in pushes:
@@ -382,38 +361,20 @@ def _small_buffers(socket: zmq.Socket) -> None:
     socket.setsockopt(zmq.RCVHWM, _HIGH_WATER_MARK * 4)
 
 
-def _lead(state, rnd, nodes, quorums, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
-    if transcript:
-        # Written at once so a reader sees each round open before its messages.
-        write_lines([lines.round_started(rnd, state.val)])  # stage stays "working": one line
-    wire.send_all(leader_start(state, nodes), Phase.JOIN)
-    received = receive(Phase.JOIN, nodes)
-    if transcript:
-        out.extend(lines.leader_received(rnd, Phase.JOIN, message.body) for message in received)
-    state, joined, sends = leader_on_joins(state, received, nodes, quorums)
-    wire.send_all(sends, Phase.VOTE)
-    if joined.proposal is None:
-        if transcript:
-            out.append(lines.changed_round(rnd))
-        return state, (joined.joins, None, 0, None)
-    received = receive(Phase.VOTE, nodes)
-    if transcript:
-        out.extend(lines.leader_received(rnd, Phase.VOTE, message.body) for message in received)
-    state, voted = leader_on_votes(state, received, rnd, nodes, quorums)
-    if voted.decision is not None and transcript:
-        out.append(lines.decided(rnd, voted.decision))
-    return state, (joined.joins, joined.proposal, voted.votes, voted.decision)
+class _NodeLines:
+    """This node's transcript: a round's first line is written at once, the rest before the
+    round's barrier (every line of round r is out before any of round r+1)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, out: list[str]) -> None:
+        self.line = out.append
+
+    def opening(self, line: str) -> None:
+        write_lines([line])  # the stage stays "working": one line
 
 
-def _accept(state, rnd, leader, wire, receive, out, transcript):  # type: ignore[no-untyped-def]
-    (request,) = receive(Phase.JOIN, 1)
-    if transcript:
-        out.append(lines.acceptor_received(state.node, Phase.JOIN, request.body))
-    wire.send_all(acceptor_on_request(state, request, leader), Phase.JOIN)
-    (request,) = receive(Phase.VOTE, 1)
-    if transcript:
-        out.append(lines.acceptor_received(state.node, Phase.VOTE, request.body))
-    state, replies = acceptor_on_proposal(state, request, rnd, leader)
-    wire.send_all(replies, Phase.VOTE)
-    return state
-
+def _send_rounds(conn: Connection, run: TrialRun, node: int, inbox: _Inbox, last: bool) -> None:
+    trace = None if run.traces is None else run.traces[node]
+    send_report(conn, ("rounds", node, run.trial, run.reports[node], trace, inbox.foreign, last))
+    inbox.foreign = 0

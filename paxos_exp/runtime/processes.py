@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from paxos_exp.core.assemble import TrialAssembler
 from paxos_exp.core.config import RunConfig, RuntimeOptions
 from paxos_exp.core.errors import ConfigError, OutputClosedError, RunError
 from paxos_exp.core.messages import new_token
 from paxos_exp.core.records import RecordSink, RunStats, Timings
-from paxos_exp.runtime.assemble import TrialAssembler
 from paxos_exp.runtime.limits import (
     MEMORY_SHARE,
     check_fits,

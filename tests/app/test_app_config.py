@@ -10,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
 from paxos_exp.app import CONFIG_DIR
-from paxos_exp.app_config import job_config, job_key, to_run_config
+from paxos_exp.app_config import job_config, job_key, run_spec
 from paxos_exp.core.errors import ConfigError
 
 PRESETS = sorted(path.stem for path in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
@@ -29,7 +29,7 @@ def test_presets_and_launchers_are_found():
 
 def test_defaults_compose_and_pass_range_checks():
     cfg = _compose([])
-    run_config, options = to_run_config(job_config(cfg))
+    run_config, options = run_spec(job_config(cfg))
     assert (run_config.nodes, run_config.fail_prob, run_config.rounds) == (5, 0.1, 3)
     assert options.engine == "processes" and options.start_method == "fork"
 
@@ -41,7 +41,7 @@ def test_every_preset_composes_as_a_multirun_with_a_grid(preset):
     assert cfg.name == preset
     assert cfg.hydra.sweeper.params, "a preset sweeps something"
     assert cfg.hydra.sweeper._target_.endswith("PaxosSweeper")
-    to_run_config(job_config(cfg))
+    run_spec(job_config(cfg))
     first_line = (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text().splitlines()[0]
     assert first_line == "# @package _global_"
     assert f"experiment={preset}" in (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text()
@@ -94,13 +94,13 @@ def test_unknown_key_fails_at_composition():
     "override, key",
     [("fail_prob=1.5", "fail_prob"), ("fail_prob=-0.1", "fail_prob"), ("rounds=-1", "rounds"),
      ("trials=0", "trials"), ("nodes=0", "nodes"), ("seed=-3", "seed"),
-     ("initial_values=012", "initial_values"), ("join_quorum=9", "join_quorum"),
+     ("initial_values=012", "initial_values"), ("protocol=flexible protocol.join_quorum=9", "join_quorum"),
      ("runtime.receive_timeout=0", "receive_timeout")],
 )
 def test_out_of_range_values_raise_config_error_naming_the_key(override, key):
-    cfg = _compose([override])
+    cfg = _compose(override.split())
     with pytest.raises(ConfigError) as info:
-        to_run_config(job_config(cfg))
+        run_spec(job_config(cfg))
     assert key in str(info.value)
 
 

@@ -34,8 +34,8 @@ APP = [sys.executable, "-m", "paxos_exp.app"]
 
 def _cfg(**overrides):
     base = {"name": "t", "nodes": 3, "fail_prob": 0.2, "rounds": 3, "trials": 40, "seed": 5,
-            "initial_values": None, "engine": "inprocess", "trace": False, "join_quorum": None,
-            "vote_quorum": None, "force": False, "report": False, "progress": False,
+            "initial_values": None, "engine": "inprocess", "trace": False, "protocol": {"name": "classic"},
+            "faults": {"name": "omission"}, "safety": None, "force": False, "report": False, "progress": False,
             "runtime": {"start_method": "fork", "startup_timeout": None,
                         "receive_timeout": None, "barrier_timeout": None}}
     base.update(overrides)

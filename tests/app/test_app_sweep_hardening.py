@@ -125,7 +125,7 @@ def test_checking_a_sweep_composes_one_config_per_group_value(tmp_path, grid, ch
 @pytest.mark.parametrize(
     "grid, named",
     [(["seed=range(0,300)", "trials=5,0"], "trials=0"),  # the very last jobs are bad
-     (["nodes=5,3", "vote_quorum=4"], "nodes=3 vote_quorum=4")],  # only with the other key
+     (["nodes=5,3", "protocol=flexible", "protocol.vote_quorum=4"], "nodes=3")],  # only with the other key
 )
 def test_a_bad_job_anywhere_still_stops_the_sweep_before_its_first_job(
     paxos_exp, tmp_path, grid, named

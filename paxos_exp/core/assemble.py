@@ -1,6 +1,6 @@
 """Turn the nodes' reports into records, identically for every engine.
 
-Nodes report a trial in chunks of rounds (see ``wire.ROUND_CHUNK``); a :class:`TrialAssembler`
+Nodes report a trial in chunks of rounds (see ``records.ROUND_CHUNK``); a :class:`TrialAssembler`
 merges each chunk as it arrives and checks safety round by round, so memory does not grow
 with the number of rounds.
 """
@@ -14,13 +14,14 @@ from paxos_exp.core.node import leader_of
 from paxos_exp.core.records import (
     LeaderReport,
     NodeRoundReport,
+    ReportRow,
     RoundRecord,
     TraceRecord,
+    TraceRow,
     TrialRecord,
     merge_round,
 )
 from paxos_exp.core.safety import TrialCheck
-from paxos_exp.runtime.wire import ReportRow, TraceRow
 
 
 class TrialAssembler:
@@ -42,9 +43,9 @@ class TrialAssembler:
         for reports_of_round in zip(*node_reports):
             rnd = reports_of_round[0][0]
             reports = [
-                NodeRoundReport(row_round, sent, crashed,
+                NodeRoundReport(row_round, sent, crashed, silenced,
                                 None if leader_row is None else LeaderReport(*leader_row))
-                for row_round, sent, crashed, leader_row in reports_of_round
+                for row_round, sent, crashed, silenced, leader_row in reports_of_round
             ]
             record = merge_round(trial, rnd, leader_of(rnd, nodes), reports)
             self.check.add(record)

@@ -1,0 +1,221 @@
+"""The one round driver: the order of a round's steps, written once for every engine.
+
+An engine hosts some of the nodes (all of them in memory, one per OS process) and is a
+:class:`Network` under the driver: it delivers each message and hands a node the messages of
+a phase. The driver calls the protocol's steps in PROTOCOL.md's order, passes every send
+through the fault model, counts and traces what went on the wire, and places the transcript
+lines. It plays one round of several trials at once (each phase over every trial before the
+next phase), so an engine can run K trials in lockstep on the same nodes; the engines here
+pass one trial at a time.
+
+A receive names how many messages the node will get: the fault model's silences are a pure
+function of the seed, so every node knows which of its messages will never come, and no
+round waits on a timeout for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol as Interface
+
+from paxos_exp.core import transcript as lines
+from paxos_exp.core.faults import Faults
+from paxos_exp.core.messages import KINDS, Message, Phase, crash
+from paxos_exp.core.node import NodeState, Send
+from paxos_exp.core.protocols import Protocol, RoundContext
+from paxos_exp.core.quorum import Quorums
+from paxos_exp.core.records import KIND_INDEX, LeaderRow, ReportRow, TraceRow
+
+_NOTHING: tuple[Message, ...] = ()
+
+
+class Network(Interface):
+    """What an engine provides: delivery, and a node's messages of one phase."""
+
+    def deliver(self, trial: int, rnd: int, phase: Phase, receiver: int, message: Message) -> None:
+        ...
+
+    def receive(self, trial: int, node: int, phase: Phase, count: int) -> Sequence[Message]:
+        """The ``count`` messages of this phase for ``node``, one per sender (blocking until
+        they arrived, within the engine's deadline)."""
+        ...
+
+
+class Transcript(Interface):
+    """Where the classic console lines go; ``opening`` is a round's first line (the real
+    runtime writes it at once, so a reader sees each round open before its messages)."""
+
+    def opening(self, line: str) -> None: ...
+
+    def line(self, line: str) -> None: ...
+
+
+class Outbox:
+    """One node's sends in one round of one trial: by kind, draws hit, silenced; trace rows."""
+
+    __slots__ = ("sent", "crashed", "silenced", "trace")
+
+    def __init__(self, trace: list[TraceRow] | None) -> None:
+        self.sent = [0] * len(KINDS)
+        self.crashed = 0
+        self.silenced = 0
+        self.trace = trace
+
+    def report(self, rnd: int, leader_row: LeaderRow | None) -> ReportRow:
+        row = (rnd, tuple(self.sent), self.crashed, self.silenced, leader_row)
+        self.sent = [0] * len(KINDS)
+        self.crashed = self.silenced = 0
+        return row
+
+
+class TrialRun:
+    """One trial's part on the nodes an engine hosts: their states, outboxes and reports."""
+
+    __slots__ = ("trial", "states", "outboxes", "reports", "traces", "joins", "proposal")
+
+    def __init__(self, trial: int, values: Sequence[int], hosted: Sequence[int], nodes: int,
+                 trace: bool) -> None:
+        self.trial = trial
+        self.states: list[NodeState | None] = [None] * nodes
+        self.outboxes: list[Outbox | None] = [None] * nodes
+        self.reports: list[list[ReportRow]] = [[] for _ in range(nodes)]
+        self.traces: list[list[TraceRow]] | None = [[] for _ in range(nodes)] if trace else None
+        for node in hosted:
+            self.states[node] = NodeState(node, values[node])
+            self.outboxes[node] = Outbox(None if self.traces is None else self.traces[node])
+        self.joins = 0
+        self.proposal: int | None = None
+
+    def new_chunk(self) -> None:
+        """Start the next chunk of rounds: reports and trace rows so far were taken."""
+        for node, outbox in enumerate(self.outboxes):
+            self.reports[node] = []
+            if outbox is not None and self.traces is not None:
+                self.traces[node] = outbox.trace = []
+
+
+class RoundDriver:
+    """Plays rounds of ``protocol`` under ``faults`` for the ``hosted`` nodes over ``network``."""
+
+    def __init__(self, protocol: Protocol, quorums: Quorums, faults: Faults, nodes: int,
+                 hosted: Sequence[int], network: Network, transcript: Transcript | None) -> None:
+        self.protocol, self.quorums, self.faults = protocol, quorums, faults
+        self.nodes, self.hosted = nodes, list(hosted)
+        self.network, self.transcript = network, transcript
+        self._hosts = [False] * nodes
+        for node in self.hosted:
+            self._hosts[node] = True
+
+    def play(self, rnd: int, runs: Sequence[TrialRun]) -> None:
+        """One round of every trial in ``runs``; each hosted node's report is appended to
+        ``run.reports[node]``."""
+        nodes, protocol, network, say = self.nodes, self.protocol, self.network, self.transcript
+        leader = rnd % nodes
+        leads = self._hosts[leader]
+        acceptors = [node for node in self.hosted if node != leader]
+        contexts = [RoundContext(run.trial, rnd, leader, nodes, self.quorums) for run in runs]
+        # Phase 1: the leader's START (failure-prone, to every node, itself included).
+        if leads:
+            for run, ctx in zip(runs, contexts):
+                state = run.states[leader]
+                if say is not None:
+                    say.opening(lines.round_started(rnd, state.val))  # type: ignore[union-attr]
+                state, sends, _ = protocol.start(ctx, state, _NOTHING)  # type: ignore[arg-type]
+                run.states[leader] = state
+                self._send(run, rnd, leader, leader, sends, Phase.JOIN)
+        # Each acceptor answers what it got (JOIN or a relayed CRASH); nothing if silenced.
+        for node in acceptors:
+            for run, ctx in zip(runs, contexts):
+                self._accept(run, ctx, node, Phase.JOIN)
+        # The leader counts the joins: PROPOSE (failure-prone) or ROUNDCHANGE (plain).
+        if leads:
+            for run, ctx in zip(runs, contexts):
+                received = network.receive(run.trial, leader, Phase.JOIN,
+                                           self._expected(run.trial, rnd, Phase.JOIN, leader))
+                if say is not None:
+                    for message in received:
+                        say.line(lines.leader_received(rnd, Phase.JOIN, message.body))
+                state, sends, run.joins = protocol.on_joins(ctx, run.states[leader], received)  # type: ignore[arg-type]
+                run.states[leader] = state
+                run.proposal = state.propose_val
+                self._send(run, rnd, leader, leader, sends, Phase.VOTE)
+                if run.proposal is None and say is not None:
+                    say.line(lines.changed_round(rnd))
+        # Phase 2: each acceptor votes on PROPOSE, relays CRASH, or takes the ROUNDCHANGE.
+        for node in acceptors:
+            for run, ctx in zip(runs, contexts):
+                self._accept(run, ctx, node, Phase.VOTE)
+        # The leader counts the votes (after a PROPOSE) and reports the round.
+        if leads:
+            for run, ctx in zip(runs, contexts):
+                row: LeaderRow = (run.joins, None, 0, None)
+                if run.proposal is not None:
+                    received = network.receive(run.trial, leader, Phase.VOTE,
+                                               self._expected(run.trial, rnd, Phase.VOTE, leader))
+                    if say is not None:
+                        for message in received:
+                            say.line(lines.leader_received(rnd, Phase.VOTE, message.body))
+                    state, sends, votes = protocol.on_votes(ctx, run.states[leader], received)  # type: ignore[arg-type]
+                    run.states[leader] = state
+                    self._send(run, rnd, leader, leader, sends, Phase.VOTE)
+                    if state.decision is not None and say is not None:
+                        say.line(lines.decided(rnd, state.decision))
+                    row = (run.joins, run.proposal, votes, state.decision)
+                run.reports[leader].append(run.outboxes[leader].report(rnd, row))  # type: ignore[union-attr]
+        for node in acceptors:
+            for run in runs:
+                run.reports[node].append(run.outboxes[node].report(rnd, None))  # type: ignore[union-attr]
+
+    def _accept(self, run: TrialRun, ctx: RoundContext, node: int, phase: Phase) -> None:
+        """An acceptor's step of one phase: at most one message, from the leader."""
+        leader = ctx.leader
+        faults = self.faults
+        expected = 0 if faults.silences and faults.silenced(run.trial, ctx.round, phase, leader, node) else 1
+        received = self.network.receive(run.trial, node, phase, expected)
+        if not received:
+            return  # silenced: an acceptor that gets nothing does nothing
+        if self.transcript is not None:
+            self.transcript.line(lines.acceptor_received(node, phase, received[0].body))
+        step = self.protocol.on_request if phase is Phase.JOIN else self.protocol.on_proposal
+        state, sends, _ = step(ctx, run.states[node], received)  # type: ignore[arg-type]
+        run.states[node] = state
+        self._send(run, ctx.round, leader, node, sends, phase)
+
+    def _expected(self, trial: int, rnd: int, phase: Phase, leader: int) -> int:
+        """How many messages the leader gets in a phase: its own, and one from every
+        acceptor whose request and reply are both not silenced."""
+        faults = self.faults
+        if not faults.silences:
+            return self.nodes
+        silenced = faults.silenced
+        count = 0 if silenced(trial, rnd, phase, leader, leader) else 1
+        for node in range(self.nodes):
+            if node != leader and not silenced(trial, rnd, phase, leader, node) \
+                    and not silenced(trial, rnd, phase, node, leader):
+                count += 1
+        return count
+
+    def _send(self, run: TrialRun, rnd: int, leader: int, node: int, sends: list[Send],
+              phase: Phase) -> None:
+        """Pass each send through the fault model; count, trace and deliver what is left."""
+        outbox: Any = run.outboxes[node]
+        faults, trial, deliver = self.faults, run.trial, self.network.deliver
+        silences = faults.silences
+        for send in sends:
+            message, receiver = send.message, send.receiver
+            sender = message.sender
+            if silences and faults.silenced(trial, rnd, phase, sender, receiver):
+                outbox.silenced += 1
+                if outbox.trace is not None:
+                    outbox.trace.append((rnd, int(phase), sender, receiver, message.kind.value,
+                                         message.body, False, True))
+                continue
+            hit = send.failure_prone and faults.crashes(trial, rnd, phase, sender, receiver)
+            if hit:
+                message = crash(sender, leader)
+                outbox.crashed += 1
+            outbox.sent[KIND_INDEX[message.kind]] += 1
+            if outbox.trace is not None:
+                outbox.trace.append((rnd, int(phase), sender, receiver, message.kind.value,
+                                     message.body, hit, False))
+            deliver(trial, rnd, phase, receiver, message)

@@ -1,0 +1,162 @@
+"""The registered protocols: the wrong variants are caught by the safety checks, classic and
+safe flexible quorums never are, unsafe quorums are refused unless asked for, and a safety
+violation is an outcome (``safety=record``) or stops the job (``safety=fail``)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import paxos_exp
+from paxos_exp.core.config import RunConfig, Safety
+from paxos_exp.core.errors import ConfigError
+from paxos_exp.core.protocols import PROTOCOLS
+
+WRONG = ("own_value", "ignore_own_state", "no_vote_without_join", "half_quorum")
+
+
+def _violations(protocol, nodes: int, fail_prob: float, rounds: int, trials: int, seed: int = 1):
+    result = paxos_exp.run(nodes, fail_prob, rounds, trials=trials, seed=seed, engine="inprocess",
+                           protocol=protocol)
+    return result, sum(not trial.agreement_ok for trial in result.trials), \
+        sum(not trial.safe for trial in result.trials)
+
+
+def test_every_shipped_protocol_is_registered_with_a_one_line_description():
+    assert {"classic", "flexible", *WRONG} <= set(PROTOCOLS.names())
+    for protocol in PROTOCOLS:
+        assert protocol.description and "\n" not in protocol.description
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_each_wrong_variant_is_marked_unsafe_and_records_its_violations_by_default(name):
+    config = RunConfig(3, 0.3, 20, protocol=name)
+    assert not config.claims_safety and config.safety is Safety.record
+    assert RunConfig(3, 0.3, 20).safety is Safety.fail
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_each_wrong_variant_breaks_agreement_somewhere_in_a_sweep(name):
+    # Seeded: the same trials every time, so this never flakes; a variant that stopped
+    # breaking agreement (its mistake undone) fails it.
+    found = 0
+    for fail_prob in (0.2, 0.3, 0.4):
+        _, broken, _ = _violations(name, 3, fail_prob, 20, 1500)
+        found += broken
+    assert found > 0
+
+
+def test_classic_and_safe_flexible_quorums_show_no_violation():
+    for protocol, sizes in (("classic", (3, 5)),
+                            ({"name": "flexible", "join_quorum": 2, "vote_quorum": 4}, (4, 5))):
+        for nodes, fail_prob in ((sizes[0], 0.3), (sizes[1], 0.3), (sizes[1], 0.5)):
+            _, _, unsafe = _violations(protocol, nodes, fail_prob, 10, 1000)
+            assert unsafe == 0
+
+
+@pytest.mark.slow
+def test_classic_shows_no_violation_in_200_000_trials():
+    total = 0
+    for nodes in (3, 4, 5):
+        for fail_prob in (0.2, 0.3, 0.45):
+            result, _, unsafe = _violations("classic", nodes, fail_prob, 4, 22_300, seed=nodes)
+            assert unsafe == 0, (nodes, fail_prob)
+            total += len(result.trials)
+    assert total >= 200_000
+
+
+def test_unsafe_flexible_quorums_are_refused_with_the_reason():
+    with pytest.raises(ConfigError) as info:
+        RunConfig(5, 0.3, 20, protocol={"name": "flexible", "join_quorum": 2, "vote_quorum": 3})
+    assert "need not share a node" in str(info.value) and "allow_unsafe" in str(info.value)
+
+
+def test_unsafe_flexible_quorums_with_allow_unsafe_are_found_unsafe():
+    protocol = {"name": "flexible", "join_quorum": 2, "vote_quorum": 3, "allow_unsafe": True}
+    config = RunConfig(5, 0.3, 20, protocol=protocol)
+    assert not config.claims_safety and config.safety is Safety.record
+    _, broken, _ = _violations(protocol, 5, 0.3, 20, 6000)
+    assert broken > 0
+
+
+@pytest.mark.parametrize("protocol, nodes", [
+    ({"name": "flexible", "join_quorum": 2, "vote_quorum": 4}, 5),
+    ("half_quorum", 4),
+    ("own_value", 3),
+])
+def test_measured_round_decision_rate_matches_each_protocols_exact_law(protocol, nodes):
+    config = RunConfig(nodes, 0.3, 10, protocol=protocol)
+    law = config.law
+    assert law is not None
+    result = paxos_exp.run(nodes, 0.3, 10, trials=1500, seed=4, engine="inprocess", protocol=protocol)
+    rounds = len(result.rounds)
+    rate = sum(record.decided for record in result.rounds) / rounds
+    standard_error = math.sqrt(law.decides * (1 - law.decides) / rounds)
+    assert abs(rate - law.decides) < 4 * standard_error
+
+
+def test_half_quorum_uses_floor_half_quorums():
+    assert RunConfig(4, 0.1, 1, protocol="half_quorum").quorums == RunConfig(
+        4, 0.1, 1, protocol={"name": "flexible", "join_quorum": 2, "vote_quorum": 2,
+                             "allow_unsafe": True}).quorums
+
+
+def test_the_engines_agree_on_a_wrong_variant():
+    kwargs = dict(trials=20, seed=9, protocol="own_value", trace=True)
+    memory = paxos_exp.run(3, 0.3, 8, engine="inprocess", **kwargs)
+    real = paxos_exp.run(3, 0.3, 8, engine="processes", **kwargs)
+    assert memory.rounds == real.rounds and memory.trials == real.trials
+    assert memory.trace == real.trace
+    assert not memory.safe
+
+
+def _app(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "paxos_exp.app", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_safety_fail_stops_a_job_at_the_first_violation_and_keeps_the_trials_before(tmp_path):
+    import json
+
+    done = _app(["protocol=own_value", "safety=fail", "nodes=3", "fail_prob=0.3", "rounds=20",
+                 "trials=500", "engine=inprocess", "name=stop"], tmp_path)
+    assert done.returncode == 1
+    assert "safety violated in trial" in done.stderr
+    (result,) = tmp_path.glob("outputs/runs/stop/*/result.json")
+    document = json.loads(result.read_text())
+    assert document["status"] == "failed"
+    # The run stopped at its first unsafe trial: it is the last one in the table.
+    trials = (result.parent / "trials.csv").read_text().splitlines()
+    assert 1 < len(trials) < 501
+    assert "False" in trials[-1] and all(line.count("True") >= 3 for line in trials[1:-1])
+
+
+def test_safety_record_makes_violations_an_outcome_with_their_rate(tmp_path):
+    import json
+
+    done = _app(["protocol=own_value", "nodes=3", "fail_prob=0.3", "rounds=20", "trials=300",
+                 "engine=inprocess", "name=record"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    (result,) = tmp_path.glob("outputs/runs/record/*/result.json")
+    document = json.loads(result.read_text())
+    safety = document["summary"]["safety"]
+    assert document["status"] == "ok" and safety["policy"] == "record"
+    assert safety["violation_rate"] == safety["unsafe_count"] / 300 > 0
+    assert document["config"]["protocol"] == {"name": "own_value"}
+
+
+def test_help_lists_every_protocol_and_fault_model(tmp_path):
+    done = _app(["--help"], tmp_path)
+    assert done.returncode == 0
+    for name in [*PROTOCOLS.names(), "omission"]:
+        assert f"  {name} " in done.stdout
+
+
+def test_an_unknown_protocol_is_one_line(tmp_path):
+    done = _app(["protocol=nope"], tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "protocol" in done.stderr
