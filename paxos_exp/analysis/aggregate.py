@@ -289,7 +289,8 @@ _OUTPUT_COLUMNS = [
     "first_round_mean", "first_round_theory",
     "messages_total", "messages_per_round", "messages_per_decision",
     "messages_per_decision_low", "messages_per_decision_high", "messages_theory",
-    "crashed_messages", "safe", "wall_seconds", "wall_per_trial_ms",
+    "crashed_messages", "safe", "violations", "violation_rate", "violation_ci_low",
+    "violation_ci_high", "wall_seconds", "wall_per_trial_ms",
 ]
 
 
@@ -310,6 +311,13 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
 
     out["decision_rate"] = decided / trials
     out["ci_low"], out["ci_high"] = wilson_interval(decided, trials)
+    # Trials that broke agreement, validity or proposal consistency (a protocol that does
+    # not claim safety records them as an outcome).
+    violations = (out["unsafe_count"].fillna(0).to_numpy(dtype=float)
+                  if "unsafe_count" in out.columns else np.zeros(len(out)))
+    out["violations"] = violations.astype(int)
+    out["violation_rate"] = violations / trials
+    out["violation_ci_low"], out["violation_ci_high"] = wilson_interval(violations, trials)
     out["z"] = z_score(decided, trials, out["theory"])
     low, high = acceptance_interval(trials, out["theory"])
     out["accept_low"], out["accept_high"] = low / trials, high / trials

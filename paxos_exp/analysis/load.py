@@ -328,6 +328,7 @@ def _outcome(summary: Any, trials_requested: Any) -> dict[str, Any]:
                      and safety.get("proposals_ok", True)),
         "unsafe_count": safety.get("unsafe_count", 0),
         "claims_safety": safety.get("claims_safety", True),
+        "first_unsafe_trial": (safety.get("unsafe_trials") or [None])[0],
         "wall_simulation": wall.get("simulation"),
         "wall_startup": wall.get("startup"),
         "wall_rounds": wall.get("rounds"),

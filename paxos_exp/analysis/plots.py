@@ -429,6 +429,24 @@ def round_decision_rate_figure(
 
 
 @_quiet
+def violation_rate_figure(
+    summary: pd.DataFrame,
+    hue: str | None = "protocol",
+    col: str | None = "rounds",
+    row: str | None = None,
+    x: str = "fail_prob",
+) -> Figure:
+    """Fraction of trials that broke agreement, validity or proposal consistency, against
+    crash probability (no exact curve: the checks, not a formula, decide it)."""
+    return _line_figure(
+        summary, y="violation_rate", low="violation_ci_low", high="violation_ci_high",
+        theory_function=None, theory_column=None, x=x, hue=hue, col=col, row=row,
+        title="Trials that violate safety: measured (95% Wilson interval)",
+        ylabel="P(a trial violates safety)", unit_interval=True,
+    )
+
+
+@_quiet
 def messages_per_decision_figure(
     summary: pd.DataFrame,
     hue: str | None = "nodes",

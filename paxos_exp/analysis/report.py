@@ -59,6 +59,8 @@ FIGURE_CAPTIONS = {
     "per round limit; * marks a cell outside the 99% interval around the exact value.",
     "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "
     "scale; dashed: expected messages per round over f\u00b2.",
+    "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
+    "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
 }
 # The columns summary.md shows (summary.csv has them all), and their number formats.
 SUMMARY_MD_COLUMNS = {
@@ -219,7 +221,11 @@ def make_figures(
 
     heat_y = hue if hue is not None else "nodes"
     first_row = hue if row is None else row
-    return {
+    figures: dict[str, Callable[[], Any]] = {}
+    if "violations" in summary.columns and summary["violations"].fillna(0).sum() > 0:
+        figures["violation_rate"] = lambda: plots.violation_rate_figure(
+            summary, hue=hue, col=col, row=row)
+    return figures | {
         "decision_rate": lambda: plots.decision_rate_figure(summary, hue=hue, col=col, row=row),
         "round_decision_rate": lambda: plots.round_decision_rate_figure(
             summary, hue=hue, col=col, row=row),
@@ -433,10 +439,24 @@ def _report_markdown(
                + (f"; filtered with `--query {query}`" if query else "") + ".")
     if not ok.empty and "safe" in ok.columns:
         unsafe = ok[~ok["safe"].astype(bool)]
-        out.append("Every completed trial passed the agreement, validity and proposal checks."
-                   if unsafe.empty else
-                   f"**{len(unsafe)} completed jobs report unsafe trials: "
-                   f"{', '.join(unsafe['job_key'])}.**")
+        claims = (unsafe["claims_safety"].fillna(True).astype(bool) if "claims_safety" in unsafe
+                  else pd.Series(True, index=unsafe.index))
+        broken, recorded = unsafe[claims], unsafe[~claims]
+        if unsafe.empty:
+            out.append("Every completed trial passed the agreement, validity and proposal checks.")
+        if not broken.empty:
+            out.append(f"**{len(broken)} completed jobs of protocols that claim safety report "
+                       f"unsafe trials: {', '.join(broken['job_key'])}.**")
+        if not recorded.empty:
+            out += ["", f"{len(recorded)} jobs of protocols that do not claim safety recorded "
+                    "violations (the violation rate is in summary.csv). The first violating "
+                    "trial of each (draw it with `paxos-report diagram JOB_DIR --trial K`; "
+                    "its rounds are in the job's rounds.csv):", "",
+                    "| job | violating trials | first |", "|---|---|---|"]
+            for _, job in recorded.iterrows():
+                first = job.get("first_unsafe_trial")
+                out.append(f"| {job['job_key']} | {int(job['unsafe_count'])} of "
+                           f"{int(job['trials'])} | {'' if pd.isna(first) else int(first)} |")
     out += ["", "Configuration (every key of the jobs read):", "", "| key | value |", "|---|---|"]
     out += _config_lines(jobs, results.config_columns)
     versions = sorted(set(jobs["version"].dropna())) if "version" in jobs.columns else []
