@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
@@ -236,9 +235,9 @@ def _run_and_record(
     record = True  # whether this run's result.json is written (not over a kept ok one)
     try:
         if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
-            # Loky workers carry their own start-method state; spawn/forkserver children fail
-            # to bootstrap unless the worker's default is set explicitly first.
-            multiprocessing.set_start_method(options.start_method, force=True)
+            from paxos_exp.runtime.api import set_default_start_method
+
+            set_default_start_method(options.start_method)
         if cfg.get("progress", True) and sys.stderr.isatty():
             progress = _TrialProgress(f"{position}{label}")
         from paxos_exp.runtime.api import stream_config

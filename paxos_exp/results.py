@@ -222,12 +222,9 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
-    try:
-        import zmq
+    from paxos_exp.runtime.api import transport_version
 
-        found["libzmq"] = zmq.zmq_version()
-    except ImportError:
-        pass
+    found["libzmq"] = transport_version()
     return tuple(found.items())
 
 

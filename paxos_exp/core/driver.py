@@ -105,6 +105,9 @@ class RoundDriver:
         self._hosts = [False] * nodes
         for node in self.hosted:
             self._hosts[node] = True
+        # The hosted acceptors of each leader's rounds (computed once, not per round).
+        self._acceptors = [[node for node in self.hosted if node != leader]
+                           for leader in range(nodes)]
 
     def play(self, rnd: int, runs: Sequence[TrialRun]) -> None:
         """One round of every trial in ``runs``; each hosted node's report is appended to
@@ -112,7 +115,7 @@ class RoundDriver:
         nodes, protocol, network, say = self.nodes, self.protocol, self.network, self.transcript
         leader = rnd % nodes
         leads = self._hosts[leader]
-        acceptors = [node for node in self.hosted if node != leader]
+        acceptors = self._acceptors[leader]
         contexts = [RoundContext(run.trial, rnd, leader, nodes, self.quorums) for run in runs]
         # Phase 1: the leader's START (failure-prone, to every node, itself included).
         if leads:
@@ -168,9 +171,11 @@ class RoundDriver:
 
     def _accept(self, run: TrialRun, ctx: RoundContext, node: int, phase: Phase) -> None:
         """An acceptor's step of one phase: at most one message, from the leader."""
-        leader = ctx.leader
         faults = self.faults
-        expected = 0 if faults.silences and faults.silenced(run.trial, ctx.round, phase, leader, node) else 1
+        if faults.silences and faults.silenced(run.trial, ctx.round, phase, ctx.leader, node):
+            expected = 0
+        else:
+            expected = 1
         received = self.network.receive(run.trial, node, phase, expected)
         if not received:
             return  # silenced: an acceptor that gets nothing does nothing
@@ -179,7 +184,7 @@ class RoundDriver:
         step = self.protocol.on_request if phase is Phase.JOIN else self.protocol.on_proposal
         state, sends, _ = step(ctx, run.states[node], received)  # type: ignore[arg-type]
         run.states[node] = state
-        self._send(run, ctx.round, leader, node, sends, phase)
+        self._send(run, ctx.round, ctx.leader, node, sends, phase)
 
     def _expected(self, trial: int, rnd: int, phase: Phase, leader: int) -> int:
         """How many messages the leader gets in a phase: its own, and one from every
@@ -200,22 +205,22 @@ class RoundDriver:
         """Pass each send through the fault model; count, trace and deliver what is left."""
         outbox: Any = run.outboxes[node]
         faults, trial, deliver = self.faults, run.trial, self.network.deliver
-        silences = faults.silences
+        silences, crashes, sent, trace = faults.silences, faults.crashes, outbox.sent, outbox.trace
         for send in sends:
             message, receiver = send.message, send.receiver
             sender = message.sender
             if silences and faults.silenced(trial, rnd, phase, sender, receiver):
                 outbox.silenced += 1
-                if outbox.trace is not None:
-                    outbox.trace.append((rnd, int(phase), sender, receiver, message.kind.value,
+                if trace is not None:
+                    trace.append((rnd, int(phase), sender, receiver, message.kind.value,
                                          message.body, False, True))
                 continue
-            hit = send.failure_prone and faults.crashes(trial, rnd, phase, sender, receiver)
+            hit = send.failure_prone and crashes(trial, rnd, phase, sender, receiver)
             if hit:
                 message = crash(sender, leader)
                 outbox.crashed += 1
-            outbox.sent[KIND_INDEX[message.kind]] += 1
-            if outbox.trace is not None:
-                outbox.trace.append((rnd, int(phase), sender, receiver, message.kind.value,
+            sent[KIND_INDEX[message.kind]] += 1
+            if trace is not None:
+                trace.append((rnd, int(phase), sender, receiver, message.kind.value,
                                      message.body, hit, False))
             deliver(trial, rnd, phase, receiver, message)

@@ -99,3 +99,19 @@ def stream_config(
     from paxos_exp.runtime.processes import run_processes
 
     return run_processes(config, options, sink, on_trial)
+
+
+def transport_version() -> str:
+    """The libzmq version the real runtime talks through."""
+    import zmq
+
+    return zmq.zmq_version()
+
+
+def set_default_start_method(method: str) -> None:
+    """Make ``method`` this process's multiprocessing default (loky workers under the joblib
+    launcher carry their own start-method state; spawn and forkserver children fail to
+    bootstrap unless it is set explicitly first)."""
+    import multiprocessing
+
+    multiprocessing.set_start_method(method, force=True)

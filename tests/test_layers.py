@@ -1,0 +1,66 @@
+"""The layers of DESIGN.md, enforced on the imports of every module (parsed, not run)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "paxos_exp"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _modules(under: str = "") -> dict[str, set[str]]:
+    root = PACKAGE / under
+    return {str(path.relative_to(PACKAGE)): _imports(path) for path in sorted(root.rglob("*.py"))}
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_core_imports_only_the_standard_library_and_itself():
+    for module, imports in _modules("core").items():
+        for name in imports:
+            allowed = name.startswith("paxos_exp.core") or _top(name) in sys.stdlib_module_names
+            assert allowed, f"{module} imports {name}"
+
+
+def test_only_the_runtime_imports_zmq_and_multiprocessing():
+    for module, imports in _modules().items():
+        if module.startswith("runtime/"):
+            continue
+        for name in imports:
+            assert _top(name) not in ("zmq", "multiprocessing"), f"{module} imports {name}"
+
+
+def test_analysis_never_imports_the_runtime():
+    for module, imports in _modules("analysis").items():
+        for name in imports:
+            assert not name.startswith("paxos_exp.runtime"), f"{module} imports {name}"
+            assert not name.startswith("paxos_exp.app"), f"{module} imports {name}"
+
+
+def test_only_the_sweep_reading_module_of_analysis_imports_hydra():
+    readers = {"analysis/load.py"}  # reads Hydra's own files (multirun.yaml, overrides)
+    for module, imports in _modules("analysis").items():
+        if module in readers:
+            continue
+        for name in imports:
+            assert _top(name) not in ("hydra", "omegaconf"), f"{module} imports {name}"
+
+
+def test_the_layer_test_sees_the_imports_it_checks():
+    # A parser that found nothing would pass every test above.
+    assert "zmq" in _modules("runtime")["runtime/node_process.py"]
+    assert "paxos_exp.core.messages" in _modules("core")["core/driver.py"]
