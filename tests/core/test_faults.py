@@ -12,7 +12,10 @@ import pytest
 from scipy import stats
 
 from paxos_exp.core import messages as m
-from paxos_exp.core.faults import MAX_SEED, fails, initial_value, transmit, uniform
+from paxos_exp.core.draws import MAX_SEED, fails, initial_value, uniform
+from paxos_exp.core.faults import FAULTS
+from paxos_exp.core.faults.omission import Omission
+from paxos_exp.core.node import Send
 from paxos_exp.core.messages import Phase
 
 POSITIONS = [
@@ -23,9 +26,18 @@ POSITIONS = [
 ]
 
 
-def test_uniform_is_deterministic():
-    for position in POSITIONS:
-        assert uniform(*position) == uniform(*position)
+def test_uniform_is_the_same_in_another_interpreter():
+    # No per-process state (hash randomisation, a generator seeded at import) may enter a
+    # draw: a fresh interpreter computes the same numbers.
+    import subprocess
+    import sys
+
+    code = ("from paxos_exp.core.draws import uniform; "
+            "print(repr(uniform(7, 1, 2, 1, 3, 4)), repr(uniform(2**64 - 1, 9, 9, 2, 0, 1)))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={"PYTHONHASHSEED": "123"})
+    assert other.stdout.split() == [repr(uniform(7, 1, 2, 1, 3, 4)),
+                                    repr(uniform(2**64 - 1, 9, 9, 2, 0, 1))]
 
 
 def test_uniform_is_the_documented_blake2b_of_the_packed_position():
@@ -120,34 +132,71 @@ def test_initial_values_are_fair_coins_that_vary_with_node_trial_and_seed():
     assert len({initial_value(0, 0, node) for node in range(32)}) == 2
 
 
-def test_transmit_plain_send_never_fails():
-    message = m.crash(2, 0)
-    assert transmit(message, 0, False, 0, 1.0, 1, 0, 0, Phase.JOIN) == (message, False)
+class _Wire:
+    """A network that only records what it was handed."""
+
+    def __init__(self):
+        self.delivered = []
+
+    def deliver(self, trial, rnd, phase, receiver, message):
+        self.delivered.append((receiver, message))
+
+    def receive(self, trial, node, phase, count):
+        raise AssertionError("not used")
 
 
-def test_transmit_failure_prone_at_p1_becomes_crash_naming_the_leader():
-    sent, hit = transmit(m.join(2, -1, None), 1, True, 1, 1.0, 0, 0, 4, Phase.JOIN)
-    assert hit is True
-    assert sent == m.crash(2, 1)
-    assert sent.body == "CRASH 1"
-    # The leader's own START that fails names the leader too.
-    sent, hit = transmit(m.start(1), 1, True, 1, 1.0, 0, 0, 4, Phase.JOIN)
-    assert sent == m.crash(1, 1) and hit
+def _send(fail_prob, sends, seed=0, trial=0, rnd=4, phase=Phase.JOIN, leader=1):
+    """Pass ``sends`` of node ``sends[0].message.sender`` through the driver's fault step."""
+    from paxos_exp.core.driver import RoundDriver, TrialRun
+    from paxos_exp.core.protocols import PROTOCOLS
+    from paxos_exp.core.quorum import Quorums
+
+    sender = sends[0].message.sender
+    wire = _Wire()
+    driver = RoundDriver(PROTOCOLS.get("classic"), Quorums.for_nodes(5), Omission(fail_prob, seed),
+                         5, [sender], wire, None)
+    run = TrialRun(trial, [0] * 5, [sender], 5, trace=False)
+    driver._send(run, rnd, leader, sender, sends, phase)
+    report = run.outboxes[sender].report(rnd, None)
+    return wire.delivered, report
 
 
-def test_transmit_failure_prone_at_p0_is_unchanged():
-    message = m.propose(0, 1)
-    assert transmit(message, 2, True, 0, 0.0, 0, 0, 0, Phase.VOTE) == (message, False)
+def test_omission_is_registered_and_keeps_the_theory():
+    model = FAULTS.get("omission")
+    assert model.keeps_theory and not Omission(0.5, 1).silences
 
 
-def test_transmit_uses_the_draw_of_its_position():
-    p = 0.5
-    for rnd in range(200):
-        message = m.vote(3)
-        sent, hit = transmit(message, 0, True, 0, p, 11, 2, rnd, Phase.VOTE)
-        expected = uniform(11, 2, rnd, Phase.VOTE, 3, 0) < p
-        assert hit == expected
-        assert sent == (m.crash(3, 0) if expected else message)
+def test_a_plain_send_never_fails():
+    message = m.crash(3, 0)
+    delivered, report = _send(1.0, [Send(0, message, False)])
+    assert delivered == [(0, message)] and report[2] == 0
+
+
+def test_a_failure_prone_send_at_p1_becomes_crash_naming_the_leader():
+    delivered, report = _send(1.0, [Send(1, m.join(2, -1, None), True)], leader=1)
+    assert delivered == [(1, m.crash(2, 1))]
+    assert report[2] == 1  # one draw hit
+    # The leader's own START becomes CRASH naming itself.
+    delivered, _ = _send(1.0, [Send(1, m.start(1), True)], leader=1)
+    assert delivered == [(1, m.crash(1, 1))]
+
+
+def test_a_failure_prone_send_at_p0_is_unchanged():
+    message = m.vote(2)
+    delivered, report = _send(0.0, [Send(0, message, True)], phase=Phase.VOTE, leader=0)
+    assert delivered == [(0, message)] and report[2] == 0
+
+
+def test_a_send_uses_the_draw_of_its_position_strictly_below_p():
+    message = m.vote(3)
+    for rnd in range(40):
+        u = uniform(11, 2, rnd, Phase.VOTE, 3, 0)
+        for p in (u, math.nextafter(u, 1.0)):
+            delivered, _ = _send(p, [Send(0, message, True)], seed=11, trial=2, rnd=rnd,
+                                 phase=Phase.VOTE, leader=0)
+            crashed = delivered[0][1].kind is m.Kind.CRASH
+            assert crashed == (u < p), (rnd, p)  # U < p fails; U == p does not
+            assert Omission(p, 11).crashes(2, rnd, Phase.VOTE, 3, 0) == (u < p)
 
 
 @pytest.mark.parametrize("bad", [-1, MAX_SEED + 1])

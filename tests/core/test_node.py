@@ -9,19 +9,53 @@ import pytest
 from paxos_exp.core import messages as m
 from paxos_exp.core.errors import ProtocolError
 from paxos_exp.core.messages import Kind
-from paxos_exp.core.node import (
-    JoinOutcome,
-    NodeState,
-    Send,
-    VoteOutcome,
-    acceptor_on_proposal,
-    acceptor_on_request,
-    leader_of,
-    leader_on_joins,
-    leader_on_votes,
-    leader_start,
-)
+from typing import NamedTuple
+
+from paxos_exp.core.node import NodeState, Send, leader_of
+from paxos_exp.core.protocols import RoundContext, classic
 from paxos_exp.core.quorum import Quorums
+
+# The rules below are the classic protocol's steps, called through their one signature
+# ``step(ctx, state, received) -> (state, sends, counted)``; these helpers only name the
+# parts each test looks at.
+
+
+class JoinOutcome(NamedTuple):
+    joins: int
+    proposal: int | None
+
+
+class VoteOutcome(NamedTuple):
+    votes: int
+    decision: int | None
+
+
+def _ctx(rnd, leader, nodes, quorums=None):
+    return RoundContext(0, rnd, leader, nodes, quorums or Quorums.for_nodes(nodes))
+
+
+def leader_start(state, nodes):
+    return classic.start(_ctx(0, state.node, nodes), state, ())[1]
+
+
+def acceptor_on_request(state, message, leader):
+    return classic.on_request(_ctx(0, leader, max(leader, state.node) + 1), state, [message])[1]
+
+
+def acceptor_on_proposal(state, message, rnd, leader):
+    new, sends, _ = classic.on_proposal(_ctx(rnd, leader, max(leader, state.node) + 1), state,
+                                         [message])
+    return new, sends
+
+
+def leader_on_joins(state, received, nodes, quorums):
+    new, sends, joins = classic.on_joins(_ctx(0, state.node, nodes, quorums), state, received)
+    return new, JoinOutcome(joins, new.propose_val), sends
+
+
+def leader_on_votes(state, received, rnd, nodes, quorums):
+    new, _, votes = classic.on_votes(_ctx(rnd, state.node, nodes, quorums), state, received)
+    return new, VoteOutcome(votes, new.decision)
 
 
 def q(nodes: int) -> Quorums:
@@ -221,20 +255,22 @@ def test_n2_needs_both_joins():
     assert outcome == JoinOutcome(2, 1)
 
 
-@pytest.mark.parametrize(
-    "received",
-    [
-        [m.start(0), m.join(1, -1, None)],  # node 2 missing
-        [m.start(0), m.join(1, -1, None), m.join(1, -1, None)],  # node 1 twice, node 2 missing
-        [m.start(0), m.join(1, -1, None), m.join(2, -1, None), m.join(2, -1, None)],  # extra
-        [m.start(0), m.join(1, -1, None), m.join(5, -1, None)],  # a stranger
-        [],
-    ],
-    ids=["missing", "duplicate", "extra", "stranger", "empty"],
-)
-def test_leader_on_joins_rejects_missing_or_duplicate_senders(received):
-    with pytest.raises(ProtocolError, match="one join-phase message from each"):
-        leader_on_joins(NodeState(0, 0), received, 3, q(3))
+def test_a_leader_counts_only_the_joins_that_arrived():
+    # A fault model may silence messages: what is missing is simply not a join (duplicates
+    # and strangers never reach a step: the real runtime's inbox fails the run on them).
+    _, outcome, _ = leader_on_joins(NodeState(0, 0), [m.start(0), m.join(1, -1, None)], 5, q(5))
+    assert outcome == JoinOutcome(2, None)
+    _, outcome, _ = leader_on_joins(NodeState(0, 0), [], 3, q(3))
+    assert outcome == JoinOutcome(0, None)
+    _, outcome, _ = leader_on_joins(NodeState(0, 1), [m.join(1, -1, None), m.join(2, -1, None)],
+                                    3, q(3))
+    assert outcome == JoinOutcome(2, 1)  # its own START silenced: two acceptors still a quorum
+
+
+def test_an_acceptor_step_takes_exactly_one_message():
+    for received in ([], [m.start(1), m.start(1)]):
+        with pytest.raises(ProtocolError, match="not one"):
+            classic.on_request(_ctx(0, 1, 3), NodeState(0, 0), received)
 
 
 @pytest.mark.parametrize(
@@ -294,18 +330,12 @@ def test_counting_votes_without_a_proposal_is_an_error():
         leader_on_votes(NodeState(0, 0), [m.propose(0, 0)], rnd=0, nodes=1, quorums=q(1))
 
 
-@pytest.mark.parametrize(
-    "received",
-    [
-        [m.propose(0, 1), m.vote(1)],
-        [m.propose(0, 1), m.vote(1), m.vote(1)],
-        [m.propose(0, 1), m.vote(1), m.vote(2), m.vote(2)],
-    ],
-    ids=["missing", "duplicate", "extra"],
-)
-def test_leader_on_votes_rejects_missing_or_duplicate_senders(received):
-    with pytest.raises(ProtocolError, match="one vote-phase message from each"):
-        leader_on_votes(NodeState(0, 0, propose_val=1), received, rnd=0, nodes=3, quorums=q(3))
+def test_a_leader_counts_only_the_votes_that_arrived():
+    state = NodeState(0, 0, propose_val=1)
+    _, voted = leader_on_votes(state, [m.propose(0, 1), m.vote(1)], rnd=0, nodes=3, quorums=q(3))
+    assert voted == VoteOutcome(2, 1)
+    _, voted = leader_on_votes(state, [m.vote(1)], rnd=0, nodes=5, quorums=q(5))
+    assert voted == VoteOutcome(1, None)
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def test_tally_counts_by_kind_in_kinds_order():
 
 def test_merge_round_sums_the_nodes_and_takes_the_leader_part():
     leader = NodeRoundReport(4, tuple(tally([Kind.START] * 3 + [Kind.PROPOSE] * 2 + [Kind.CRASH])), 1,
-                             LeaderReport(joins=2, proposal=1, votes=2, decision=1))
+                             leader=LeaderReport(joins=2, proposal=1, votes=2, decision=1))
     acceptor1 = NodeRoundReport(4, tuple(tally([Kind.JOIN, Kind.VOTE])), 0)
     acceptor2 = NodeRoundReport(4, tuple(tally([Kind.CRASH, Kind.CRASH])), 1)
     merged = merge_round(3, 4, 1, [acceptor1, leader, acceptor2])
@@ -44,7 +44,7 @@ def test_merge_round_sums_the_nodes_and_takes_the_leader_part():
 
 
 def test_merge_round_rejects_wrong_round_or_missing_leader():
-    ok = NodeRoundReport(0, tuple(tally([])), 0, LeaderReport(0, None, 0, None))
+    ok = NodeRoundReport(0, tuple(tally([])), 0, leader=LeaderReport(0, None, 0, None))
     with pytest.raises(ValueError):
         merge_round(0, 1, 0, [ok])
     with pytest.raises(ValueError):
@@ -53,7 +53,7 @@ def test_merge_round_rejects_wrong_round_or_missing_leader():
 
 def test_round_changed_means_no_proposal():
     report = NodeRoundReport(0, tuple(tally([Kind.CRASH] * 3 + [Kind.ROUNDCHANGE] * 2)), 3,
-                             LeaderReport(0, None, 0, None))
+                             leader=LeaderReport(0, None, 0, None))
     merged = merge_round(0, 0, 0, [report])
     assert merged.round_changed and not merged.decided and merged.decision is None
 

@@ -8,7 +8,7 @@ import pytest
 
 from paxos_exp.core.config import RunConfig, RuntimeOptions, parse_initial_values
 from paxos_exp.core.errors import ConfigError, PaxosExpError
-from paxos_exp.core.faults import MAX_SEED, initial_value
+from paxos_exp.core.draws import MAX_SEED, initial_value
 from paxos_exp.core.quorum import Quorums
 
 GOOD = dict(nodes=3, fail_prob=0.1, rounds=2)
@@ -54,11 +54,21 @@ GOOD = dict(nodes=3, fail_prob=0.1, rounds=2)
         ("join_quorum", 4),
         ("vote_quorum", 0),
         ("vote_quorum", 4),
+        ("join_quorum", "2"),
+        ("allow_unsafe", "yes"),
+        ("no_such_setting", 1),
+        ("protocol", "no_such_protocol"),
+        ("faults", "no_such_model"),
+        ("safety", "sometimes"),
     ],
 )
 def test_run_config_rejects_bad_values_naming_the_key(key, value):
+    if key in ("join_quorum", "vote_quorum", "allow_unsafe", "no_such_setting"):
+        given = {"protocol": {"name": "flexible", key: value}}
+    else:
+        given = {key: value}
     with pytest.raises(ConfigError) as error:
-        RunConfig(**{**GOOD, key: value})
+        RunConfig(**{**GOOD, **given})
     assert key in str(error.value)
     assert isinstance(error.value, ValueError) and isinstance(error.value, PaxosExpError)
 
@@ -74,6 +84,19 @@ def test_run_config_defaults():
     config = RunConfig(**GOOD)
     assert (config.trials, config.seed, config.initial_values, config.trace) == (1, 0, None, False)
     assert config.quorums == Quorums.for_nodes(3)
+    assert (config.protocol.name, config.faults.name, config.safety.value) == (
+        "classic", "omission", "fail")
+
+
+def test_the_spec_round_trips_and_pickles_without_its_plugins():
+    import pickle
+
+    config = RunConfig(nodes=5, fail_prob=0.25, rounds=4, trials=3, seed=9, initial_values=(0, 1, 1, 0, 1),
+                       protocol={"name": "flexible", "join_quorum": 2, "vote_quorum": 4})
+    assert RunConfig.from_spec(config.spec()) == config
+    config.law  # noqa: B018 - caches the plug-ins on the instance
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config and copy.quorums == Quorums(2, 4)
 
 
 def test_initial_values_are_normalised_to_a_tuple_and_used_in_every_trial():

@@ -55,7 +55,8 @@ def test_processes_engine_matches_inprocess_engine(case):
 
 
 def test_fixed_initial_values_and_quorum_variants_match():
-    common = dict(trials=2, seed=21, initial_values="01101", join_quorum=2, vote_quorum=4, trace=True)
+    common = dict(trials=2, seed=21, initial_values="01101",
+                  protocol={"name": "flexible", "join_quorum": 2, "vote_quorum": 4}, trace=True)
     real = paxos_exp.run(5, 0.25, 15, engine="processes", **common)
     reference = paxos_exp.run(5, 0.25, 15, engine="inprocess", **common)
     assert (real.rounds, real.trials, real.trace) == (reference.rounds, reference.trials, reference.trace)

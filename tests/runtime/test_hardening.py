@@ -27,7 +27,10 @@ from paxos_exp.core import messages as m
 from paxos_exp.core.errors import RunError
 from paxos_exp.core.node import Send
 from paxos_exp.runtime import limits, node_process, processes
-from paxos_exp.runtime.wire import NodeWire
+from dataclasses import replace
+
+from paxos_exp.core.driver import RoundDriver
+from paxos_exp.core.protocols import PROTOCOLS, classic
 
 # A process that knows nothing of the run but where its sockets are: it pushes messages with
 # the right tags but no token (the old plain-text envelope), garbage, messages under a wrong
@@ -98,16 +101,16 @@ def test_forged_garbage_and_oversized_messages_are_dropped_and_counted(
         stdout=subprocess.PIPE, text=True, start_new_session=True, pass_fds=(ready_write,),
     )
     os.close(ready_write)
-    real_begin = NodeWire.begin
+    real_play = RoundDriver.play
 
-    def begin_once_forged(self, trial, rnd, leader):
+    def play_once_forged(self, rnd, runs):
         # (In every forked node.) Trial 1 starts only once the forger has sent to every node
         # socket, so the forged messages are there to be read: the test cannot race it.
-        if trial == 1 and rnd == 0:
+        if runs[0].trial == 1 and rnd == 0:
             select.select([ready_read], [], [], 60)
-        return real_begin(self, trial, rnd, leader)
+        return real_play(self, rnd, runs)
 
-    monkeypatch.setattr(NodeWire, "begin", begin_once_forged)
+    monkeypatch.setattr(RoundDriver, "play", play_once_forged)
     try:
         attacked = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, start_method="fork")
         stop.touch()
@@ -148,18 +151,24 @@ def test_oversized_messages_are_refused_by_the_socket_itself():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _patch_acceptor(monkeypatch: pytest.MonkeyPatch, on_request) -> None:
+    """Make ``classic`` use another acceptor step (forked nodes inherit the registry)."""
+    PROTOCOLS.names()  # the registry is filled on first use
+    monkeypatch.setitem(PROTOCOLS._found, "classic", replace(classic.PROTOCOL, on_request=on_request))
+
+
 def test_a_node_that_breaks_the_protocol_is_named(monkeypatch: pytest.MonkeyPatch):
     """A message with the run's token in the wrong phase is a bug: the run fails and the
     error names the node that sent it, not the one that noticed."""
-    honest = node_process.acceptor_on_request
+    honest = classic.on_request
 
-    def acceptor_2_votes_too_early(state, message, leader):
+    def acceptor_2_votes_too_early(ctx, state, received):
         if state.node == 2:
-            return [Send(leader, m.vote(2), False)]
-        return honest(state, message, leader)
+            return state, [Send(ctx.leader, m.vote(2), False)], 0
+        return honest(ctx, state, received)
 
-    # Fork start: the children inherit the patched module.
-    monkeypatch.setattr(node_process, "acceptor_on_request", acceptor_2_votes_too_early)
+    # Fork start: the children inherit the patched registry.
+    _patch_acceptor(monkeypatch, acceptor_2_votes_too_early)
     with pytest.raises(RunError) as caught:
         paxos_exp.run(4, 0.0, 3, trials=2, seed=1, start_method="fork")
     text = str(caught.value)
@@ -323,14 +332,14 @@ def test_a_fork_failure_is_one_clear_error_and_leaves_nothing(monkeypatch: pytes
 def test_a_node_killed_by_the_out_of_memory_killer_is_reported_as_that(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    honest = node_process.acceptor_on_request
+    honest = classic.on_request
 
-    def node_1_is_killed(state, message, leader):
+    def node_1_is_killed(ctx, state, received):
         if state.node == 1:
             os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer sends
-        return honest(state, message, leader)
+        return honest(ctx, state, received)
 
-    monkeypatch.setattr(node_process, "acceptor_on_request", node_1_is_killed)
+    _patch_acceptor(monkeypatch, node_1_is_killed)
     kills = iter([0, 1])  # the kernel's count of out-of-memory kills, before and after
     monkeypatch.setattr(processes, "oom_kills", lambda: next(kills, 1))
     with pytest.raises(RunError) as caught:
@@ -341,14 +350,14 @@ def test_a_node_killed_by_the_out_of_memory_killer_is_reported_as_that(
 
 
 def test_a_node_killed_by_someone_else_is_not_blamed_on_memory(monkeypatch: pytest.MonkeyPatch):
-    honest = node_process.acceptor_on_request
+    honest = classic.on_request
 
-    def node_1_is_killed(state, message, leader):
+    def node_1_is_killed(ctx, state, received):
         if state.node == 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        return honest(state, message, leader)
+        return honest(ctx, state, received)
 
-    monkeypatch.setattr(node_process, "acceptor_on_request", node_1_is_killed)
+    _patch_acceptor(monkeypatch, node_1_is_killed)
     monkeypatch.setattr(processes, "oom_kills", lambda: 0)
     with pytest.raises(RunError, match=r"node 1 died \(killed by SIGKILL\)"):
         paxos_exp.run(3, 0.0, 2, trials=1, seed=1)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import paxos_exp
-from paxos_exp.core.faults import MAX_SEED
+from paxos_exp.core.draws import MAX_SEED
 from paxos_exp.core.quorum import majority
 
 SETTINGS = settings(deadline=None, max_examples=500, derandomize=True)
@@ -125,7 +125,9 @@ def test_runs_are_reproducible_from_the_seed(config):
 
 def test_the_checker_is_not_vacuous_non_intersecting_quorums_break_agreement():
     # With quorums of 1 out of 3, two leaders can decide different values: the checks must see it.
-    result = paxos_exp.run(3, 0.5, 6, seed=0, engine="inprocess", join_quorum=1, vote_quorum=1)
+    result = paxos_exp.run(3, 0.5, 6, seed=0, engine="inprocess",
+                            protocol={"name": "flexible", "join_quorum": 1, "vote_quorum": 1,
+                                      "allow_unsafe": True})
     (trial,) = result.trials
     assert not trial.agreement_ok and not trial.proposals_ok
     assert not result.safe

@@ -383,7 +383,7 @@ def test_a_node_killed_asleep_in_the_barrier_does_not_hang_the_run(tmp_path, sho
         dict(nodes=3, fail_prob=0.1, rounds=1, initial_values="0101"),
         dict(nodes=3, fail_prob=0.1, rounds=1, start_method="threads"),
         dict(nodes=3, fail_prob=0.1, rounds=1, receive_timeout=0),
-        dict(nodes=3, fail_prob=0.1, rounds=1, join_quorum=4),
+        dict(nodes=3, fail_prob=0.1, rounds=1, protocol={"name": "flexible", "join_quorum": 4}),
     ],
 )
 def test_invalid_arguments_raise_config_error_before_any_process_starts(kwargs, monkeypatch, tmp_path):
