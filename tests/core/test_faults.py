@@ -166,6 +166,21 @@ def test_omission_is_registered_and_keeps_the_theory():
     assert model.keeps_theory and not Omission(0.5, 1).silences
 
 
+def test_omission_built_from_a_config_draws_with_its_seed_and_never_silences():
+    from paxos_exp.core.config import RunConfig
+
+    bound = FAULTS.get("omission").build(RunConfig(nodes=4, fail_prob=0.5, rounds=1, seed=13))
+    assert (bound.fail_prob, bound.seed, bound.silences) == (0.5, 13, False)
+    positions = [(t, r, ph, s, d) for t in range(2) for r in range(10) for ph in (Phase.JOIN, Phase.VOTE)
+                 for s in range(4) for d in range(4)]
+    hits = [bound.crashes(*position) for position in positions]
+    assert hits == [uniform(13, *position) < 0.5 for position in positions]
+    assert 0 < sum(hits) < len(hits)
+    assert not any(bound.silenced(*position) for position in positions)
+    assert not Omission(0.0, 13).crashes(0, 0, Phase.JOIN, 1, 0)
+    assert all(Omission(1.0, 13).crashes(*position) for position in positions[:50])
+
+
 def test_a_plain_send_never_fails():
     message = m.crash(3, 0)
     delivered, report = _send(1.0, [Send(0, message, False)])

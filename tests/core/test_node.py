@@ -258,8 +258,11 @@ def test_n2_needs_both_joins():
 def test_a_leader_counts_only_the_joins_that_arrived():
     # A fault model may silence messages: what is missing is simply not a join (duplicates
     # and strangers never reach a step: the real runtime's inbox fails the run on them).
-    _, outcome, _ = leader_on_joins(NodeState(0, 0), [m.start(0), m.join(1, -1, None)], 5, q(5))
-    assert outcome == JoinOutcome(2, None)
+    new, outcome, sends = leader_on_joins(NodeState(0, 0), [m.start(0), m.join(1, -1, None)], 5,
+                                          q(5))
+    assert outcome == JoinOutcome(2, None)  # 2 of 5 joins: round change
+    assert new.propose_val is None
+    assert sends == [Send(r, m.roundchange(0), False) for r in (1, 2, 3, 4)]
     _, outcome, _ = leader_on_joins(NodeState(0, 0), [], 3, q(3))
     assert outcome == JoinOutcome(0, None)
     _, outcome, _ = leader_on_joins(NodeState(0, 1), [m.join(1, -1, None), m.join(2, -1, None)],
@@ -268,9 +271,12 @@ def test_a_leader_counts_only_the_joins_that_arrived():
 
 
 def test_an_acceptor_step_takes_exactly_one_message():
-    for received in ([], [m.start(1), m.start(1)]):
-        with pytest.raises(ProtocolError, match="not one"):
+    for received in ([], [m.start(1), m.start(1)], [m.start(1), m.crash(1, 1)]):
+        with pytest.raises(ProtocolError, match="join phase, not one"):
             classic.on_request(_ctx(0, 1, 3), NodeState(0, 0), received)
+    for received in ([], [m.propose(1, 0), m.propose(1, 0)], [m.roundchange(1)] * 2):
+        with pytest.raises(ProtocolError, match="vote phase, not one"):
+            classic.on_proposal(_ctx(0, 1, 3), NodeState(0, 0), received)
 
 
 @pytest.mark.parametrize(
@@ -328,6 +334,19 @@ def test_vote_order_does_not_matter():
 def test_counting_votes_without_a_proposal_is_an_error():
     with pytest.raises(ProtocolError, match="without having proposed"):
         leader_on_votes(NodeState(0, 0), [m.propose(0, 0)], rnd=0, nodes=1, quorums=q(1))
+
+
+def test_the_decision_in_the_state_is_this_rounds_only():
+    # A leader that decided in an earlier round and now misses the quorum has no decision
+    # in this round: ``decision`` is not sticky.
+    earlier = NodeState(node=0, val=1, propose_val=1, decision=1)
+    new, outcome = leader_on_votes(earlier, [m.propose(0, 1), m.crash(1, 0), m.crash(2, 0)],
+                                   rnd=3, nodes=3, quorums=q(3))
+    assert outcome == VoteOutcome(votes=1, decision=None)
+    assert new.decision is None
+    new, outcome = leader_on_votes(earlier, [m.propose(0, 1), m.vote(1), m.crash(2, 0)],
+                                   rnd=6, nodes=3, quorums=q(3))
+    assert outcome == VoteOutcome(votes=2, decision=1) and new.decision == 1
 
 
 def test_a_leader_counts_only_the_votes_that_arrived():

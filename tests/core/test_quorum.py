@@ -40,16 +40,16 @@ def test_explicit_sizes_are_kept():
 @pytest.mark.parametrize(
     ("nodes", "join", "vote", "key"),
     [
-        (3, 0, None, "join_quorum"),
-        (3, 4, None, "join_quorum"),
-        (3, -1, None, "join_quorum"),
-        (3, None, 0, "vote_quorum"),
-        (3, None, 4, "vote_quorum"),
-        (1, None, 2, "vote_quorum"),
-        (0, None, None, "join_quorum"),  # no nodes: not even a majority exists
+        (3, 0, None, "protocol.join_quorum=0"),
+        (3, 4, None, "protocol.join_quorum=4"),
+        (3, -1, None, "protocol.join_quorum=-1"),
+        (3, None, 0, "protocol.vote_quorum=0"),
+        (3, None, 4, "protocol.vote_quorum=4"),
+        (1, None, 2, "protocol.vote_quorum=2"),
+        (0, None, None, "protocol.join_quorum=1"),  # no nodes: not even a majority exists
     ],
 )
 def test_impossible_sizes_raise_config_error_naming_the_key(nodes, join, vote, key):
-    with pytest.raises(ConfigError, match=key) as error:
+    with pytest.raises(ConfigError) as error:
         Quorums.for_nodes(nodes, join, vote)
-    assert f"nodes={nodes}" in str(error.value)
+    assert key in str(error.value) and f"nodes={nodes}" in str(error.value)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from paxos_exp.core.config import RunConfig, RuntimeOptions, parse_initial_values
+from paxos_exp.core.config import RunConfig, RuntimeOptions, Safety, parse_initial_values
 from paxos_exp.core.errors import ConfigError, PaxosExpError
 from paxos_exp.core.draws import MAX_SEED, initial_value
 from paxos_exp.core.quorum import Quorums
@@ -86,6 +86,21 @@ def test_run_config_defaults():
     assert config.quorums == Quorums.for_nodes(3)
     assert (config.protocol.name, config.faults.name, config.safety.value) == (
         "classic", "omission", "fail")
+
+
+def test_an_unsafe_quorum_pair_is_refused_unless_allowed_and_then_recorded_by_default():
+    unsafe = {"name": "flexible", "join_quorum": 2, "vote_quorum": 3}  # 2 + 3 <= 5
+    with pytest.raises(ConfigError, match=r"protocol\.join_quorum=2 and protocol\.vote_quorum=3"):
+        RunConfig(nodes=5, fail_prob=0.1, rounds=1, protocol=unsafe)
+    allowed = RunConfig(nodes=5, fail_prob=0.1, rounds=1, protocol={**unsafe, "allow_unsafe": True})
+    assert allowed.quorums == Quorums(2, 3) and not allowed.claims_safety
+    assert allowed.safety is Safety.record
+    forced = RunConfig(nodes=5, fail_prob=0.1, rounds=1, protocol={**unsafe, "allow_unsafe": True},
+                       safety="fail")
+    assert forced.safety is Safety.fail
+    safe = RunConfig(nodes=5, fail_prob=0.1, rounds=1,
+                     protocol={"name": "flexible", "join_quorum": 2, "vote_quorum": 4})
+    assert safe.claims_safety and safe.safety is Safety.fail and safe.quorums == Quorums(2, 4)
 
 
 def test_the_spec_round_trips_and_pickles_without_its_plugins():

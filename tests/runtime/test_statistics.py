@@ -50,8 +50,7 @@ def test_inprocess_rates_match_theory(nodes, p):
 def test_inprocess_rates_with_custom_quorums_match_theory():
     nodes, p, join, vote = 5, 0.2, 2, 4
     result = paxos_exp.run(nodes, p, 5000, trials=2, seed=7, engine="inprocess",
-                          protocol={"name": "flexible", "join_quorum": join, "vote_quorum": vote,
-                                    "allow_unsafe": True})
+                          protocol={"name": "flexible", "join_quorum": join, "vote_quorum": vote})
     n = len(result.rounds)
     _assert_rate(sum(r.decided for r in result.rounds), n,
                  theory.round_decision_probability(nodes, p, join, vote), "deciding rounds, custom quorums")
