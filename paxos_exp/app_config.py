@@ -1,7 +1,7 @@
 """The Hydra configuration schema (typed, stored in the ConfigStore) and the job key.
 
 A typo or a wrongly typed value fails at composition with Hydra's own message; range checks
-that types cannot express are done by :func:`to_run_config` before any process starts.
+that types cannot express are done by :func:`run_spec` before any process starts.
 """
 
 from __future__ import annotations
