@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from paxos_exp.results import (
     versions,
     write_result,
 )
+from paxos_exp.schema import JobResult
 
 log = logging.getLogger("paxos_exp")
 
@@ -176,27 +178,28 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
         not_done = completed(output_dir, previous, key)
         if not_done is None and not cfg.get("force", False):
             log.info("%s%s: already done in %s (force=true reruns it)", position, label, output_dir)
-            return dict(previous.get("summary") or {})  # type: ignore[union-attr]
-        if previous is not None and not_done is not None and previous.get("status") == STATUS_OK:
+            return asdict(previous.summary)  # type: ignore[union-attr, arg-type]
+        if previous is not None and not_done is not None and previous.status == STATUS_OK:
             log.warning("%s%s: redoing the job: %s", position, label, not_done)
         keep_previous = not_done is None  # a good result survives anything but a good rerun
         document = _run_and_record(cfg, config, key, run_config, options, output_dir, position,
                                    label, hydra_cfg, began, keep_previous)
-    summary = document["summary"]
+    summary = document.summary
+    assert summary is not None  # an ok run has one; a failed one raised
     eta = f", about {_duration(left)} left" if left is not None and left >= 1 else ""
     log.info(
         "%s%s: %d/%d decided (%.1f%%) in %.2f s%s",
         position,
         label,
-        summary["decided_trials"],
-        summary["trials"],
-        100.0 * summary["decision_rate"],
-        document["wall_seconds"],
+        summary.decided_trials,
+        summary.trials,
+        100.0 * (summary.decision_rate or 0.0),
+        document.wall_seconds,
         eta,
     )
     if hydra_cfg is not None and str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         log.info("results: %s", output_dir)
-    return summary
+    return asdict(summary)
 
 
 def _run_and_record(
@@ -211,24 +214,20 @@ def _run_and_record(
     hydra_cfg: Any,
     began: float,
     keep_previous: bool,
-) -> dict[str, Any]:
+) -> JobResult:
     """Run the job into temporary tables and record it; see :func:`run_job`."""
-    document: dict[str, Any] = {
-        "status": STATUS_FAILED,
-        "error": None,
-        "job_key": key,
-        "name": cfg.get("name"),
-        "config": stored_config(run_config, options),
-        "seed": run_config.seed,
-        "summary": None,
-        "tables": None,
-        "foreign_messages": 0,
-        "overrides": list(hydra_cfg.overrides.task) if hydra_cfg is not None else [],
-        "command": sys.argv,
-        "versions": versions(),
-        "started_at": _now(),
-        "finished_at": None,
-    }
+    document = JobResult(
+        status=STATUS_FAILED,
+        job_key=key,
+        name=cfg.get("name"),
+        config=stored_config(run_config, options),
+        seed=run_config.seed,
+        tables=None,
+        overrides=list(hydra_cfg.overrides.task) if hydra_cfg is not None else [],
+        command=list(sys.argv),
+        versions=versions(),
+        started_at=_now(),
+    )
     progress = None
     tables: JobTables | None = None
     restore_sigterm = _sigterm_as_exit()
@@ -245,34 +244,33 @@ def _run_and_record(
         tables = JobTables(output_dir, trace=run_config.trace)
         sink = tables if run_config.safety is Safety.record else _StopAtViolation(tables, output_dir)
         stats = stream_config(run_config, options, sink, on_trial=progress)
-        document["foreign_messages"] = stats.foreign_messages
+        document.foreign_messages = stats.foreign_messages
         if stats.foreign_messages:
             log.warning(
                 "%s%s: dropped %d foreign messages (without this run's token) sent to its node "
                 "sockets by another process; the records are unaffected", position, label,
                 stats.foreign_messages,
             )
-        summary = tables.summary.summary(run_config, stats.timings)
-        document["summary"] = summary
+        document.summary = tables.summary.summary(run_config, stats.timings)
         # Only now, complete, do the new tables replace anything (a forced rerun's old ones).
-        document["tables"] = tables.commit()
-        document["status"] = STATUS_OK
+        document.tables = tables.commit()
+        document.status = STATUS_OK
     except Exception as error:
-        document["error"] = f"{type(error).__name__}: {error}"
+        document.error = f"{type(error).__name__}: {error}"
         if isinstance(error, SafetyViolation) and tables is not None and not keep_previous:
             # The trials up to the violating one stay in the tables for a look.
-            document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
-            document["tables"] = tables.commit_whole_trials()
-        if document["tables"] is None:  # no tables, so no summary of them either
-            document["summary"] = None
+            document.summary = tables.summary.summary(run_config, _partial_timings(began))
+            document.tables = tables.commit_whole_trials()
+        if document.tables is None:  # no tables, so no summary of them either
+            document.summary = None
             if tables is not None:
                 tables.discard()
         if keep_previous:
             record = False
             log.error("%s%s: FAILED: %s; the earlier ok result in %s is kept", position, label,
-                      document["error"], output_dir)
+                      document.error, output_dir)
         else:
-            log.error("%s%s: FAILED: %s", position, label, document["error"])
+            log.error("%s%s: FAILED: %s", position, label, document.error)
         raise
     except BaseException as error:  # Ctrl-C, or SIGTERM from a launcher: say so, then go on
         if keep_previous:
@@ -280,16 +278,16 @@ def _run_and_record(
             if tables is not None:
                 tables.discard()
         else:
-            document["status"] = STATUS_INTERRUPTED
-            document["error"] = (f"interrupted ({type(error).__name__}); rerun the same command "
+            document.status = STATUS_INTERRUPTED
+            document.error = (f"interrupted ({type(error).__name__}); rerun the same command "
                                  "to redo it")
-            if tables is not None and document["tables"] is None:
+            if tables is not None and document.tables is None:
                 # Whatever whole trials were done stay readable, marked as interrupted.
                 try:
-                    document["summary"] = tables.summary.summary(run_config, _partial_timings(began))
-                    document["tables"] = tables.commit_whole_trials()
+                    document.summary = tables.summary.summary(run_config, _partial_timings(began))
+                    document.tables = tables.commit_whole_trials()
                 except Exception:  # noqa: BLE001 - the interrupt is what the user must see
-                    document["summary"] = document["tables"] = None
+                    document.summary = document.tables = None
                     tables.discard()
         raise
     finally:
@@ -297,10 +295,10 @@ def _run_and_record(
         if progress is not None:
             progress.close()
         if record:
-            document["finished_at"] = _now()
-            if document["summary"] is not None:
-                document["summary"]["wall"]["job"] = time.perf_counter() - began
-            document["wall_seconds"] = time.perf_counter() - began
+            document.finished_at = _now()
+            if document.summary is not None:
+                document.summary.wall.job = time.perf_counter() - began
+            document.wall_seconds = time.perf_counter() - began
             write_result(output_dir, document)
     return document
 

@@ -1,7 +1,8 @@
 """Result files of one job: ``result.json`` plus tidy CSV tables, written atomically.
 
 Layout of a job directory (CSV everywhere, one header row, comma-separated):
-- ``result.json``: status, error, job_key, config, summary, seed, versions, timestamps;
+- ``result.json``: a :class:`paxos_exp.schema.JobResult` (status, error, job_key, config,
+  summary, seed, versions, timestamps), written and read through that one dataclass;
 - ``trials.csv``: one row per trial; ``rounds.csv``: one row per round of each trial;
 - ``trace.csv``: one row per message, only when ``trace=true``.
 """
@@ -29,15 +30,25 @@ from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import StopSweep
 from paxos_exp.core.messages import KINDS
 from paxos_exp.core.records import RoundRecord, Timings, TraceRecord, TrialRecord, trial_row
+from paxos_exp.schema import (
+    SENT_KEYS,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_OK,
+    FirstRounds,
+    JobResult,
+    SafetyVerdicts,
+    SchemaError,
+    Summary,
+    Theory,
+    Wall,
+)
 
 RESULT_FILE = "result.json"
 SWEEP_MANIFEST = "sweep.json"  # in a sweep directory: job count, start time, command
 TRIALS_FILE = "trials.csv"
 ROUNDS_FILE = "rounds.csv"
 TRACE_FILE = "trace.csv"
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM: partial tables, redone on rerun
 LOCK_FILE = ".lock"  # in a job directory: held (flock) by the process running the job
 
 
@@ -174,14 +185,14 @@ def table_entry(path: Path) -> dict[str, Any]:
     return {"rows": max(0, lines - 1), "sha256": digest.hexdigest()}
 
 
-def verify_tables(directory: Path, document: Mapping[str, Any]) -> str | None:
+def verify_tables(directory: Path, document: JobResult) -> str | None:
     """Why the tables of a job's result.json do not check out, or None when they all do.
 
     A job is complete only when every table its result.json lists exists with the row count
     and checksum recorded there (a truncated or missing table means the job must be redone).
     """
-    tables = document.get("tables")
-    if not isinstance(tables, dict) or TRIALS_FILE not in tables or ROUNDS_FILE not in tables:
+    tables = document.tables
+    if tables is None or TRIALS_FILE not in tables or ROUNDS_FILE not in tables:
         return f"{RESULT_FILE} records no table checksums"
     for name, expected in tables.items():
         if not isinstance(expected, dict):
@@ -199,17 +210,15 @@ def verify_tables(directory: Path, document: Mapping[str, Any]) -> str | None:
     return None
 
 
-def completed(directory: Path, document: Mapping[str, Any] | None, key: str) -> str | None:
+def completed(directory: Path, document: JobResult | None, key: str) -> str | None:
     """None when ``document`` is a finished ``ok`` result of job ``key`` whose tables check
     out; otherwise why the job must be (re)done."""
     if document is None:
         return "no readable result.json"
-    if document.get("job_key") != key:
-        return f"result.json belongs to job {document.get('job_key')}"
-    if document.get("status") != STATUS_OK:
-        return f"its last run ended {document.get('status')}"
-    if not isinstance(document.get("summary"), dict):
-        return "result.json says ok but has no summary"
+    if document.job_key != key:
+        return f"result.json belongs to job {document.job_key}"
+    if document.status != STATUS_OK:
+        return f"its last run ended {document.status}"
     return verify_tables(directory, document)
 
 
@@ -319,50 +328,46 @@ class SummaryBuilder:
             "max": counts[-1][0],
         }
 
-    def summary(self, config: RunConfig, timings: Timings) -> dict[str, Any]:
+    def summary(self, config: RunConfig, timings: Timings) -> Summary:
         trials, rounds = self.trials, self.rounds
-        messages = {kind.value: count for kind, count in zip(KINDS, self.sent)}
-        messages["total"] = sum(self.sent)
+        sent = dict(zip(SENT_KEYS, self.sent))
+        sent["total"] = sum(self.sent)
         law = config.law
-        return {
-            "trials": trials,
-            "decided_trials": self.decided,
-            "decision_rate": self.decided / trials if trials else None,
-            "first_decision_round": self._first_round_stats(),
-            "rounds_total": rounds,
-            "deciding_rounds": self.deciding,
-            "deciding_rounds_per_trial": self.deciding / trials if trials else None,
-            "round_decision_rate": self.deciding / rounds if rounds else None,
-            "roundchanges": self.roundchanges,
-            "roundchange_rate": self.roundchanges / rounds if rounds else None,
-            "decision_values": dict(self.decision_values),
-            "messages": messages,
-            "crashed_messages": self.crashed,
-            "silenced_messages": self.silenced,
-            # The exact law of this protocol under this fault model (null where there is none).
-            "theory": None if law is None else {
-                "join_probability": law.proposes,
-                "round_decision_probability": law.decides,
-                "decision_within_rounds": law.decision_within(config.rounds),
-            },
-            "safety": {
-                "policy": config.safety.value,
-                "claims_safety": config.claims_safety,
-                "violation_rate": self.unsafe_count / trials if trials else None,
-                "violations": dict(self.violations),
-                "agreement_ok": self.agreement_ok,
-                "validity_ok": self.validity_ok,
-                "proposals_ok": self.proposals_ok,
-                "unsafe_trials": list(self.unsafe),
-                "unsafe_count": self.unsafe_count,
-            },
-            "wall": {
-                "startup": timings.startup,
-                "rounds": timings.rounds,
-                "teardown": timings.teardown,
-                "simulation": timings.total,
-            },
-        }
+        return Summary(
+            trials=trials,
+            decided_trials=self.decided,
+            decision_rate=self.decided / trials if trials else None,
+            first_decision_round=FirstRounds(**self._first_round_stats()),
+            rounds_total=rounds,
+            deciding_rounds=self.deciding,
+            deciding_rounds_per_trial=self.deciding / trials if trials else None,
+            round_decision_rate=self.deciding / rounds if rounds else None,
+            roundchanges=self.roundchanges,
+            roundchange_rate=self.roundchanges / rounds if rounds else None,
+            decision_values=dict(self.decision_values),
+            sent=sent,
+            crashed=self.crashed,
+            silenced=self.silenced,
+            # The exact law of this protocol under this fault model (None where there is none).
+            theory=None if law is None else Theory(
+                join_probability=law.proposes,
+                round_decision_probability=law.decides,
+                decision_within_rounds=law.decision_within(config.rounds),
+            ),
+            safety=SafetyVerdicts(
+                policy=config.safety.value,
+                claims_safety=config.claims_safety,
+                violation_rate=self.unsafe_count / trials if trials else None,
+                violations=dict(self.violations),
+                agreement_ok=self.agreement_ok,
+                validity_ok=self.validity_ok,
+                proposals_ok=self.proposals_ok,
+                unsafe_trials=list(self.unsafe),
+                unsafe_count=self.unsafe_count,
+            ),
+            wall=Wall(startup=timings.startup, rounds=timings.rounds,
+                      teardown=timings.teardown, simulation=timings.total),
+        )
 
 
 # Table columns are the record fields, in order.
@@ -425,18 +430,28 @@ class JobTables:
             writer.discard()
 
 
-def write_result(directory: Path, document: dict[str, Any]) -> None:
-    write_atomic(directory / RESULT_FILE, json.dumps(document, indent=2, sort_keys=False) + "\n")
+def write_result(directory: Path, document: JobResult) -> None:
+    text = json.dumps(document.to_dict(), indent=2, sort_keys=False) + "\n"
+    write_atomic(directory / RESULT_FILE, text)
 
 
-def read_result(directory: Path) -> dict[str, Any] | None:
+def load_result(directory: Path) -> JobResult:
+    """The job's result.json; raises OSError when it cannot be read, SchemaError when it is not
+    a result.json (not JSON, or a field that does not fit :class:`JobResult`)."""
+    text = (directory / RESULT_FILE).read_text(encoding="utf-8")
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise SchemaError(f"{RESULT_FILE} is not valid JSON ({error})") from None
+    return JobResult.from_dict(document)
+
+
+def read_result(directory: Path) -> JobResult | None:
     """The job's result.json, or None when absent or unreadable."""
     try:
-        with open(directory / RESULT_FILE, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (OSError, ValueError):
+        return load_result(directory)
+    except (OSError, UnicodeDecodeError, SchemaError):
         return None
-    return document if isinstance(document, dict) else None
 
 
 class JobLock:

@@ -52,7 +52,7 @@ def test_analysis_never_imports_the_runtime():
 
 
 def test_only_the_sweep_reading_module_of_analysis_imports_hydra():
-    readers = {"analysis/load.py"}  # reads Hydra's own files (multirun.yaml, overrides)
+    readers = {"analysis/grid.py"}  # reads Hydra's own files (multirun.yaml, overrides)
     for module, imports in _modules("analysis").items():
         if module in readers:
             continue
@@ -60,7 +60,43 @@ def test_only_the_sweep_reading_module_of_analysis_imports_hydra():
             assert _top(name) not in ("hydra", "omegaconf"), f"{module} imports {name}"
 
 
+# The figure modules: a DataFrame in, a Figure out.
+FIGURE_MODULES = ("analysis/plots.py", "analysis/layout.py", "analysis/diagram.py")
+READING_MODULES = ("discover", "job", "load", "grid", "missing", "files", "report", "export")
+READING_CALLS = {"open", "read_csv", "read_text", "read_bytes", "read_json", "read_parquet",
+                 "load", "iterdir", "glob"}
+
+
+def _calls(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            function = node.func
+            names.add(function.attr if isinstance(function, ast.Attribute) else
+                      getattr(function, "id", ""))
+    return names
+
+
+def test_plot_functions_never_read_files():
+    modules = _modules("analysis")
+    for module in FIGURE_MODULES:
+        for name in modules[module]:
+            assert name not in ("pathlib", "os", "glob", "json"), f"{module} imports {name}"
+            assert name.removeprefix("paxos_exp.analysis.") not in READING_MODULES, \
+                f"{module} imports {name}"
+        reads = _calls(PACKAGE / module) & READING_CALLS
+        assert not reads, f"{module} calls {sorted(reads)}"
+
+
+def test_every_analysis_module_stays_small():
+    for path in sorted((PACKAGE / "analysis").glob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 400, f"{path.name} has {lines} lines: split it by job"
+
+
 def test_the_layer_test_sees_the_imports_it_checks():
     # A parser that found nothing would pass every test above.
     assert "zmq" in _modules("runtime")["runtime/node_process.py"]
     assert "paxos_exp.core.messages" in _modules("core")["core/driver.py"]
+    assert "read_csv" in _calls(PACKAGE / "analysis" / "job.py")

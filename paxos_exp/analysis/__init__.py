@@ -1,14 +1,18 @@
 """From result files to tables and figures: pandas frames, Wilson intervals, the exact theory.
 
-Modules (import the one you need; this package imports nothing heavy on its own):
-- :mod:`paxos_exp.analysis.load`: read sweep and job directories into tidy frames, and list
-  every job that is missing, failed or unreadable;
-- :mod:`paxos_exp.analysis.aggregate`: one row per configuration with intervals, theory and z;
-- :mod:`paxos_exp.analysis.plots`: seaborn figures (DataFrame in, Figure out);
-- :mod:`paxos_exp.analysis.diagram`: the message-sequence diagram of one traced trial;
-- :mod:`paxos_exp.analysis.report`: ``build_report`` writes the tables, figures and report.md;
-- :mod:`paxos_exp.analysis.files`: report files written to a temporary name and renamed;
-- :mod:`paxos_exp.analysis.cli`: the ``paxos-report`` command.
+Modules, one job each (import the one you need; this package imports nothing heavy on its own):
+- :mod:`.discover`: find sweep and job directories (globs, markers, the latest sweep);
+- :mod:`.job`: read and validate one job (result.json through :mod:`paxos_exp.schema`, tables);
+- :mod:`.grid`: what each sweep command asked for (the only module that imports Hydra/OmegaConf);
+- :mod:`.missing`: the jobs a sweep asked for and lacks; :mod:`.problems`: the problem kinds;
+- :mod:`.load`: ``load`` reads directories into tidy frames and lists every problem found;
+- :mod:`.stats`: Wilson intervals, z, acceptance intervals;
+- :mod:`.aggregate`: one row per configuration with intervals, exact theory (from core) and z;
+- :mod:`.layout` and :mod:`.plots`: figure layout helpers, and the seaborn figures (DataFrame
+  in, Figure out); :mod:`.diagram`: the message-sequence diagram of one traced trial;
+- :mod:`.report_text` and :mod:`.report`: report.md's text, and ``build_report``;
+- :mod:`.export`: a study folder under ``experiments/``; :mod:`.files`: atomic writes;
+- :mod:`.cli`: the ``paxos-report`` command.
 """
 
 from __future__ import annotations

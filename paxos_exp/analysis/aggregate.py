@@ -26,11 +26,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
-from statsmodels.stats.proportion import proportion_confint
 
-from paxos_exp.analysis.load import RECORD_NEUTRAL_KEYS
-from paxos_exp.core import theory
+from paxos_exp.analysis.missing import RECORD_NEUTRAL_KEYS
+from paxos_exp.analysis.stats import (
+    acceptance_interval,
+    outside_acceptance,
+    wilson_interval,
+    z_score,
+)
+from paxos_exp.core.config import round_law
+from paxos_exp.core.errors import ConfigError
+from paxos_exp.core.faults import DEFAULT_FAULTS
+from paxos_exp.core.protocols import DEFAULT_PROTOCOL
+from paxos_exp.core.quorum import Quorums
+from paxos_exp.core.theory import RoundLaw
 
 CORE_KEYS = ("nodes", "fail_prob", "rounds")
 # Pooled, never grouped on (unless asked): independent replicates of the same configuration.
@@ -44,80 +53,14 @@ DEFAULT_CONFIG_COLUMNS = (
 # Deadlines decide whether a job finishes, never what it records (they are not in the job key
 # either): never a reason to split a configuration, unless asked for on an axis.
 NEVER_GROUPED = RECORD_NEUTRAL_KEYS
-CONFIDENCE = 0.95  # of the Wilson intervals
-ACCEPTANCE = 0.99  # of the interval around theory that flags a measurement
 NO_DECISION = -1  # the first_round value of trials that never decided
 
 # Counts summed over the jobs of a configuration (the ones a frame has).
 _SUMMED = (
-    "trials", "decided", "rounds_total", "deciding_rounds", "roundchanges", "messages_start",
-    "messages_join", "messages_propose", "messages_vote", "messages_roundchange",
-    "messages_crash", "messages_total", "crashed_messages", "unsafe_count", "wall_seconds",
-    "wall_simulation",
+    "trials", "decided", "rounds_total", "deciding_rounds", "roundchanges", "sent_start",
+    "sent_join", "sent_propose", "sent_vote", "sent_roundchange", "sent_crash", "sent_total",
+    "crashed", "silenced", "unsafe_count", "wall_seconds", "wall_simulation",
 )
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-def wilson_interval(
-    successes: Any, trials: Any, confidence: float = CONFIDENCE
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval(s) for ``successes`` out of ``trials``; NaN where trials is 0."""
-    successes = np.asarray(successes, dtype=float)
-    trials = np.asarray(trials, dtype=float)
-    safe = np.where(trials > 0, trials, 1.0)
-    low, high = proportion_confint(successes, safe, alpha=1.0 - confidence, method="wilson")
-    # Exact at the edges (statsmodels leaves 1 - 1e-16 at k = n).
-    low = np.where(successes <= 0, 0.0, low)
-    high = np.where(successes >= trials, 1.0, high)
-    low = np.where(trials > 0, low, np.nan)
-    high = np.where(trials > 0, high, np.nan)
-    return np.atleast_1d(low), np.atleast_1d(high)
-
-
-def z_score(successes: Any, trials: Any, probability: Any) -> np.ndarray:
-    """``(rate - p) / sqrt(p (1 - p) / n)``: the measured rate's deviation from ``p`` in
-    standard errors. When ``p`` is 0 or 1 the outcome is certain: z is 0 if the count is the
-    certain one and +/-inf if not (an impossible outcome). NaN where ``n`` or ``p`` is missing."""
-    k = np.atleast_1d(np.asarray(successes, dtype=float))
-    n = np.atleast_1d(np.asarray(trials, dtype=float))
-    p = np.atleast_1d(np.asarray(probability, dtype=float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = k / n
-        spread = np.sqrt(p * (1.0 - p) / n)
-        z = (rate - p) / spread
-        certain = spread == 0
-        deviation = rate - p
-        z = np.where(certain & np.isclose(deviation, 0.0, atol=1e-12), 0.0, z)
-        z = np.where(certain & ~np.isclose(deviation, 0.0, atol=1e-12),
-                     np.sign(deviation) * np.inf, z)
-    return np.where((n > 0) & np.isfinite(p), z, np.nan)
-
-
-def acceptance_interval(
-    trials: Any, probability: Any, level: float = ACCEPTANCE
-) -> tuple[np.ndarray, np.ndarray]:
-    """The counts ``[low, high]`` a Binomial(n, p) falls in with probability >= ``level``
-    (less than ``(1 - level) / 2`` outside on each side). NaN where n is 0 or p missing."""
-    n = np.atleast_1d(np.asarray(trials, dtype=float))
-    p = np.atleast_1d(np.asarray(probability, dtype=float))
-    tail = (1.0 - level) / 2.0
-    valid = (n > 0) & np.isfinite(p)
-    n_safe = np.where(valid, n, 1)
-    p_safe = np.clip(np.where(valid, p, 0.5), 0.0, 1.0)
-    low = binom.ppf(tail, n_safe, p_safe)
-    high = binom.ppf(1.0 - tail, n_safe, p_safe)
-    return np.where(valid, low, np.nan), np.where(valid, high, np.nan)
-
-
-def outside_acceptance(successes: Any, trials: Any, probability: Any,
-                       level: float = ACCEPTANCE) -> np.ndarray:
-    """True where the count falls outside :func:`acceptance_interval`."""
-    k = np.atleast_1d(np.asarray(successes, dtype=float))
-    low, high = acceptance_interval(trials, probability, level)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isnan(low), False, (k < low) | (k > high))
 
 
 # ----------------------------------------------------------------------------- theory
@@ -134,66 +77,43 @@ def _quorum(value: Any) -> int | None:
     return int(value)
 
 
-def _row_args(row: pd.Series) -> tuple[int, float, int | None, int | None]:
-    return (int(row["nodes"]), float(row["fail_prob"]), _quorum(row.get("join_quorum")),
-            _quorum(row.get("vote_quorum")))
+def row_law(row: pd.Series) -> RoundLaw | None:
+    """The exact round law of a row's configuration, from core (its protocol, fault model,
+    node count, crash probability and quorum sizes); None where there is none."""
+    nodes = int(row["nodes"])
+    try:
+        quorums = Quorums.for_nodes(nodes, _quorum(row.get("join_quorum")),
+                                    _quorum(row.get("vote_quorum")))
+        return round_law(str(row.get("protocol") or DEFAULT_PROTOCOL),
+                         str(row.get("faults") or DEFAULT_FAULTS), nodes,
+                         float(row["fail_prob"]), quorums)
+    except ConfigError:  # a plug-in this installation does not have: no theory
+        return None
 
 
-def messages_per_round_theory(
-    nodes: int, fail_prob: float, join_quorum: int | None = None
-) -> float:
-    """Expected messages one round puts on the wire (CRASH messages included)."""
-    proposes = theory.join_probability(nodes, fail_prob, join_quorum)
-    phase = 2 * nodes - 1
-    return phase + proposes * phase + (1.0 - proposes) * (nodes - 1)
-
-
-def messages_per_decision_theory(
-    nodes: int, fail_prob: float, join_quorum: int | None = None, vote_quorum: int | None = None
-) -> float:
-    """Expected messages per round over the probability a round decides (inf if it cannot)."""
-    decides = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
-    sent = messages_per_round_theory(nodes, fail_prob, join_quorum)
-    return sent / decides if decides > 0 else math.inf
-
-
-def first_round_probabilities(per_round: float, rounds: int) -> list[float]:
-    """``P(first deciding round = k)`` for ``k = 0..rounds-1``, then ``P(no decision)``."""
-    return [(1.0 - per_round) ** k * per_round for k in range(rounds)] + [
-        (1.0 - per_round) ** rounds
-    ]
-
-
-def first_round_theory(per_round: float, rounds: int) -> float:
-    """Mean first deciding round among trials that decide within ``rounds`` (NaN if none can)."""
-    probabilities = first_round_probabilities(per_round, rounds)[:-1]
-    total = sum(probabilities)
-    if total <= 0:
-        return math.nan
-    return sum(k * p for k, p in enumerate(probabilities)) / total
+_LAW_COLUMNS = ("protocol", "faults", "join_quorum", "vote_quorum")
+_THEORY_COLUMNS = ["theory", "round_theory", "join_theory", "roundchange_theory",
+                   "first_round_theory", "messages_theory"]
 
 
 def theory_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The exact columns for every row of a frame with nodes, fail_prob, rounds (and quorums)."""
+    """The exact columns for every row of a frame with nodes, fail_prob, rounds (and the
+    protocol, fault model and quorums); NaN where the configuration has no exact law."""
     records = []
     for _, row in frame.iterrows():
-        nodes, fail_prob, join_quorum, vote_quorum = _row_args(row)
-        rounds = int(row["rounds"])
-        join = theory.join_probability(nodes, fail_prob, join_quorum)
-        per_round = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
+        law, rounds, nodes = row_law(row), int(row["rounds"]), int(row["nodes"])
+        if law is None:
+            records.append(dict.fromkeys(_THEORY_COLUMNS, math.nan))
+            continue
         records.append({
-            "theory": theory.decision_within_probability(
-                nodes, fail_prob, rounds, join_quorum, vote_quorum),
-            "round_theory": per_round,
-            "join_theory": join,
-            "roundchange_theory": 1.0 - join,
-            "first_round_theory": first_round_theory(per_round, rounds),
-            "messages_theory": messages_per_decision_theory(
-                nodes, fail_prob, join_quorum, vote_quorum),
+            "theory": law.decision_within(rounds),
+            "round_theory": law.decides,
+            "join_theory": law.proposes,
+            "roundchange_theory": 1.0 - law.proposes,
+            "first_round_theory": law.first_round_mean(rounds),
+            "messages_theory": law.messages_per_decision(nodes),
         })
-    return pd.DataFrame(records, index=frame.index,
-                        columns=["theory", "round_theory", "join_theory", "roundchange_theory",
-                                 "first_round_theory", "messages_theory"])
+    return pd.DataFrame(records, index=frame.index, columns=_THEORY_COLUMNS, dtype=float)
 
 
 # ----------------------------------------------------------------------------- grouping
@@ -273,6 +193,10 @@ def summarize(
                     if "seed" in work.columns and "seed" not in keys else "")
     if "safe" in work.columns:
         out["safe"] = grouped["safe"].all()
+    # What the exact law depends on, when it is the same in every row (not a grouping key).
+    for column in _LAW_COLUMNS:
+        if column in work.columns and column not in keys:
+            out[column] = grouped[column].first()
     out = out.reset_index().rename(columns={"_jobs": "jobs"})
     if "trials" in keys:  # asked to group on it: the per-job count is also the total per job
         out["trials"] = out["trials"] * out["jobs"]
@@ -287,17 +211,17 @@ _OUTPUT_COLUMNS = [
     "round_theory", "round_z", "round_outside_99",
     "roundchange_rate", "roundchange_theory", "join_theory",
     "first_round_mean", "first_round_theory",
-    "messages_total", "messages_per_round", "messages_per_decision",
+    "sent_total", "messages_per_round", "messages_per_decision",
     "messages_per_decision_low", "messages_per_decision_high", "messages_theory",
-    "crashed_messages", "safe", "violations", "violation_rate", "violation_ci_low",
+    "crashed", "silenced", "safe", "violations", "violation_rate", "violation_ci_low",
     "violation_ci_high", "wall_seconds", "wall_per_trial_ms",
 ]
 
 
 def _derive(out: pd.DataFrame) -> pd.DataFrame:
     out = out.copy()
-    for column in ("rounds_total", "deciding_rounds", "roundchanges", "messages_total",
-                   "crashed_messages", "wall_seconds"):
+    for column in ("rounds_total", "deciding_rounds", "roundchanges", "sent_total",
+                   "crashed", "silenced", "wall_seconds"):
         if column not in out.columns:
             out[column] = np.nan
     if "safe" not in out.columns:
@@ -335,7 +259,7 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
         out["roundchange_rate"] = np.where(has_rounds, roundchanges / rounds_total, np.nan)
         first_sum = out["_first_sum"].to_numpy(dtype=float)
         out["first_round_mean"] = np.where(decided > 0, first_sum / decided, np.nan)
-        messages = out["messages_total"].to_numpy(dtype=float)
+        messages = out["sent_total"].to_numpy(dtype=float)
         per_round = np.where(has_rounds, messages / rounds_total, np.nan)
         out["messages_per_round"] = per_round
         out["messages_per_decision"] = np.where(deciding > 0, messages / deciding, np.nan)
@@ -378,9 +302,9 @@ def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.Da
         values = values if isinstance(values, tuple) else (values,)
         config = pd.Series(values, index=keys, dtype=object)
         rounds = int(config["rounds"])
-        nodes, fail_prob, join_quorum, vote_quorum = _row_args(config)
-        per_round = theory.round_decision_probability(nodes, fail_prob, join_quorum, vote_quorum)
-        probabilities = first_round_probabilities(per_round, rounds)
+        # The law's other columns (protocol, quorums) are the same in every row of a group.
+        law = row_law(group.iloc[0])
+        probabilities = law.first_round(rounds) if law is not None else [math.nan] * (rounds + 1)
         counts = group["first_round"].value_counts()
         total = len(group)
         for k, probability in zip([*range(rounds), NO_DECISION], probabilities):

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from paxos_exp.analysis.load import ReportError
+from paxos_exp.analysis.discover import ReportError
 
 PROG = "paxos-report"
 EPILOG = """\
@@ -80,8 +80,11 @@ def _export_parser() -> argparse.ArgumentParser:
         description="Build the report of a sweep and copy its figures, summary.md, summary.csv "
                     "and a README.md stub (kept if it exists) into DEST.",
     )
-    parser.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR")
-    parser.add_argument("dest", type=Path, metavar="DEST")
+    parser.add_argument("sweep_dirs", type=Path, nargs="+", metavar="SWEEP_DIR",
+                        help="one or more sweep directories, then DEST")
+    parser.add_argument("--hue", help="configuration column for colour (default nodes)")
+    parser.add_argument("--col", help="configuration column for facet columns")
+    parser.add_argument("--row", help="configuration column for facet rows")
     return parser
 
 
@@ -114,7 +117,7 @@ def _use_agg() -> None:
 def _report(argv: Sequence[str]) -> int:
     args = _report_parser().parse_args(argv)
     _use_agg()
-    from paxos_exp.analysis.load import latest_sweep
+    from paxos_exp.analysis.discover import latest_sweep
     from paxos_exp.analysis.report import build_report
 
     paths = list(args.paths) or [latest_sweep(Path("outputs") / "sweeps")]
@@ -141,11 +144,10 @@ def _announce_problems(out: Path) -> None:
 def _diagram(argv: Sequence[str]) -> int:
     args = _diagram_parser().parse_args(argv)
     _use_agg()
-    import pandas as pd
-
     from paxos_exp.analysis.diagram import select_trial, sequence_diagram
     from paxos_exp.analysis.files import save_figure_atomic
-    from paxos_exp.analysis.load import read_config, read_rounds, read_trace
+    from paxos_exp.analysis.job import Unreadable, read_config, read_rounds, read_table, read_trace
+    from paxos_exp.results import TRIAL_COLUMNS, TRIALS_FILE
 
     job_dir: Path = args.job_dir
     if not job_dir.is_dir():
@@ -159,12 +161,17 @@ def _diagram(argv: Sequence[str]) -> int:
         trial = select_trial(trace, args.trial)
     except ValueError as error:
         raise ReportError(f"--trial {args.trial}: {error}") from None
-    initial_values = None
+    initial_values = violation = None
     try:
-        trials = pd.read_csv(job_dir / "trials.csv", dtype={"initial_values": str})
-        match = trials.loc[trials["trial"] == trial, "initial_values"]
-        initial_values = str(match.iloc[0]) if len(match) else None
-    except (OSError, ValueError, KeyError):
+        trials = read_table(job_dir, TRIALS_FILE, TRIAL_COLUMNS)
+        match = trials[trials["trial"] == trial]
+        if len(match):
+            verdicts = match.iloc[0]
+            initial_values = str(verdicts["initial_values"])
+            broken = [name for name in ("agreement", "validity", "proposals")
+                      if not bool(verdicts[f"{name}_ok"])]
+            violation = ", ".join(broken) or None
+    except Unreadable:
         pass
     nodes = config.get("nodes")
     title = f"Trial {trial} of {job_dir.name}"
@@ -174,7 +181,7 @@ def _diagram(argv: Sequence[str]) -> int:
     try:
         figure = sequence_diagram(trace, nodes=nodes, trial=trial, rounds=span,
                                   outcomes=read_rounds(job_dir), initial_values=initial_values,
-                                  title=title)
+                                  title=title, violation=violation)
     except ValueError as error:
         raise ReportError(f"{job_dir}: {error}") from None
     if args.out is not None:
@@ -195,10 +202,13 @@ def _diagram(argv: Sequence[str]) -> int:
 def _export(argv: Sequence[str]) -> int:
     args = _export_parser().parse_args(argv)
     _use_agg()
-    from paxos_exp.analysis.report import write_experiment_folder
+    from paxos_exp.analysis.export import write_experiment_folder
 
-    dest = write_experiment_folder(args.sweep_dir, args.dest)
-    _announce_problems(args.sweep_dir / "report")
+    if len(args.sweep_dirs) < 2:
+        raise ReportError("give a sweep directory and DEST (the experiment folder)")
+    *sweeps, destination = args.sweep_dirs
+    dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row)
+    _announce_problems(sweeps[0] / "report")
     print(f"experiment folder: {dest}")
     return 0
 

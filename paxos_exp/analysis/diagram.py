@@ -107,12 +107,15 @@ def sequence_diagram(
     outcomes: pd.DataFrame | None = None,
     initial_values: str | None = None,
     title: str | None = None,
+    violation: str | None = None,
 ) -> Figure:
     """Draw one trial of a trace frame (columns of ``trace.csv``).
 
     ``rounds`` is a half-open range ``(first, stop)`` of round numbers (either end None for
     open). ``outcomes`` is the job's rounds frame (``rounds.csv``), which says exactly which
     rounds decided; without it, decisions are read off the trace assuming majority quorums.
+    ``violation`` names the safety properties the trial broke: the first decision that differs
+    from the trial's first one is marked in red, and the title says what broke.
     """
     trial = select_trial(trace, trial)
     data = trace[trace["trial"] == trial]
@@ -155,6 +158,12 @@ def sequence_diagram(
             axes.text(nodes - 0.45, top + (step + 1) * STEP_HEIGHT, name, ha="left",
                       va="center", fontsize=7, color="0.45", style="italic")
         _mark_outcome(axes, results.get(round_number), leader, top)
+        if violation and round_number == _conflicting_round(results):
+            axes.add_patch(Rectangle((-0.45, top - 0.2), nodes - 0.1,
+                                     STEPS_PER_ROUND * STEP_HEIGHT + 0.2, fill=False,
+                                     edgecolor="#d62728", linewidth=2.0, zorder=7))
+            axes.text(nodes - 0.45, top - 0.1, f"violation: {violation}", ha="left", va="top",
+                      fontsize=8, fontweight="bold", color="#d62728", zorder=7)
 
     for row in data.itertuples(index=False):
         _draw_message(axes, row, nodes, shown.index(int(row.round)))
@@ -172,8 +181,10 @@ def sequence_diagram(
         axes.spines[side].set_visible(False)
     axes.tick_params(axis="x", length=0)
     axes.set_ylabel("time (rounds, top to bottom)")
-    axes.set_title(title or f"Trial {trial}: message sequence, rounds {shown[0]}..{shown[-1]}",
-                   fontsize=10, pad=22)
+    heading = title or f"Trial {trial}: message sequence, rounds {shown[0]}..{shown[-1]}"
+    if violation:
+        heading += f"\nbreaks {violation}"
+    axes.set_title(heading, fontsize=10, pad=22, color="#d62728" if violation else "black")
     _legend(figure)
     return figure
 
@@ -207,6 +218,19 @@ def _draw_message(axes: Any, row: Any, nodes: int, index: int) -> None:
             where = (sender + 0.35 * (receiver - sender), start + 0.35 * (end - start))
         axes.plot(*where, marker="x", color="#d62728", markersize=5.5, markeredgewidth=1.6,
                   zorder=4)
+
+
+def _conflicting_round(results: dict[int, dict[str, Any]]) -> int | None:
+    """The first round that decides a value other than the trial's first decision."""
+    first = None
+    for round_number in sorted(results):
+        outcome = results[round_number]
+        if outcome.get("decided") and not outcome.get("changed"):
+            if first is None:
+                first = outcome["decision"]
+            elif outcome["decision"] != first:
+                return round_number
+    return None
 
 
 def _mark_outcome(axes: Any, outcome: dict[str, Any] | None, leader: int, top: float) -> None:

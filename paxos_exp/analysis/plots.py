@@ -10,12 +10,9 @@ the dashed curve in the same colour.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
@@ -31,257 +28,20 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from paxos_exp.analysis.aggregate import (
-    DEFAULT_CONFIG_COLUMNS,
-    NO_DECISION,
-    messages_per_decision_theory,
-    varies,
+from paxos_exp.analysis.aggregate import NO_DECISION, row_law
+from paxos_exp.analysis.layout import (
+    MEASURED_LABEL,
+    STYLE,
+    check_axes,
+    finish,
+    format_value,
+    grid_for,
+    key_label,
+    layout_for,
+    legend,
+    order,
+    quiet,
 )
-from paxos_exp.core import theory
-
-# How a configuration column is named on an axis or a legend, and in a facet title.
-KEY_LABELS = {
-    "nodes": "nodes N",
-    "fail_prob": "crash probability p (per message)",
-    "rounds": "round limit R",
-    "trials": "trials per job",
-    "seed": "seed",
-    "initial_values": "initial values",
-    "engine": "engine",
-    "trace": "trace",
-    "join_quorum": "join quorum",
-    "vote_quorum": "vote quorum",
-    "start_method": "start method",
-}
-KEY_SYMBOLS = {"nodes": "N", "fail_prob": "p", "rounds": "R"}
-MEASURED_LABEL = "measured, 95% Wilson interval"
-EXACT_LABEL = "exact, dashed"
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
-STYLE = {"axes.grid": True, "grid.linestyle": ":", "grid.alpha": 0.6}
-
-
-def _quiet(function: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Crowded facet grids make seaborn's automatic tight_layout give up with a warning; the
-    figures are saved with bbox_inches="tight", which keeps every label anyway."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Tight layout not applied",
-                                    category=UserWarning)
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
-def key_label(key: str) -> str:
-    return KEY_LABELS.get(key, key.replace("_", " "))
-
-
-def format_value(key: str, value: Any) -> str:
-    """A configuration value as text: ``3``, ``0.25``, ``majority`` for a default quorum."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "majority" if key.endswith("quorum") else "default"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):g}"
-    return str(value)
-
-
-def value_label(key: str, value: Any) -> str:
-    """``R = 3``, ``engine = inprocess``: a facet title or a series name."""
-    return f"{KEY_SYMBOLS.get(key, key_label(key))} = {format_value(key, value)}"
-
-
-def _order(values: pd.Series) -> list[Any]:
-    """Distinct values sorted numerically or alphabetically, missing ones first."""
-    distinct = list(dict.fromkeys(values.tolist()))
-
-    def sort_key(value: Any) -> tuple[int, Any]:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return (0, 0)
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-            return (1, float(value))
-        return (2, str(value))
-
-    return sorted(distinct, key=sort_key)
-
-
-def _group_keys(frame: pd.DataFrame) -> list[str]:
-    """The configuration columns of a frame that vary (the ones that tell its rows apart)."""
-    declared = frame.attrs.get("group_keys")
-    candidates = list(declared) if declared else [c for c in DEFAULT_CONFIG_COLUMNS
-                                                  if c in frame.columns]
-    return [column for column in candidates if column in frame.columns and varies(frame, column)]
-
-
-def _check(frame: pd.DataFrame, **axes: str | None) -> None:
-    for role, key in axes.items():
-        if key is not None and key not in frame.columns:
-            raise ValueError(f"{role}={key!r} is not a column of the frame")
-    used = [key for key in axes.values() if key is not None]
-    if len(used) != len(set(used)):
-        raise ValueError(f"one column on two axes: {axes}")
-
-
-@dataclass
-class _Layout:
-    data: pd.DataFrame
-    hue_order: list[str]
-    palette: dict[str, Any]
-    col: str | None
-    col_order: list[str] | None
-    row: str | None
-    row_order: list[str] | None
-    series_order: list[str]
-    markers: dict[str, str]
-    extra: list[str]
-
-
-def _labels(
-    frame: pd.DataFrame, keys: Sequence[str], short: bool = False
-) -> tuple[pd.Series, list[str]]:
-    """One text label per row combining ``keys``, and the labels in sorted order."""
-    if not keys:
-        return pd.Series("", index=frame.index), [""]
-    combos = frame[list(keys)].drop_duplicates()
-    ranks = {key: {str(value): rank for rank, value in enumerate(_order(frame[key]))}
-             for key in keys}
-    ordered = sorted(
-        combos.itertuples(index=False, name=None),
-        key=lambda combo: [ranks[key][str(value)] for key, value in zip(keys, combo)],
-    )
-
-    def name(combo: Sequence[Any]) -> str:
-        if short and len(keys) == 1:
-            return format_value(keys[0], combo[0])
-        return ", ".join(value_label(key, value) for key, value in zip(keys, combo))
-
-    labels = [name(combo) for combo in ordered]
-    lookup = {tuple(map(str, combo)): label for combo, label in zip(ordered, labels)}
-    series = pd.Series(
-        [lookup[tuple(map(str, combo))] for combo in frame[list(keys)].itertuples(index=False,
-                                                                              name=None)],
-        index=frame.index,
-    )
-    return series, list(dict.fromkeys(labels))
-
-
-def _layout(
-    frame: pd.DataFrame,
-    x: str,
-    hue: str | None,
-    col: str | None,
-    row: str | None,
-    fold: str,
-    also_used: Sequence[str] = (),
-) -> _Layout:
-    """Facet and colour labels; ``fold`` says where unplaced varying keys go ("series"/"row")."""
-    _check(frame, x=x, hue=hue, col=col, row=row)
-    placed = {x, hue, col, row, *also_used} - {None}
-    extra = [key for key in _group_keys(frame) if key not in placed]
-    data = frame.copy()
-    if hue is not None:
-        data["_hue"], hue_order = _labels(data, [hue], short=True)
-    else:
-        data["_hue"], hue_order = "all", ["all"]
-    colours = sns.color_palette("colorblind", max(len(hue_order), 1))
-    if len(hue_order) > len(set(colours)):
-        colours = sns.color_palette("husl", len(hue_order))
-    palette = dict(zip(hue_order, colours))
-    row_keys = [row] if row else []
-    series_keys: list[str] = []
-    if fold == "row":
-        row_keys += extra
-    else:
-        series_keys = extra
-    col_order = row_order = None
-    if col is not None:
-        data["_col"], col_order = _labels(data, [col])
-    if row_keys:
-        data["_row"], row_order = _labels(data, row_keys)
-    data["_series"], series_order = _labels(data, series_keys)
-    markers = {label: MARKERS[i % len(MARKERS)] for i, label in enumerate(series_order)}
-    return _Layout(
-        data=data, hue_order=hue_order, palette=palette,
-        col="_col" if col is not None else None, col_order=col_order,
-        row="_row" if row_keys else None, row_order=row_order,
-        series_order=series_order, markers=markers, extra=extra,
-    )
-
-
-MARGIN_TITLE_LENGTH = 24  # longer row names go into each panel's title instead
-
-
-def _margin_titles(layout: _Layout) -> bool:
-    return layout.row is not None and max(map(len, layout.row_order or [""])) <= \
-        MARGIN_TITLE_LENGTH
-
-
-def _grid(layout: _Layout, **options: Any) -> sns.FacetGrid:
-    return sns.FacetGrid(
-        layout.data,
-        col=layout.col, col_order=layout.col_order,
-        row=layout.row, row_order=layout.row_order,
-        margin_titles=_margin_titles(layout),
-        despine=False,
-        **options,
-    )
-
-
-def _finish(grid: sns.FacetGrid, title: str, xlabel: str, ylabel: str) -> Figure:
-    grid.set_axis_labels(xlabel, ylabel)
-    rows, cols = grid._row_var is not None, grid._col_var is not None
-    if rows and cols and not grid._margin_titles:
-        grid.set_titles(template="{row_name}\n{col_name}")
-    elif rows or cols:
-        grid.set_titles(template="{row_name}" if rows and not cols else "{col_name}",
-                        col_template="{col_name}", row_template="{row_name}")
-    if grid._col_var is None and grid._row_var is None:
-        grid.axes.flat[0].set_title("")
-    figure = grid.figure
-    for axes in grid.axes.flat:
-        axes.set_title(_wrap(axes.get_title(), axes, figure))
-    grid.tight_layout()
-    figure.suptitle(title, y=1.0, va="bottom", fontsize="large")
-    return figure
-
-
-def _wrap(title: str, axes: Any, figure: Figure) -> str:
-    """Break a facet title at its commas so it fits over its panel."""
-    width = axes.get_position().width * figure.get_figwidth()
-    limit = max(12, int(width * 11))
-    lines: list[str] = []
-    for line in title.split("\n"):
-        current = ""
-        for part in line.split(", "):
-            candidate = f"{current}, {part}" if current else part
-            if current and len(candidate) > limit:
-                lines.append(current + ",")
-                current = part
-            else:
-                current = candidate
-        lines.append(current)
-    return "\n".join(lines)
-
-
-def _legend(grid: sns.FacetGrid, layout: _Layout, hue: str | None, exact: bool,
-            measured_label: str = MEASURED_LABEL) -> None:
-    entries: dict[str, Any] = {}
-    if hue is not None:
-        for label in layout.hue_order:
-            entries[label] = Line2D([], [], color=layout.palette[label], marker="o",
-                                    linestyle="--" if exact else "-")
-    for label in layout.series_order:
-        if label:
-            entries[label] = Line2D([], [], color="0.35", marker=layout.markers[label],
-                                    linestyle="none")
-    entries[measured_label] = Line2D([], [], color="black", marker="o", linestyle="none")
-    if exact:
-        entries[EXACT_LABEL] = Line2D([], [], color="black", linestyle="--")
-    title = key_label(hue) if hue is not None else None
-    grid.add_legend(legend_data=entries, label_order=list(entries), title=title)
 
 
 # ----------------------------------------------------------------------------- line figures
@@ -289,32 +49,25 @@ def _legend(grid: sns.FacetGrid, layout: _Layout, hue: str | None, exact: bool,
 TheoryFunction = Callable[[pd.Series, np.ndarray], np.ndarray]
 
 
-def _quorums(row: pd.Series) -> tuple[int | None, int | None]:
-    values = []
-    for key in ("join_quorum", "vote_quorum"):
-        value = row.get(key)
-        missing = value is None or (isinstance(value, float) and math.isnan(value))
-        values.append(None if missing else int(value))
-    return values[0], values[1]
+def _law_curve(row: pd.Series, probabilities: np.ndarray, value: Callable[..., float]) -> np.ndarray:
+    """``value(law)`` of the row's exact law at each crash probability (NaN where none)."""
+    curve = []
+    for p in probabilities:
+        law = row_law(pd.Series({**row.to_dict(), "fail_prob": float(p)}))
+        curve.append(math.nan if law is None else value(law))
+    return np.array(curve, dtype=float)
 
 
 def _within_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    join, vote = _quorums(row)
-    return np.array([theory.decision_within_probability(int(row["nodes"]), float(p),
-                                                        int(row["rounds"]), join, vote)
-                     for p in probabilities])
+    return _law_curve(row, probabilities, lambda law: law.decision_within(int(row["rounds"])))
 
 
 def _round_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    join, vote = _quorums(row)
-    return np.array([theory.round_decision_probability(int(row["nodes"]), float(p), join, vote)
-                     for p in probabilities])
+    return _law_curve(row, probabilities, lambda law: law.decides)
 
 
 def _messages_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    join, vote = _quorums(row)
-    return np.array([messages_per_decision_theory(int(row["nodes"]), float(p), join, vote)
-                     for p in probabilities])
+    return _law_curve(row, probabilities, lambda law: law.messages_per_decision(int(row["nodes"])))
 
 
 def _draw_series(
@@ -373,11 +126,11 @@ def _line_figure(
     unit_interval: bool = False,
     measured_label: str = MEASURED_LABEL,
 ) -> Figure:
-    layout = _layout(summary, x, hue, col, row, fold="series")
+    layout = layout_for(summary, x, hue, col, row, fold="series")
     xs = summary[x].to_numpy(dtype=float) if len(summary) else np.array([0.0, 1.0])
     grid_values = np.union1d(np.linspace(xs.min(), xs.max(), 121), xs)
     with sns.axes_style("whitegrid", STYLE):
-        grid = _grid(layout, hue="_hue", hue_order=layout.hue_order, palette=layout.palette,
+        grid = grid_for(layout, hue="_hue", hue_order=layout.hue_order, palette=layout.palette,
                      height=3.1, aspect=1.25, sharey=True)
         if log:
             for axes in grid.axes.flat:
@@ -388,12 +141,12 @@ def _line_figure(
         )
         if unit_interval:
             grid.set(ylim=(-0.03, 1.03))
-        _legend(grid, layout, hue, exact=theory_function is not None or theory_column is not None,
+        legend(grid, layout, hue, exact=theory_function is not None or theory_column is not None,
                 measured_label=measured_label)
-        return _finish(grid, title, key_label(x), ylabel)
+        return finish(grid, title, key_label(x), ylabel)
 
 
-@_quiet
+@quiet
 def decision_rate_figure(
     summary: pd.DataFrame,
     hue: str | None = "nodes",
@@ -410,7 +163,7 @@ def decision_rate_figure(
     )
 
 
-@_quiet
+@quiet
 def round_decision_rate_figure(
     summary: pd.DataFrame,
     hue: str | None = "nodes",
@@ -428,7 +181,7 @@ def round_decision_rate_figure(
     )
 
 
-@_quiet
+@quiet
 def violation_rate_figure(
     summary: pd.DataFrame,
     hue: str | None = "protocol",
@@ -446,7 +199,7 @@ def violation_rate_figure(
     )
 
 
-@_quiet
+@quiet
 def messages_per_decision_figure(
     summary: pd.DataFrame,
     hue: str | None = "nodes",
@@ -504,7 +257,7 @@ def _draw_heatmap(
     axes.tick_params(axis="y", labelrotation=0)
 
 
-@_quiet
+@quiet
 def decision_heatmap_figure(
     summary: pd.DataFrame,
     y: str = "nodes",
@@ -515,17 +268,17 @@ def decision_heatmap_figure(
 ) -> Figure:
     """Measured decision rate as a grid of ``y`` (nodes) by crash probability, one panel per
     ``col`` (round limit); ``*`` marks cells outside the 99% interval around theory."""
-    layout = _layout(summary, x, None, col, row, fold="row", also_used=[y])
-    _check(summary, y=y, x=x)
-    x_values = _order(summary[x])
-    y_values = _order(summary[y])
+    layout = layout_for(summary, x, None, col, row, fold="row", also_used=[y])
+    check_axes(summary, y=y, x=x)
+    x_values = order(summary[x])
+    y_values = order(summary[y])
     width = max(3.2, 1.3 + 0.42 * len(x_values))
     height = max(1.8, 1.1 + 0.36 * len(y_values))
     cmap = "viridis"
     # Wide panels (many crash probabilities) stack vertically instead of side by side.
     wrap = 1 if layout.row is None and layout.col is not None and len(x_values) > 8 else None
     with sns.axes_style("white"):
-        grid = _grid(layout, height=height, aspect=width / height, sharex=False, sharey=False,
+        grid = grid_for(layout, height=height, aspect=width / height, sharex=False, sharey=False,
                      col_wrap=wrap)
         grid.map_dataframe(_draw_heatmap, x=x, y=y, value=value, x_values=x_values,
                            y_values=y_values, cmap=cmap)
@@ -533,7 +286,7 @@ def decision_heatmap_figure(
             if not axes.get_subplotspec().is_last_row():
                 axes.set_xticklabels([])
                 axes.set_xlabel("")
-        figure = _finish(
+        figure = finish(
             grid,
             "Measured decision rate within the round limit\n"
             "(* outside the 99% interval around the exact value)",
@@ -576,7 +329,7 @@ def _draw_stacks(
                             color="black", linewidth=1.1, zorder=3)
 
 
-@_quiet
+@quiet
 def first_decision_round_figure(
     distribution: pd.DataFrame,
     row: str | None = "nodes",
@@ -588,15 +341,15 @@ def first_decision_round_figure(
 
     ``distribution`` is :func:`paxos_exp.analysis.aggregate.first_round_distribution`.
     """
-    layout = _layout(distribution, x, None, col, row, fold="row")
+    layout = layout_for(distribution, x, None, col, row, fold="row")
     rounds = sorted(k for k in distribution["first_round"].unique() if k != NO_DECISION)
     shades = sns.color_palette("crest", max(len(rounds), 1))
     colours: dict[int, Any] = dict(zip(rounds, shades))
     colours[NO_DECISION] = "0.85"
-    xs = np.array(_order(distribution[x]), dtype=float) if len(distribution) else np.array([0.0])
+    xs = np.array(order(distribution[x]), dtype=float) if len(distribution) else np.array([0.0])
     width = 0.75 * (np.diff(xs).min() if len(xs) > 1 else 0.1)
     with sns.axes_style("whitegrid", STYLE):
-        grid = _grid(layout, height=2.3, aspect=1.35, sharey=True)
+        grid = grid_for(layout, height=2.3, aspect=1.35, sharey=True)
         grid.map_dataframe(_draw_stacks, x=x, width=width, colours=colours)
         grid.set(ylim=(0, 1.0))
         entries: dict[str, Any] = {f"round {k}": Patch(color=colours[k]) for k in rounds}
@@ -604,7 +357,7 @@ def first_decision_round_figure(
         entries["exact, cumulative"] = Line2D([], [], color="black", linewidth=1.1)
         grid.add_legend(legend_data=entries, label_order=list(entries),
                         title="first deciding round")
-        return _finish(
+        return finish(
             grid,
             "First deciding round: fraction of trials (bars) and exact cumulative probability "
             "(black ticks)",

@@ -57,6 +57,16 @@ def canonical_fail_prob(value: float) -> float:
     return float(f"{float(value):.{FAIL_PROB_SIGNIFICANT}g}")
 
 
+def round_law(protocol: str, faults: str, nodes: int, fail_prob: float,
+              quorums: Quorums) -> RoundLaw | None:
+    """The exact law of one round of ``protocol`` under ``faults`` with these quorum sizes,
+    where the protocol has one and the fault model keeps it (else None)."""
+    theory = PROTOCOLS.get(protocol).theory
+    if theory is None or not FAULTS.get(faults).keeps_theory:
+        return None
+    return theory(nodes, fail_prob, quorums)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -154,10 +164,8 @@ class RunConfig:
     @property
     def law(self) -> RoundLaw | None:
         """The exact law of one round, where there is one (else None)."""
-        theory = self.protocol_plugin.theory
-        if theory is None or not self.fault_plugin.keeps_theory:
-            return None
-        return theory(self.nodes, self.fail_prob, self.quorums)
+        return round_law(self.protocol.name, self.faults.name, self.nodes, self.fail_prob,
+                         self.quorums)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> RunConfig:

@@ -95,6 +95,31 @@ class RoundLaw:
         """At least one decision in ``rounds`` independent rounds: ``1 - (1 - decides)^R``."""
         return 1.0 - (1.0 - self.decides) ** rounds
 
+    def first_round(self, rounds: int) -> list[float]:
+        """``P(first deciding round = k)`` for ``k = 0..rounds-1``, then ``P(no decision)``."""
+        miss = 1.0 - self.decides
+        return [miss**k * self.decides for k in range(rounds)] + [miss**rounds]
+
+    def first_round_mean(self, rounds: int) -> float:
+        """Mean first deciding round among trials that decide within ``rounds`` (NaN if none
+        can): a geometric law cut at ``rounds``."""
+        probabilities = self.first_round(rounds)[:-1]
+        total = sum(probabilities)
+        if total <= 0:
+            return float("nan")
+        return sum(k * p for k, p in enumerate(probabilities)) / total
+
+    def messages_per_round(self, nodes: int) -> float:
+        """Expected messages a round puts on the wire, CRASH included. Every failure draw
+        still sends a message (the real one or a CRASH), so the join phase sends ``2N - 1``,
+        then ``2N - 1`` more when the leader proposes, or ``N - 1`` ROUNDCHANGEs when not."""
+        phase = 2 * nodes - 1
+        return phase + self.proposes * phase + (1.0 - self.proposes) * (nodes - 1)
+
+    def messages_per_decision(self, nodes: int) -> float:
+        """Expected messages per round over the probability a round decides (inf if never)."""
+        return self.messages_per_round(nodes) / self.decides if self.decides > 0 else float("inf")
+
 
 def quorum_law(nodes: int, fail_prob: float, quorums: Quorums) -> RoundLaw:
     """The law of a round that counts one message per node towards each quorum, under the

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from paxos_exp.analysis import aggregate
+from paxos_exp.analysis import aggregate, stats
 from paxos_exp.core import theory
+from paxos_exp.core.quorum import Quorums
 
 # PROTOCOL.md, "Exact decision probability": f^2 to four decimals.
 REFERENCE_F2 = {
@@ -27,7 +28,7 @@ def job(**values: object) -> dict[str, object]:
         "status": "ok", "nodes": 3, "fail_prob": 0.1, "rounds": 1, "trials": 100, "seed": 0,
         "engine": "inprocess", "join_quorum": None, "vote_quorum": None, "decided": 50,
         "rounds_total": 100, "deciding_rounds": 50, "roundchanges": 10,
-        "first_round_mean": 0.0, "messages_total": 1000, "safe": True, "wall_seconds": 0.5,
+        "first_round_mean": 0.0, "sent_total": 1000, "safe": True, "wall_seconds": 0.5,
     }
     row.update(values)
     return row
@@ -42,26 +43,26 @@ def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float,
 
 @pytest.mark.parametrize("k,n", [(0, 10), (5, 10), (10, 10), (81, 263), (1, 2000)])
 def test_wilson_interval_matches_the_closed_form(k: int, n: int) -> None:
-    low, high = aggregate.wilson_interval(k, n)
+    low, high = stats.wilson_interval(k, n)
     expected = wilson_by_hand(k, n)
     assert low[0] == pytest.approx(max(0.0, expected[0]), abs=1e-12)
     assert high[0] == pytest.approx(min(1.0, expected[1]), abs=1e-12)
 
 
 def test_wilson_interval_known_values() -> None:
-    low, high = aggregate.wilson_interval([0, 5], [10, 10])
+    low, high = stats.wilson_interval([0, 5], [10, 10])
     assert low[0] == 0.0 and high[0] == pytest.approx(0.2775, abs=1e-4)
     assert (low[1], high[1]) == pytest.approx((0.2366, 0.7634), abs=1e-4)
 
 
 def test_z_score_is_the_standardised_deviation() -> None:
-    assert aggregate.z_score(60, 100, 0.5)[0] == pytest.approx(2.0)
-    assert aggregate.z_score(40, 100, 0.5)[0] == pytest.approx(-2.0)
-    assert aggregate.z_score(4, 100, 0.01)[0] == pytest.approx(0.03 / math.sqrt(0.0099 / 100))
+    assert stats.z_score(60, 100, 0.5)[0] == pytest.approx(2.0)
+    assert stats.z_score(40, 100, 0.5)[0] == pytest.approx(-2.0)
+    assert stats.z_score(4, 100, 0.01)[0] == pytest.approx(0.03 / math.sqrt(0.0099 / 100))
 
 
 def test_z_score_when_theory_is_certain() -> None:
-    z = aggregate.z_score([0, 100, 1, 99, 5], [100, 100, 100, 100, 0], [0.0, 1.0, 0.0, 1.0, 0.5])
+    z = stats.z_score([0, 100, 1, 99, 5], [100, 100, 100, 100, 0], [0.0, 1.0, 0.0, 1.0, 0.5])
     assert z[0] == 0.0 and z[1] == 0.0  # the certain outcome: no deviation
     assert z[2] == math.inf and z[3] == -math.inf  # an impossible outcome
     assert math.isnan(z[4])  # no sample
@@ -69,18 +70,18 @@ def test_z_score_when_theory_is_certain() -> None:
 
 def test_acceptance_interval_has_at_most_half_a_percent_in_each_tail() -> None:
     for n, p in [(100, 0.5), (2000, 0.0625), (200, 0.99), (30, 0.3)]:
-        low, high = (int(v[0]) for v in aggregate.acceptance_interval(n, p))
+        low, high = (int(v[0]) for v in stats.acceptance_interval(n, p))
         assert binom.cdf(low - 1, n, p) < 0.005 <= binom.cdf(low, n, p)
         assert binom.sf(high, n, p) <= 0.005 < binom.sf(high - 1, n, p)
-    low, high = aggregate.acceptance_interval(100, 0.5)
+    low, high = stats.acceptance_interval(100, 0.5)
     assert (low[0], high[0]) == (37, 63)
-    assert list(aggregate.outside_acceptance([36, 37, 63, 64], 100, 0.5)) == [True, False, False,
+    assert list(stats.outside_acceptance([36, 37, 63, 64], 100, 0.5)) == [True, False, False,
                                                                                 True]
 
 
 def test_certain_theory_flags_any_other_count() -> None:
-    assert list(aggregate.outside_acceptance([100, 99], 100, 1.0)) == [False, True]
-    assert list(aggregate.outside_acceptance([0, 1], 100, 0.0)) == [False, True]
+    assert list(stats.outside_acceptance([100, 99], 100, 1.0)) == [False, True]
+    assert list(stats.outside_acceptance([0, 1], 100, 0.0)) == [False, True]
 
 
 def test_theory_column_reproduces_protocol_reference_values() -> None:
@@ -105,26 +106,35 @@ def test_theory_follows_custom_quorums() -> None:
     assert per_round < theory.round_decision_probability(5, 0.2)
 
 
+def _law(nodes: int, fail_prob: float) -> theory.RoundLaw:
+    return theory.quorum_law(nodes, fail_prob, Quorums.for_nodes(nodes))
+
+
 def test_messages_per_round_at_the_extremes() -> None:
     # p = 0: START + JOIN phases (2N - 1) and PROPOSE + VOTE phases (2N - 1).
-    assert aggregate.messages_per_round_theory(3, 0.0) == 10
+    assert _law(3, 0.0).messages_per_round(3) == 10
     # p = 1: N START-or-CRASH, N - 1 CRASH relays, N - 1 ROUNDCHANGE.
-    assert aggregate.messages_per_round_theory(3, 1.0) == 7
-    assert aggregate.messages_per_round_theory(1, 0.0) == 2
-    assert aggregate.messages_per_decision_theory(3, 1.0) == math.inf
+    assert _law(3, 1.0).messages_per_round(3) == 7
+    assert _law(1, 0.0).messages_per_round(1) == 2
+    assert _law(3, 1.0).messages_per_decision(3) == math.inf
 
 
 def test_first_round_theory_is_a_truncated_geometric() -> None:
-    probabilities = aggregate.first_round_probabilities(0.5, 3)
-    assert probabilities == pytest.approx([0.5, 0.25, 0.125, 0.125])
-    assert aggregate.first_round_theory(0.5, 3) == pytest.approx((0.25 + 2 * 0.125) / 0.875)
-    assert math.isnan(aggregate.first_round_theory(0.0, 3))
+    law = theory.RoundLaw(proposes=0.7, decides=0.5)
+    assert law.first_round(3) == pytest.approx([0.5, 0.25, 0.125, 0.125])
+    assert law.first_round_mean(3) == pytest.approx((0.25 + 2 * 0.125) / 0.875)
+    assert math.isnan(theory.RoundLaw(proposes=0.0, decides=0.0).first_round_mean(3))
+
+
+def test_no_theory_where_the_protocol_has_no_law_or_is_unknown() -> None:
+    frame = pd.DataFrame([{"nodes": 3, "fail_prob": 0.2, "rounds": 2, "protocol": "nonesuch"}])
+    assert aggregate.theory_columns(frame).isna().all(axis=None)
 
 
 def test_summary_counts_rates_and_intervals() -> None:
     jobs = pd.DataFrame([job(nodes=3, fail_prob=0.5, rounds=2, trials=200, decided=30,
                              rounds_total=400, deciding_rounds=32, roundchanges=250,
-                             first_round_mean=0.4, messages_total=3200, wall_seconds=2.0)])
+                             first_round_mean=0.4, sent_total=3200, wall_seconds=2.0)])
     row = aggregate.summarize(jobs).iloc[0]
     assert (row["trials"], row["decided"], row["jobs"]) == (200, 30, 1)
     assert row["decision_rate"] == pytest.approx(0.15)
@@ -210,7 +220,7 @@ def test_outliers_flag_measurements_far_from_theory() -> None:
 
 def test_rounds_zero_has_no_per_round_rate() -> None:
     jobs = pd.DataFrame([job(rounds=0, decided=0, rounds_total=0, deciding_rounds=0,
-                             messages_total=0, first_round_mean=np.nan)])
+                             sent_total=0, first_round_mean=np.nan)])
     row = aggregate.summarize(jobs).iloc[0]
     assert row["theory"] == 0.0 and row["z"] == 0.0 and not row["outside_99"]
     assert math.isnan(row["round_rate"]) and math.isnan(row["round_z"])

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from paxos_exp.analysis.cli import main as report_main
-from paxos_exp.analysis.report import FIGURES, build_report, write_experiment_folder
+from paxos_exp.analysis.export import write_experiment_folder
+from paxos_exp.analysis.report import FIGURES, build_report
 from paxos_exp.results import write_atomic
 
 TABLES = ("jobs.csv", "trials.csv", "problems.csv", "summary.csv")

@@ -12,7 +12,7 @@ import pytest
 from analysis_helpers import run_sweep
 
 from paxos_exp.analysis.cli import main, parse_rounds
-from paxos_exp.analysis.load import ReportError
+from paxos_exp.analysis.discover import ReportError
 from paxos_exp.analysis.report import FIGURES
 
 REQUIRED_SUMMARY_COLUMNS = [

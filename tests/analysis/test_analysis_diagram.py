@@ -9,7 +9,7 @@ import pytest
 from matplotlib.patches import FancyArrowPatch
 
 from paxos_exp.analysis.diagram import intended_kind, sequence_diagram
-from paxos_exp.analysis.load import read_rounds, read_trace
+from paxos_exp.analysis.job import read_rounds, read_trace
 from paxos_exp.runtime.api import run
 
 
@@ -100,3 +100,35 @@ def test_from_files_written_by_paxos_exp(traced_job: Path) -> None:
 def test_intended_kind() -> None:
     assert intended_kind(1, 2, 2) == "START" and intended_kind(1, 0, 2) == "JOIN"
     assert intended_kind(2, 2, 2) == "PROPOSE" and intended_kind(2, 1, 2) == "VOTE"
+
+
+def test_a_violating_trial_is_drawn_with_its_conflicting_decision_marked(tmp_path: Path) -> None:
+    from paxos_exp.analysis.cli import main
+
+    result = run(nodes=3, fail_prob=0.3, rounds=6, trials=20, seed=0, engine="inprocess",
+                 trace=True, protocol="own_value")
+    unsafe = [t for t in result.trials if not t.agreement_ok]
+    assert unsafe, "own_value at N=3, p=0.3 breaks agreement in some of 20 trials"
+    trial = unsafe[0].trial
+    trace, rounds = pd.DataFrame(result.trace_dicts()), pd.DataFrame(result.round_dicts())
+    figure = sequence_diagram(trace, nodes=3, trial=trial, outcomes=rounds,
+                              violation="agreement")
+    one = rounds[(rounds["trial"] == trial) & rounds["decided"]]
+    first = one.iloc[0]["decision"]
+    conflicting = int(one[one["decision"] != first].iloc[0]["round"])
+    marks = [t for t in texts(figure) if t.startswith("violation: ")]
+    assert marks == ["violation: agreement"]
+    assert "breaks agreement" in figure.axes[0].get_title()
+    # A safe trial of the same run carries no mark.
+    safe = next(t.trial for t in result.trials if t.safe)
+    assert not [t for t in texts(sequence_diagram(trace, nodes=3, trial=safe, outcomes=rounds))
+                if t.startswith("violation")]
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+    framed = [p for p in figure.axes[0].patches if isinstance(p, Rectangle)
+              and not p.get_fill() and to_hex(p.get_edgecolor()) == "#d62728"]
+    assert len(framed) == 1  # one frame, around the conflicting round
+    round_labels = [t for t in figure.axes[0].texts if t.get_text().startswith(f"round {conflicting}\n")]
+    (label,) = round_labels
+    low, height = framed[0].get_y(), framed[0].get_height()
+    assert low <= label.get_position()[1] <= low + height

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from paxos_exp.analysis import load as loading
+from paxos_exp.analysis import discover
+from paxos_exp.analysis import job
+from paxos_exp.analysis import problems
 from paxos_exp.analysis.load import ReportError, load
 
 
@@ -137,22 +139,22 @@ def test_latest_sweep(tiny_sweep: Path, tmp_path: Path) -> None:
     past = time.time() - 3600
     for name in ("sweep.json", "multirun.yaml"):
         os.utime(older / name, (past, past))
-    assert loading.latest_sweep(root) == tiny_sweep
+    assert discover.latest_sweep(root) == tiny_sweep
     with pytest.raises(ReportError, match="no sweep found"):
-        loading.latest_sweep(tmp_path / "none")
+        discover.latest_sweep(tmp_path / "none")
 
 
 def test_read_trace(traced_job: Path, tiny_sweep: Path) -> None:
-    trace = loading.read_trace(traced_job)
+    trace = job.read_trace(traced_job)
     assert list(trace.columns[:6]) == ["trial", "round", "phase", "sender", "receiver", "kind"]
     assert trace["crashed"].dtype == bool
     assert (trace.loc[trace["crashed"], "kind"] == "CRASH").all()
     with pytest.raises(ReportError, match="trace=true"):
-        loading.read_trace(job_dirs(tiny_sweep)[0])
+        job.read_trace(job_dirs(tiny_sweep)[0])
 
 
 def test_flatten_config() -> None:
-    flat = loading.flatten_config({"nodes": 3, "runtime": {"start_method": "fork"},
+    flat = job.flatten_config({"nodes": 3, "runtime": {"start_method": "fork"},
                                    "other": {"nodes": 9}})
     assert flat == {"nodes": 3, "start_method": "fork", "other_nodes": 9}
 
@@ -166,7 +168,7 @@ def test_same_seed_jobs_differing_in_trials_are_counted_once(tmp_path: Path) -> 
                       "engine=inprocess", "report=false")
     results = load([sweep])
     assert list(results.jobs["trials"]) == [50]
-    assert list(results.problems["kind"]) == [loading.OVERLAP]
+    assert list(results.problems["kind"]) == [problems.OVERLAP]
     assert "not counted twice" in results.problems["detail"].iloc[0]
     assert len(results.trials) == 50
     summary = summarize(results.jobs, config_columns=results.config_columns)

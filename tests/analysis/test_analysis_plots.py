@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import Rectangle
 
-from paxos_exp.analysis import aggregate, plots
+from paxos_exp.analysis import aggregate, layout, plots
 from paxos_exp.core import theory
+from paxos_exp.core.quorum import Quorums
 
 matplotlib.use("Agg")
 
@@ -26,7 +27,8 @@ def jobs_frame(engines: tuple[str, ...] = ("inprocess",), trials: int = 400) -> 
     """Jobs whose counts sit on the exact values (what a perfect sweep would measure)."""
     rows = []
     for nodes, fail_prob, rounds, engine in itertools.product(NODES, FAIL_PROBS, ROUNDS, engines):
-        per_round = theory.round_decision_probability(nodes, fail_prob)
+        law = theory.quorum_law(nodes, fail_prob, Quorums.for_nodes(nodes))
+        per_round = law.decides
         within = theory.decision_within_probability(nodes, fail_prob, rounds)
         deciding = round(per_round * trials * rounds)
         rows.append({
@@ -34,9 +36,8 @@ def jobs_frame(engines: tuple[str, ...] = ("inprocess",), trials: int = 400) -> 
             "trials": trials, "seed": 0, "engine": engine, "decided": round(within * trials),
             "rounds_total": trials * rounds, "deciding_rounds": deciding,
             "roundchanges": round((1 - math.sqrt(per_round)) * trials * rounds),
-            "first_round_mean": aggregate.first_round_theory(per_round, rounds),
-            "messages_total": round(aggregate.messages_per_round_theory(nodes, fail_prob)
-                                    * trials * rounds),
+            "first_round_mean": law.first_round_mean(rounds),
+            "sent_total": round(law.messages_per_round(nodes) * trials * rounds),
             "safe": True, "wall_seconds": 0.1,
         })
     return pd.DataFrame(rows)
@@ -77,7 +78,7 @@ def test_decision_rate_figure() -> None:
     assert axes[0].get_xlabel() == "crash probability p (per message)"
     assert axes[0].get_ylabel() == "P(decision within R rounds)"
     texts = legend_texts(figure)
-    assert texts == ["3", "4", "5", plots.MEASURED_LABEL, plots.EXACT_LABEL]
+    assert texts == ["3", "4", "5", layout.MEASURED_LABEL, layout.EXACT_LABEL]
     assert figure.legends[0].get_title().get_text() == "nodes N"
     assert "Decision within the round limit" in figure._suptitle.get_text()
 
@@ -139,7 +140,7 @@ def test_messages_per_decision_figure() -> None:
     figure = plots.messages_per_decision_figure(summary_frame())
     assert all(axes.get_yscale() == "log" for axes in figure.axes)
     assert figure.axes[0].get_ylabel() == "messages per decision (log scale)"
-    assert plots.EXACT_LABEL in legend_texts(figure)
+    assert layout.EXACT_LABEL in legend_texts(figure)
 
 
 def test_decision_heatmap_figure() -> None:

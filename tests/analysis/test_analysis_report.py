@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from paxos_exp.analysis.load import ReportError
-from paxos_exp.analysis.report import FIGURES, build_report, choose_axes, markdown_table
+from paxos_exp.analysis.discover import ReportError
+from paxos_exp.analysis.report import FIGURES, build_report, choose_axes
+from paxos_exp.analysis.report_text import markdown_table
 
 
 def job_dirs(sweep: Path) -> list[Path]:

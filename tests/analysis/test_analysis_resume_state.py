@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from paxos_exp.analysis import load as loading
+from paxos_exp.analysis import problems
 from paxos_exp.analysis.load import load
 from paxos_exp.analysis.report import build_report
 from paxos_exp.results import LOCK_FILE, ROUNDS_FILE, TRIALS_FILE, table_entry
@@ -80,7 +81,7 @@ def test_an_interrupted_job_is_its_own_problem_and_never_pooled(tiny_sweep: Path
     job = _jobs(tiny_sweep)[0]
     key = _interrupt(job, 7)["job_key"]
     results = load([tiny_sweep])
-    assert _kinds(results) == [loading.INTERRUPTED]  # not corrupt, and not missing either
+    assert _kinds(results) == [problems.INTERRUPTED]  # not corrupt, and not missing either
     (detail,) = results.problems["detail"]
     assert detail == "interrupted after 7 of 30 trials; rerun the same command to redo it"
     # Known (its configuration is a row of the jobs) but not counted.
@@ -107,7 +108,7 @@ def test_an_interrupted_job_in_the_report(tiny_sweep: Path, tmp_path: Path) -> N
 def test_a_job_interrupted_before_its_first_trial(tiny_sweep: Path) -> None:
     _interrupt(_jobs(tiny_sweep)[0], None)
     results = load([tiny_sweep])
-    assert _kinds(results) == [loading.INTERRUPTED]
+    assert _kinds(results) == [problems.INTERRUPTED]
     assert results.problems["detail"].iloc[0].startswith(
         "interrupted before any trial was recorded; rerun")
 
@@ -121,7 +122,7 @@ def test_an_ok_rerun_elsewhere_replaces_an_interrupted_copy(tiny_sweep: Path,
     _interrupt(stopped, 3)
     results = load([stopped, finished])
     assert list(results.jobs["status"]) == ["ok"]
-    assert _kinds(results) == [loading.DUPLICATE]
+    assert _kinds(results) == [problems.DUPLICATE]
     assert "an interrupted run of the same job" in results.problems["detail"].iloc[0]
 
 
@@ -134,7 +135,7 @@ def test_a_truncated_table_is_listed_with_its_reason(tiny_sweep: Path) -> None:
     recorded = document["tables"][ROUNDS_FILE]["rows"]
     _keep_lines(job / ROUNDS_FILE, recorded - 5)
     results = load([tiny_sweep], rounds=True)
-    assert _kinds(results) == [loading.BAD_TABLE]
+    assert _kinds(results) == [problems.BAD_TABLE]
     (detail,) = results.problems["detail"]
     assert detail.startswith(f"rounds.csv has {recorded - 5} rows, result.json records "
                              f"{recorded}: rerun the sweep to redo it")
@@ -167,7 +168,7 @@ def test_tables_that_do_not_check_out(tiny_sweep: Path, damage: str, reason: str
         document["tables"] = None
         _write(job, document)
     results = load([tiny_sweep])
-    assert _kinds(results) == [loading.BAD_TABLE]
+    assert _kinds(results) == [problems.BAD_TABLE]
     assert results.problems["detail"].iloc[0].startswith(reason + ": rerun the sweep")
 
 
@@ -207,7 +208,7 @@ def test_a_job_whose_lock_is_held_is_running_elsewhere(tiny_sweep: Path, state: 
         (job / "result.json").write_text("{ half", encoding="utf-8")
     with _held_lock(job):
         results = load([tiny_sweep])
-    assert _kinds(results) == [loading.RUNNING]  # whatever its result.json says, not missing
+    assert _kinds(results) == [problems.RUNNING]  # whatever its result.json says, not missing
     (problem,) = results.problems.to_dict("records")
     assert problem["path"] == str(job) and problem["job_key"] == job.name
     assert "running it now" in problem["detail"]
@@ -221,7 +222,7 @@ def test_a_job_dir_alone_running_elsewhere(tiny_sweep: Path) -> None:
     job = _jobs(tiny_sweep)[0]
     with _held_lock(job):
         results = load([job])
-    assert _kinds(results) == [loading.RUNNING] and results.jobs.empty
+    assert _kinds(results) == [problems.RUNNING] and results.jobs.empty
 
 
 def test_no_result_with_a_free_lock_was_killed(tiny_sweep: Path) -> None:
@@ -256,12 +257,12 @@ def test_a_job_found_completed_in_another_sweep_is_not_missing(tiny_sweep: Path)
     config = _document(gone)["config"]
     shutil.rmtree(gone)
     results = load([tiny_sweep, copy])
-    assert _kinds(results) == [loading.DUPLICATE] * 7  # the 7 jobs both hold; none missing
+    assert _kinds(results) == [problems.DUPLICATE] * 7  # the 7 jobs both hold; none missing
     (note,) = results.notes
     assert note.startswith(f"{copy}: 1 job its grid asks for is not in this directory")
     assert f"nodes={config['nodes']}" in note and str(tiny_sweep) in note
     # The other order too: the copy is read first, the job still exists.
-    assert _kinds(load([copy, tiny_sweep])) == [loading.DUPLICATE] * 7
+    assert _kinds(load([copy, tiny_sweep])) == [problems.DUPLICATE] * 7
 
 
 def _copy_missing_one_job(sweep: Path) -> tuple[Path, Path]:

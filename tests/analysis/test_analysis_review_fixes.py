@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from analysis_helpers import run_sweep
-from paxos_exp.analysis import load as loading
+from paxos_exp.analysis import problems
 from paxos_exp.analysis.aggregate import summarize
 from paxos_exp.analysis.cli import main as report_main
 from paxos_exp.analysis.load import load
@@ -26,7 +26,7 @@ def test_overlap_ignores_deadlines(tmp_path: Path) -> None:
     run_sweep(tmp_path, "ov", "nodes=3", "fail_prob=0.3", "rounds=1", "trials=60",
               "runtime.receive_timeout=20", "engine=inprocess", "report=false")
     results = load([sweep])
-    assert list(results.problems["kind"]) == [loading.OVERLAP]
+    assert list(results.problems["kind"]) == [problems.OVERLAP]
     summary = summarize(results.jobs, config_columns=results.config_columns)
     assert list(summary["trials"]) == [60]
 
@@ -41,7 +41,7 @@ def test_an_ok_rerun_beats_a_failed_copy_of_the_same_job(tiny_sweep: Path, tmp_p
     (failed_dir / "result.json").write_text(json.dumps(document))
     results = load([failed_dir, ok_dir])
     assert list(results.jobs["status"]) == ["ok"]
-    assert list(results.problems["kind"]) == [loading.DUPLICATE]
+    assert list(results.problems["kind"]) == [problems.DUPLICATE]
     assert "failed run" in results.problems["detail"].iloc[0]
 
 
@@ -66,6 +66,6 @@ def test_report_without_any_trials_table_still_written(tiny_sweep: Path, tmp_pat
     assert not (out / "first_decision_round.png").exists()
 
 
-@pytest.mark.parametrize("kind", [loading.OVERLAP, loading.DUPLICATE])
+@pytest.mark.parametrize("kind", [problems.OVERLAP, problems.DUPLICATE])
 def test_problem_kinds_are_known(kind: str) -> None:
-    assert kind in loading.PROBLEM_KINDS
+    assert kind in problems.PROBLEM_KINDS

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from analysis_helpers import run_sweep
 
+from paxos_exp.analysis import discover
 from paxos_exp.analysis import load as loading
+from paxos_exp.analysis import problems
 from paxos_exp.analysis.load import load
 
 # Two different grids run into one directory (name reused); they share the job n=3, p=0.1.
@@ -28,7 +30,7 @@ def _kinds(results: loading.Results) -> list[str]:
 
 
 def _edit_manifest(sweep: Path, **changes: object) -> None:
-    path = sweep / loading.SWEEP_MANIFEST
+    path = sweep / discover.SWEEP_MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.update(changes)
     path.write_text(json.dumps(manifest), encoding="utf-8")
@@ -48,13 +50,13 @@ def test_a_job_in_two_sweeps_is_counted_once_and_never_missing(
     tiny_sweep: Path, grid_file: bool
 ) -> None:
     if not grid_file:  # no multirun.yaml: only sweep.json's total_jobs can tell what is missing
-        (tiny_sweep / loading.MULTIRUN_FILE).unlink()
+        (tiny_sweep / discover.MULTIRUN_FILE).unlink()
     copy = _copy_sweep(tiny_sweep, "tiny_again")
     results = load([str(tiny_sweep.parent / "*")])
     assert len(results.sweeps) == 2
     assert len(results.jobs) == 8
-    assert _kinds(results) == [loading.DUPLICATE]
-    duplicates = results.problems[results.problems["kind"] == loading.DUPLICATE]
+    assert _kinds(results) == [problems.DUPLICATE]
+    duplicates = results.problems[results.problems["kind"] == problems.DUPLICATE]
     assert len(duplicates) == 8
     assert all(path.startswith(str(copy)) for path in duplicates["path"])
 
@@ -69,7 +71,7 @@ def test_a_failed_copy_replaced_by_an_ok_one_is_not_missing(tiny_sweep: Path) ->
     (failed / "result.json").write_text(json.dumps(document))
     results = load([tiny_sweep, copy])
     assert len(results.jobs) == 8 and (results.jobs["status"] == "ok").all()
-    assert _kinds(results) == [loading.DUPLICATE]
+    assert _kinds(results) == [problems.DUPLICATE]
 
 
 def test_a_sweep_whose_jobs_are_overlapped_by_another_is_not_missing(tmp_path: Path) -> None:
@@ -78,7 +80,7 @@ def test_a_sweep_whose_jobs_are_overlapped_by_another_is_not_missing(tmp_path: P
     large = run_sweep(tmp_path, "large", "nodes=3,5", "fail_prob=0.3", "rounds=1", "trials=10",
                       "engine=inprocess", "report=false")
     results = load([small, large])
-    assert _kinds(results) == [loading.OVERLAP]
+    assert _kinds(results) == [problems.OVERLAP]
     assert sorted(results.jobs["trials"]) == [10, 10]
 
 
@@ -94,7 +96,7 @@ def test_a_sweep_still_reports_a_job_it_lacks(tiny_sweep: Path) -> None:
     document.update(status="failed", error="RunError: node 1 died", summary=None)
     (original / "result.json").write_text(json.dumps(document))
     results = load([tiny_sweep, copy])
-    missing = results.problems[results.problems["kind"] == loading.MISSING]
+    missing = results.problems[results.problems["kind"] == problems.MISSING]
     assert list(missing["path"]) == [str(copy)]
     assert f"nodes={nodes}" in missing["detail"].iloc[0]
 
@@ -132,13 +134,13 @@ def test_a_job_of_an_earlier_grid_is_missed(two_grids: Path) -> None:
     (five,) = [job for job in _jobs(two_grids) if job.name.startswith("n5_")]
     shutil.rmtree(five)
     results = load([two_grids])
-    missing = results.problems[results.problems["kind"] == loading.MISSING]
+    missing = results.problems[results.problems["kind"] == problems.MISSING]
     assert len(missing) == 1
     assert "nodes=5" in missing["detail"].iloc[0]
 
 
 def test_an_earlier_grid_that_cannot_be_rebuilt_is_said(two_grids: Path) -> None:
-    manifest = json.loads((two_grids / loading.SWEEP_MANIFEST).read_text())
+    manifest = json.loads((two_grids / discover.SWEEP_MANIFEST).read_text())
     (earlier,) = manifest["history"]
     # Its grid came from a config file: sweep.json's overrides cannot give its 2 jobs.
     earlier["overrides"] = ["experiment=some_study"]
@@ -153,7 +155,7 @@ def test_an_earlier_grid_that_cannot_be_rebuilt_is_said(two_grids: Path) -> None
 
 
 def test_a_resumed_sweep_is_one_grid(tiny_sweep: Path) -> None:
-    manifest = json.loads((tiny_sweep / loading.SWEEP_MANIFEST).read_text())
+    manifest = json.loads((tiny_sweep / discover.SWEEP_MANIFEST).read_text())
     same = {key: manifest[key] for key in ("command", "started_epoch", "total_jobs", "overrides")}
     _edit_manifest(tiny_sweep, history=[same, same])
     results = load([tiny_sweep])
@@ -185,7 +187,7 @@ def test_a_job_of_another_grid_elsewhere_does_not_fill_a_gap(two_grids: Path,
     document["job_key"] = other.name
     (other / "result.json").write_text(json.dumps(document))
     results = load([two_grids, other])
-    missing = results.problems[results.problems["kind"] == loading.MISSING]
+    missing = results.problems[results.problems["kind"] == problems.MISSING]
     assert len(missing) == 1 and "nodes=5" in missing["detail"].iloc[0]
     assert not any("completed in another directory" in note for note in results.notes)
     # The job asked for, completed in another directory, does fill it.

@@ -1,0 +1,332 @@
+"""The text of a report: markdown tables, figure captions, what each problem kind means, and
+report.md itself (what was run, the figures, the table, the checks against theory, the
+problems found, and how to rebuild it)."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from paxos_exp.analysis import aggregate
+from paxos_exp.analysis.load import Results
+from paxos_exp.analysis.problems import (
+    BAD_TABLE,
+    CORRUPT,
+    DUPLICATE,
+    FAILED,
+    INTERRUPTED,
+    MISSING,
+    NO_RESULT,
+    OVERLAP,
+    PROBLEM_KINDS,
+    RUNNING,
+)
+from paxos_exp.results import STATUS_INTERRUPTED
+
+FIGURE_CAPTIONS = {
+    "decision_rate": "Decision within the round limit against crash probability. Points: "
+    "measured fraction of trials with at least one decision, with 95% Wilson intervals; dashed: "
+    "the exact probability 1 - (1 - f\u00b2)^R in the same colour.",
+    "round_decision_rate": "Fraction of rounds that decide, against the exact f\u00b2 (it does "
+    "not depend on the round limit: every panel shows the same law).",
+    "first_decision_round": "Distribution of the first deciding round (bars, bottom up: round "
+    "0, 1, ..., no decision on top); black ticks mark the exact cumulative probabilities.",
+    "decision_heatmap": "Measured decision rate by node count and crash probability, one panel "
+    "per round limit; * marks a cell outside the 99% interval around the exact value.",
+    "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "
+    "scale; dashed: expected messages per round over f\u00b2.",
+    "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
+    "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
+}
+# The columns summary.md shows (summary.csv has them all), and their number formats.
+SUMMARY_MD_COLUMNS = {
+    "trials": "d", "decided": "d", "decision_rate": ".4f", "ci_low": ".4f", "ci_high": ".4f",
+    "theory": ".4f", "z": ".2f", "round_rate": ".4f", "round_theory": ".4f", "round_z": ".2f",
+    "first_round_mean": ".3f", "first_round_theory": ".3f", "messages_per_decision": ".1f",
+    "messages_theory": ".1f", "wall_seconds": ".2f",
+}
+SUMMARY_MD_HEADERS = {
+    "first_round_mean": "first round (mean)", "first_round_theory": "first round (exact)",
+    "messages_per_decision": "messages/decision", "messages_theory": "messages (exact)",
+    "wall_seconds": "wall s",
+}
+# What each problem kind means, for report.md (only the kinds that occur are explained).
+PROBLEM_MEANINGS = {
+    MISSING: "the sweep asked for it but there is no directory (a job found completed in "
+    "another directory read is not missing: it is counted from there)",
+    RUNNING: "another paxos-exp holds the job's lock and is running it right now; left out "
+    "whatever its files say: rebuild the report when it has finished",
+    NO_RESULT: "a directory without result.json: the job was killed before it finished (or, "
+    "in a directory of an older paxos-exp without job locks, may still be running)",
+    INTERRUPTED: "stopped by Ctrl-C or SIGTERM; its partial trials are left out, and rerunning "
+    "the same command redoes it",
+    FAILED: "the job says why",
+    CORRUPT: "result.json cannot be used (the job is left out)",
+    BAD_TABLE: "a CSV table is missing, truncated, changed or inconsistent with result.json "
+    "(a resumed sweep redoes the job); its counts come from result.json, its rows are not used",
+    DUPLICATE: "the same job twice (used once)",
+    OVERLAP: "a job whose trials are the first ones of a larger job with the same seed (only "
+    "the larger one is counted)",
+}
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def _cell(value: Any, spec: str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if spec and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return format(int(value) if spec == "d" else float(value), spec)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(
+    frame: pd.DataFrame,
+    formats: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """A GitHub-flavoured markdown table (no tabulate needed); numbers right-aligned."""
+    formats = formats or {}
+    headers = headers or {}
+    columns = list(frame.columns)
+    names = [headers.get(column, column) for column in columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[column]) and
+               not pd.api.types.is_bool_dtype(frame[column]) for column in columns]
+    lines = ["| " + " | ".join(names) + " |",
+             "|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|"]
+    for row in frame.itertuples(index=False, name=None):
+        cells = [_cell(value, formats.get(column)) for column, value in zip(columns, row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(summary: pd.DataFrame, keys: Sequence[str]) -> str:
+    """The summary table with its main columns (summary.csv holds every column)."""
+    columns = [*keys, *[c for c in SUMMARY_MD_COLUMNS if c in summary.columns and c not in keys]]
+    formats = {**SUMMARY_MD_COLUMNS, "fail_prob": "g"}
+    return markdown_table(summary[columns], formats, SUMMARY_MD_HEADERS)
+
+
+def summary_note(keys: Sequence[str]) -> str:
+    return (
+        f"Grouped by {', '.join(keys)}; jobs differing only in seed or trial count are pooled. "
+        "decision_rate: trials with at least one decision within the round limit; ci_low/ci_high: "
+        "95% Wilson interval; theory: exact 1 - (1 - f\u00b2)^R; z = (rate - theory) / "
+        "sqrt(theory (1 - theory) / trials); round_rate vs round_theory = f\u00b2: the same per "
+        "round; first round: mean first deciding round of the trials that decided; messages per "
+        "decision: all messages (CRASH included) per deciding round. Every column is in "
+        "summary.csv."
+    )
+
+
+def command_text(command: Any) -> str:
+    """A recorded argv as a shell line, the program by its console-script name."""
+    if isinstance(command, list) and command:
+        program = Path(str(command[0])).name
+        if program in ("app.py", "__main__.py"):  # python -m paxos_exp.app
+            program = "paxos-exp"
+        return shlex.join([program, *map(str, command[1:])])
+    return str(command or "")
+
+
+def _config_lines(jobs: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    lines = []
+    for column in columns:
+        if column not in jobs.columns:
+            continue
+        values = list(dict.fromkeys(jobs[column].tolist()))
+        try:
+            values = sorted(values)
+        except TypeError:  # mixed types (e.g. None with numbers): keep first-seen order
+            pass
+        shown = [_cell(v, None) or "null" for v in values]
+        if len(values) == 1:
+            lines.append(f"| `{column}` | {shown[0]} |")
+        else:
+            ordered = shown if len(shown) <= 20 else shown[:20] + [f"... ({len(shown)} values)"]
+            lines.append(f"| `{column}` | varies: {', '.join(ordered)} |")
+    return lines
+
+
+def report_markdown(
+    results: Results,
+    jobs: pd.DataFrame,
+    summary: pd.DataFrame,
+    keys: Sequence[str],
+    figures: Sequence[str],
+    directory: Path,
+    paths: Sequence[Path | str],
+    choices: tuple[str | None, str | None, str | None, str | None],
+) -> str:
+    hue, col, row, query = choices
+    names = ", ".join(sweep.name for sweep in results.sweeps)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ok = jobs[jobs["status"] == "ok"] if not jobs.empty else jobs
+    problems = results.problems
+    out: list[str] = [f"# Report: {names}", ""]
+    out.append(f"Built {now} by `paxos-report` from {len(results.sweeps)} director"
+               f"{'y' if len(results.sweeps) == 1 else 'ies'}. "
+               f"Rebuild it with `{_rebuild_command(paths, directory, choices)}`.")
+    out.append("")
+    if not problems.empty:
+        counts = problems["kind"].value_counts()
+        listed = ", ".join(f"{counts[k]} {k}" for k in PROBLEM_KINDS if k in counts)
+        out += [f"**Problems: {listed}; see [the list](#missing-failed-or-unreadable-jobs).**",
+                ""]
+    if results.notes:
+        out += ["**Notes:**", "", *(f"- {note}" for note in results.notes), ""]
+
+    out += ["## What was run", ""]
+    for sweep in results.sweeps:
+        manifest = sweep.manifest or {}
+        out.append(f"- `{sweep.path}`: {len(sweep.job_dirs)} job directories"
+                   + (f" of {manifest['total_jobs']} in the sweep" if "total_jobs" in manifest
+                      else ""))
+        if manifest.get("command"):
+            out.append(f"  - command: `{command_text(manifest['command'])}`")
+        if manifest.get("sweeper_params"):
+            params = " ".join(f"{k}={v}" for k, v in manifest["sweeper_params"].items())
+            out.append(f"  - sweep grid: `{params}`")
+        if manifest.get("overrides"):
+            out.append(f"  - overrides: `{' '.join(map(str, manifest['overrides']))}`")
+        earlier = [entry for entry in manifest.get("history") or [] if isinstance(entry, dict)]
+        if earlier:
+            out.append(f"  - {len(earlier)} earlier run(s) into this directory (their finished "
+                       "jobs are kept; missing jobs are looked for in every grid that "
+                       "sweep.json can rebuild):")
+            for entry in earlier[-5:]:
+                out.append(f"    - `{command_text(entry.get('command'))}` "
+                           f"({entry.get('total_jobs', '?')} jobs)")
+    if not any(sweep.manifest for sweep in results.sweeps) and "command" in jobs.columns:
+        for command in list(dict.fromkeys(jobs["command"].dropna().tolist()))[:5]:
+            out.append(f"- job command: `{command}`")
+    out.append("")
+    total_trials = int(ok["trials"].sum()) if not ok.empty else 0
+    wall = float(jobs["wall_seconds"].fillna(0).sum()) if "wall_seconds" in jobs.columns else 0.0
+    failed = int((jobs["status"] == "failed").sum()) if not jobs.empty else 0
+    # Jobs not finished are named too, so "completed" is not read as "all there is". An
+    # interrupted job is a row of the jobs (its configuration is known); one running
+    # elsewhere is only a problem (nothing of it is read).
+    interrupted = int((jobs["status"] == STATUS_INTERRUPTED).sum()) if not jobs.empty else 0
+    running = int((problems["kind"] == RUNNING).sum()) if not problems.empty else 0
+    unfinished = "".join(f", {count} {what}" for count, what in
+                         ((interrupted, INTERRUPTED), (running, RUNNING)) if count)
+    out.append(f"{len(ok)} completed jobs ({total_trials} trials), {failed} failed{unfinished}; "
+               f"{wall:.1f} s of job wall time in all"
+               + (f"; filtered with `--query {query}`" if query else "") + ".")
+    if not ok.empty and "safe" in ok.columns:
+        unsafe = ok[~ok["safe"].astype(bool)]
+        claims = (unsafe["claims_safety"].fillna(True).astype(bool) if "claims_safety" in unsafe
+                  else pd.Series(True, index=unsafe.index))
+        broken, recorded = unsafe[claims], unsafe[~claims]
+        if unsafe.empty:
+            out.append("Every completed trial passed the agreement, validity and proposal checks.")
+        if not broken.empty:
+            out.append(f"**{len(broken)} completed jobs of protocols that claim safety report "
+                       f"unsafe trials: {', '.join(broken['job_key'])}.**")
+        if not recorded.empty:
+            out += ["", f"{len(recorded)} jobs of protocols that do not claim safety recorded "
+                    "violations (the violation rate is in summary.csv). The first violating "
+                    "trial of each (draw it with `paxos-report diagram JOB_DIR --trial K`; "
+                    "its rounds are in the job's rounds.csv):", "",
+                    "| job | violating trials | first |", "|---|---|---|"]
+            for _, job in recorded.iterrows():
+                first = job.get("first_unsafe_trial")
+                out.append(f"| {job['job_key']} | {int(job['unsafe_count'])} of "
+                           f"{int(job['trials'])} | {'' if pd.isna(first) else int(first)} |")
+    out += ["", "Configuration (every key of the jobs read):", "", "| key | value |", "|---|---|"]
+    out += _config_lines(jobs, results.config_columns)
+    versions = sorted(set(jobs["version"].dropna())) if "version" in jobs.columns else []
+    if versions:
+        out += ["", f"paxos-exp version: {', '.join(map(str, versions))}."]
+    out.append("")
+    out.append(f"Rows of the summary are grouped by {', '.join(f'`{k}`' for k in keys)}"
+               f" (replicates differing only in `seed` or `trials` are pooled). Figures: colour "
+               f"`{hue}`, columns `{col}`" + (f", rows `{row}`" if row else "") + ".")
+    out.append("")
+
+    out += ["## Figures", ""]
+    if not figures:
+        out += ["No completed job: no figure.", ""]
+    for name in figures:
+        title = name.replace("_", " ").capitalize()
+        out += [f"### {title}", "", f"![{title}]({name}.png)", "",
+                f"{FIGURE_CAPTIONS[name]} (Also [{name}.svg]({name}.svg).)", ""]
+
+    out += ["## Summary", ""]
+    if summary.empty:
+        out += ["No completed job.", ""]
+    else:
+        out += [summary_note(keys), "", summary_markdown(summary, keys)]
+
+    out += ["## Measurements outside the 99% interval around theory", ""]
+    if not summary.empty:
+        flagged = aggregate.outliers(summary)
+        cells = len(summary)
+        out.append(
+            f"A configuration is listed when its count of deciding trials (or of deciding "
+            f"rounds) lies outside the central 99% of its exact binomial law. If the model is "
+            f"right, each of the two tests flags a configuration with probability at most 1%: "
+            f"up to about {cells / 100:.1f} of these {cells} configurations per test by chance "
+            f"alone (the two coincide when R = 1). "
+            f"Largest |z|: {summary['z'].abs().max():.2f} (decisions), "
+            f"{summary['round_z'].abs().max():.2f} (rounds)."
+        )
+        out.append("")
+        if flagged.empty:
+            out += ["None.", ""]
+        else:
+            columns = [*keys, "trials", "decided", "decision_rate", "theory", "accept_low",
+                       "accept_high", "z", "outside_99", "round_rate", "round_theory",
+                       "round_z", "round_outside_99"]
+            formats = {**SUMMARY_MD_COLUMNS, "accept_low": ".4f", "accept_high": ".4f",
+                       "fail_prob": "g"}
+            out += [markdown_table(flagged[columns], formats)]
+    else:
+        out += ["No completed job.", ""]
+
+    out += ["## Missing, failed or unreadable jobs", ""]
+    if problems.empty:
+        out += ["None: every job of every directory read completed and was readable.", ""]
+    else:
+        plural = "s" if len(problems) != 1 else ""
+        occurring = [kind for kind in PROBLEM_KINDS if (problems["kind"] == kind).any()]
+        out += [f"{len(problems)} problem{plural}:", ""]
+        out += [f"- `{kind}`: {PROBLEM_MEANINGS[kind]}." for kind in occurring]
+        # Grouped by kind, in the order above (problems.csv keeps the order they were found).
+        rank = {kind: index for index, kind in enumerate(PROBLEM_KINDS)}
+        grouped = problems.sort_values("kind", key=lambda kinds: kinds.map(rank),
+                                       kind="stable")
+        out += ["", markdown_table(grouped[["kind", "path", "job_key", "detail"]])]
+    out += ["## Files", "",
+            ("`jobs.csv` (one row per job), `trials.csv` (one row per trial), `summary.csv` "
+             "(one row per configuration, every column), `summary.md`, `problems.csv`, and each "
+             "figure as PNG and SVG."), ""]
+    return "\n".join(out)
+
+
+def _rebuild_command(
+    paths: Sequence[Path | str],
+    directory: Path,
+    choices: tuple[str | None, str | None, str | None, str | None],
+) -> str:
+    hue, col, row, query = choices
+    parts = ["paxos-report", *map(str, paths), "--out", str(directory)]
+    for flag, value in (("--hue", hue), ("--col", col), ("--row", row), ("--query", query)):
+        if value:
+            parts += [flag, value]
+    return shlex.join(parts)
