@@ -1,4 +1,5 @@
-"""Regressions found in review: double counting, lost reruns, bad queries and axes, missing tables."""
+"""Pooling jobs without double counting (overlaps, reruns over failed copies) and the report's
+checks of its inputs (queries, axes, a missing trials table)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def test_report_without_any_trials_table_still_written(tiny_sweep: Path, tmp_pat
     assert not (out / "first_decision_round.png").exists()
 
 
-@pytest.mark.parametrize("kind", [problems.OVERLAP, problems.DUPLICATE])
-def test_problem_kinds_are_known(kind: str) -> None:
-    assert kind in problems.PROBLEM_KINDS
+def test_report_md_explains_every_problem_kind() -> None:
+    from paxos_exp.analysis.report_text import PROBLEM_MEANINGS
+
+    assert set(PROBLEM_MEANINGS) == set(problems.PROBLEM_KINDS)
+    assert all(meaning.strip() for meaning in PROBLEM_MEANINGS.values())
