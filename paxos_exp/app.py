@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -464,6 +465,35 @@ def _resume_hint() -> str:
 _DETAIL_LINES = ("full_key:", "object_type=", "reference_type=", "provider=", "Config search path")
 
 
+_MISSING_SETTING = re.compile(r"Key '(\w+)' not in '(\w+)_conf'")
+
+
+def _missing_setting(text: str) -> str | None:
+    """``protocol.join_quorum=2`` under a protocol without that setting: say which plug-ins
+    have it, instead of Hydra's advice to append it with ``+``."""
+    from dataclasses import fields
+
+    from paxos_exp.core.faults import FAULTS
+    from paxos_exp.core.protocols import PROTOCOLS
+
+    found = _MISSING_SETTING.search(text)
+    if found is None:
+        return None
+    key, name = found.groups()
+    for group, registry in (("protocol", PROTOCOLS), ("faults", FAULTS)):
+        plugins = {plugin.name: plugin for plugin in registry}
+        if name not in plugins:
+            continue
+        settings = [field.name for field in fields(plugins[name].params)]
+        having = [other for other, plugin in plugins.items()
+                  if key in {field.name for field in fields(plugin.params)}]
+        has = (f"; its settings: {', '.join(settings)}" if settings else "; it has no settings")
+        choose = (f"; {key} belongs to {group}={' or '.join(having)} (for example "
+                  f"{group}={having[0]} {group}.{key}=...)" if having else "")
+        return f"{group}.{key}: the {group} {name} has no setting {key}{has}{choose}"
+    return None
+
+
 def _one_line(error: BaseException) -> str:
     """An error's message and its causes' on one line, without Hydra's and OmegaConf's
     detail lines (``full_key: ...``, search paths) or hints about HYDRA_FULL_ERROR."""
@@ -476,7 +506,8 @@ def _one_line(error: BaseException) -> str:
                 if text not in parts:
                     parts.append(text)
         seen = seen.__cause__
-    return "; ".join(parts) or type(error).__name__
+    text = "; ".join(parts)
+    return _missing_setting(text) or text or type(error).__name__
 
 
 if __name__ == "__main__":

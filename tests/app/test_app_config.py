@@ -110,3 +110,20 @@ def test_job_key_is_stable_and_ignores_bookkeeping_and_float_noise():
     assert job_key(base) == job_key(noisy)
     assert job_key(base) != job_key(job_config(_compose(["fail_prob=0.15", "seed=1"])))
     assert job_key(base) != job_key(job_config(_compose(["fail_prob=0.15", "runtime=spawn"])))
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["protocol.join_quorum=2"], "the protocol classic has no setting join_quorum; it has no "
+     "settings; join_quorum belongs to protocol=flexible"),
+    (["protocol=flexible", "protocol.join_quorm=2"], "the protocol flexible has no setting "
+     "join_quorm; its settings: join_quorum, vote_quorum, allow_unsafe"),
+])
+def test_a_setting_the_chosen_protocol_lacks_is_one_line_naming_who_has_it(tmp_path, args, expected):
+    from app_helpers import run_paxos_exp
+
+    done = run_paxos_exp([*args, "engine=inprocess"], tmp_path)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
+    assert "+protocol" not in lines[0]  # not Hydra's advice to append the key
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("result.json"))
