@@ -51,6 +51,9 @@ SUMMARY_MD_COLUMNS = {
     "first_round_mean": ".3f", "first_round_theory": ".3f", "messages_per_decision": ".1f",
     "messages_theory": ".1f", "wall_seconds": ".2f",
 }
+# Shown too when some configuration has safety violations.
+VIOLATION_MD_COLUMNS = {"violations": "d", "violation_rate": ".4f", "violation_ci_low": ".4f",
+                        "violation_ci_high": ".4f"}
 SUMMARY_MD_HEADERS = {
     "first_round_mean": "first round (mean)", "first_round_theory": "first round (exact)",
     "messages_per_decision": "messages/decision", "messages_theory": "messages (exact)",
@@ -117,7 +120,9 @@ def markdown_table(
 def summary_markdown(summary: pd.DataFrame, keys: Sequence[str]) -> str:
     """The summary table with its main columns (summary.csv holds every column)."""
     columns = [*keys, *[c for c in SUMMARY_MD_COLUMNS if c in summary.columns and c not in keys]]
-    formats = {**SUMMARY_MD_COLUMNS, "fail_prob": "g"}
+    if "violations" in summary.columns and summary["violations"].fillna(0).sum() > 0:
+        columns += [c for c in VIOLATION_MD_COLUMNS if c in summary.columns]
+    formats = {**SUMMARY_MD_COLUMNS, **VIOLATION_MD_COLUMNS, "fail_prob": "g"}
     return markdown_table(summary[columns], formats, SUMMARY_MD_HEADERS)
 
 

@@ -108,3 +108,16 @@ def test_markdown_table() -> None:
     assert lines[1] == "|---|---:|---:|---|"
     assert lines[2] == "| a\\|b | 0.123 | 3 | True |"
     assert lines[3] == "|  |  | 4 | False |"
+
+
+def test_summary_md_shows_violations_only_when_there_are_some() -> None:
+    from paxos_exp.analysis.report_text import summary_markdown
+
+    frame = pd.DataFrame({"nodes": [3, 3], "protocol": ["classic", "own_value"],
+                          "trials": [10, 10], "decided": [9, 9], "violations": [0, 4],
+                          "violation_rate": [0.0, 0.4], "violation_ci_low": [0.0, 0.17],
+                          "violation_ci_high": [0.28, 0.69]})
+    header = summary_markdown(frame, ["nodes", "protocol"]).splitlines()[0]
+    assert "violations" in header and "violation_rate" in header
+    safe = frame.assign(violations=0)
+    assert "violation" not in summary_markdown(safe, ["nodes", "protocol"]).splitlines()[0]
