@@ -50,13 +50,13 @@ from paxos_exp.results import (
     JobLock,
     JobTables,
     completed,
+    load_result,
     locked_elsewhere,
-    read_result,
     stop_for,
     versions,
     write_result,
 )
-from paxos_exp.schema import JobResult
+from paxos_exp.schema import JobResult, SchemaError
 
 log = logging.getLogger("paxos_exp")
 
@@ -175,13 +175,16 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
         return {"skipped": RUNNING_ELSEWHERE}
     with lock:
         _remove_leftovers(output_dir)
-        previous = read_result(output_dir)
+        previous, unreadable = _previous_result(output_dir)
         not_done = completed(output_dir, previous, key)
         if not_done is None and not cfg.get("force", False):
             log.info("%s%s: already done in %s (force=true reruns it)", position, label, output_dir)
             return asdict(previous.summary)  # type: ignore[union-attr, arg-type]
         if previous is not None and not_done is not None and previous.status == STATUS_OK:
             log.warning("%s%s: redoing the job: %s", position, label, not_done)
+        elif unreadable is not None:
+            log.warning("%s%s: redoing the job: no readable result.json (%s)", position, label,
+                        unreadable)
         keep_previous = not_done is None  # a good result survives anything but a good rerun
         document = _run_and_record(cfg, config, key, run_config, options, output_dir, position,
                                    label, hydra_cfg, began, keep_previous)
@@ -201,6 +204,16 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     if hydra_cfg is not None and str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         log.info("results: %s", output_dir)
     return asdict(summary)
+
+
+def _previous_result(output_dir: Path) -> tuple[JobResult | None, str | None]:
+    """The job's earlier result.json, or None and why it cannot be used (None: there is none)."""
+    if not (output_dir / RESULT_FILE).exists():
+        return None, None
+    try:
+        return load_result(output_dir), None
+    except (OSError, UnicodeDecodeError, SchemaError) as error:
+        return None, str(error)
 
 
 def _run_and_record(

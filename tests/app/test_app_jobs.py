@@ -11,6 +11,7 @@ import select
 import signal
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def test_force_then_ctrl_c_keeps_the_old_ok_result(tmp_path: Path, monkeypatch: 
         app.run_job(_cfg(force=True), directory)
     after = {name: (directory / name).read_bytes() for name in before}
     assert after == before  # untouched: status ok, its summary, its tables
-    assert read_result(directory)["summary"] == summary
+    assert asdict(read_result(directory).summary) == summary
     assert not list(directory.glob(".*.tmp"))  # the rerun's temporary tables are gone
 
 
@@ -130,17 +131,17 @@ def test_ctrl_c_keeps_whole_trials_as_an_interrupted_partial_table(
     with pytest.raises(KeyboardInterrupt):
         app.run_job(_cfg(trace=True), directory)
     document = read_result(directory)
-    assert document["status"] == "interrupted"
-    assert document["summary"]["trials"] == 7
-    assert document["summary"]["rounds_total"] == 7 * 3
-    assert document["tables"][TRIALS_FILE]["rows"] == 7
+    assert document.status == "interrupted"
+    assert document.summary.trials == 7
+    assert document.summary.rounds_total == 7 * 3
+    assert document.tables[TRIALS_FILE]["rows"] == 7
     assert len((directory / TRIALS_FILE).read_text().splitlines()) == 8
     assert len((directory / ROUNDS_FILE).read_text().splitlines()) == 1 + 7 * 3
     trace_trials = {line.split(",")[0] for line in (directory / "trace.csv").read_text().splitlines()[1:]}
     assert trace_trials == {str(trial) for trial in range(7)}
     # The recorded checksums match the files, and the job is not done: a rerun redoes it.
     assert verify_tables(directory, document) is None
-    assert completed(directory, document, document["job_key"]) is not None
+    assert completed(directory, document, document.job_key) is not None
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,8 @@ def test_ctrl_c_keeps_whole_trials_as_an_interrupted_partial_table(
         (lambda d: (d / TRIALS_FILE).unlink(), "trials.csv is missing"),
         (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes().replace(b"True", b"Frue", 1)),
          "checksum"),
-        (lambda d: _edit_result(d, summary=None), "no summary"),
+        # An ok result without its summary does not fit the schema: not a readable result.
+        (lambda d: _edit_result(d, summary=None), "no readable result.json"),
     ],
 )
 def test_resume_redoes_jobs_whose_files_do_not_check_out(tmp_path: Path, caplog, damage, reason):
@@ -159,13 +161,14 @@ def test_resume_redoes_jobs_whose_files_do_not_check_out(tmp_path: Path, caplog,
     trials_before = (directory / TRIALS_FILE).read_bytes()
     damage(directory)
     document = read_result(directory)
-    assert reason in completed(directory, document, document["job_key"])
+    assert reason in completed(directory, document, directory.name if document is None
+                               else document.job_key)
     again = app.run_job(_cfg(), directory)
     assert f"redoing the job" in caplog.text
     assert again["decided_trials"] == first["decided_trials"]
     assert (directory / TRIALS_FILE).read_bytes() == trials_before
     document = read_result(directory)
-    assert completed(directory, document, document["job_key"]) is None
+    assert completed(directory, document, document.job_key) is None
 
 
 def _edit_result(directory: Path, **changes):
