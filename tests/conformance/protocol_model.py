@@ -227,3 +227,50 @@ def _verdicts(trial: int, values, records) -> TrialRecord:
         deciding_rounds=len(decided), decision=None if first is None else first.decision,
         agreement_ok=agreement, validity_ok=validity, proposals_ok=proposals,
     )
+
+
+def transcript_rounds(expected: Expected, trial: int = 0) -> list[Counter]:
+    """The classic lines of each round of ``trial`` (as multisets: lines of different nodes
+    may interleave within a round), derived from the expected trace and records: a leader
+    prints every message it got, an acceptor the one it got, then DECIDED or CHANGED ROUND."""
+    rounds = [record for record in expected.rounds if record.trial == trial]
+    result = [Counter() for _ in rounds]
+    values = expected.trials[trial].initial_values
+    for record in rounds:
+        result[record.round][f"ROUND {record.round} STARTED WITH INITIAL VALUE: "
+                             f"{values[record.leader]}"] += 1
+        if record.decided:
+            result[record.round][f"LEADER OF {record.round} DECIDED ON VALUE: {record.decision}"] += 1
+        if record.proposal is None:
+            result[record.round][f"LEADER OF ROUND {record.round} CHANGED ROUND"] += 1
+    for row in expected.trace:
+        if row.trial != trial or row.silenced:
+            continue
+        phase = "JOIN" if row.phase == JOIN_PHASE else "VOTE"
+        leader = rounds[row.round].leader
+        if row.receiver == leader:
+            line = f"LEADER OF {row.round} RECEIVED IN {phase} PHASE: {row.body}"
+        else:
+            line = f"ACCEPTOR {row.receiver} RECEIVED IN {phase} PHASE: {row.body}"
+        result[row.round][line] += 1
+    return result
+
+
+def record_digest(result) -> str:
+    """A SHA-256 of a run's records and trace, over the fields PROTOCOL.md gives meaning to
+    (named explicitly, so adding a record field does not move a pinned digest)."""
+    import hashlib
+
+    lines = []
+    for r in result.rounds:
+        lines.append(("round", r.trial, r.round, r.leader, r.joins, r.proposal, r.votes,
+                      r.decided, r.decision, r.sent_start, r.sent_join, r.sent_propose,
+                      r.sent_vote, r.sent_roundchange, r.sent_crash, r.crashed, r.silenced))
+    for t in result.trials:
+        lines.append(("trial", t.trial, t.initial_values, t.decided, t.first_decision_round,
+                      t.deciding_rounds, t.decision, t.agreement_ok, t.validity_ok,
+                      t.proposals_ok))
+    for row in result.trace or ():
+        lines.append(("trace", row.trial, row.round, row.phase, row.sender, row.receiver,
+                      row.body, row.crashed, row.silenced))
+    return hashlib.sha256("\n".join(map(repr, lines)).encode()).hexdigest()

@@ -205,3 +205,55 @@ def test_the_driver_crashes_exactly_the_sends_the_fault_model_names(seed):
                 assert (kind, body) == ("CRASH", f"CRASH {rnd % 5}")
             outcomes.append(crashed)
     assert any(outcomes) and not all(outcomes)  # both kinds of outcome were checked
+
+
+class CrashAt:
+    """A fault model that turns exactly the failure-prone sends at the given positions
+    ``(round, phase, sender, receiver)`` into CRASH, and silences nothing."""
+
+    silences = False
+
+    def __init__(self, *positions):
+        self.positions = set(positions)
+
+    def crashes(self, trial, rnd, phase, sender, receiver):
+        return (rnd, phase, sender, receiver) in self.positions
+
+    def silenced(self, trial, rnd, phase, sender, receiver):
+        return False
+
+
+def _bodies_to(network, node, phase, occurrence=0):
+    """The bodies ``node`` received in its ``occurrence``-th receive of ``phase``."""
+    found = [msgs for receiver, got_phase, msgs in network.received
+             if receiver == node and got_phase == phase]
+    return [(msg.sender, msg.body) for msg in found[occurrence]]
+
+
+def test_an_acceptor_whose_vote_is_lost_has_recorded_the_proposal_and_reports_it_next_round():
+    # N=3, values (1, 0, 0). Round 0: node 2's VOTE to leader 0 becomes CRASH. Round 1: node
+    # 1 leads; node 2's JOIN reports round 0's proposal, which leader 1 (val 0) then proposes.
+    faults = CrashAt((0, Phase.VOTE, 2, 0))
+    run, network = _play(faults, [0], nodes=3, values=(1, 0, 0))
+    assert run.reports[0][0][4] == (3, 1, 2, 1)  # 3 joins, proposal 1, 2 votes, decided
+    assert (run.states[2].max_voted_round, run.states[2].max_voted_val) == (0, 1)
+    assert _bodies_to(network, 0, Phase.VOTE) == [(0, "PROPOSE 1"), (1, "VOTE"), (2, "CRASH 0")]
+    network2 = ListNetwork(3)
+    driver = RoundDriver(PROTOCOLS.get("classic"), Quorums.for_nodes(3), faults, 3, range(3),
+                         network2, None)
+    driver.play(1, [run])
+    assert _bodies_to(network2, 1, Phase.JOIN) == [(0, "JOIN 0 1"), (1, "START"), (2, "JOIN 0 1")]
+    assert run.reports[1][1][4][1] == 1
+
+
+def test_an_acceptor_that_did_not_join_records_the_proposal_through_the_driver():
+    # N=3, values (1, 0, 0). Round 0: leader 0's START to node 2 becomes CRASH (node 2 relays
+    # it and does not join), and its PROPOSE to node 1 becomes CRASH: only node 2 gets the
+    # PROPOSE, and only node 2 (besides the leader) holds round 0's vote afterwards.
+    faults = CrashAt((0, Phase.JOIN, 0, 2), (0, Phase.VOTE, 0, 1))
+    run, network = _play(faults, [0], nodes=3, values=(1, 0, 0))
+    assert _bodies_to(network, 2, Phase.JOIN) == [(0, "CRASH 0")]
+    assert _bodies_to(network, 2, Phase.VOTE) == [(0, "PROPOSE 1")]
+    assert [(state.max_voted_round, state.max_voted_val) for state in run.states] == [
+        (0, 1), (-1, None), (0, 1)]
+    assert run.reports[0][0][4] == (2, 1, 2, 1)

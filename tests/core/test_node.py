@@ -255,6 +255,57 @@ def test_n2_needs_both_joins():
     assert outcome == JoinOutcome(2, 1)
 
 
+def test_exactly_half_the_joins_is_not_a_quorum_at_even_n():
+    # joins > N/2: at N=4 two joins change the round, three propose.
+    leader = NodeState(node=0, val=1)
+    _, outcome, sends = leader_on_joins(leader, [m.start(0), m.join(1, -1, None), m.crash(2, 0),
+                                                 m.crash(3, 0)], 4, q(4))
+    assert outcome == JoinOutcome(2, None)
+    assert [s.message.kind for s in sends] == [Kind.ROUNDCHANGE] * 3
+    _, outcome, _ = leader_on_joins(leader, [m.start(0), m.join(1, -1, None), m.join(2, -1, None),
+                                             m.crash(3, 0)], 4, q(4))
+    assert outcome == JoinOutcome(3, 1)
+
+
+def test_exactly_half_the_votes_does_not_decide_at_even_n():
+    leader = NodeState(node=0, val=1, propose_val=1)
+    _, voted = leader_on_votes(leader, [m.propose(0, 1), m.vote(1), m.crash(2, 0), m.crash(3, 0)],
+                               rnd=0, nodes=4, quorums=q(4))
+    assert voted == VoteOutcome(2, None)
+    _, voted = leader_on_votes(leader, [m.propose(0, 1), m.vote(1), m.vote(2), m.crash(3, 0)],
+                               rnd=0, nodes=4, quorums=q(4))
+    assert voted == VoteOutcome(3, 1)
+
+
+def test_a_join_with_a_voted_round_but_no_value_is_refused_not_proposed():
+    # PROTOCOL.md's classic mistake "proposing -1/None" cannot happen silently.
+    leader = NodeState(node=0, val=1)
+    with pytest.raises(ProtocolError, match="no value"):
+        leader_on_joins(leader, [m.start(0), m.join(1, 3, None), m.join(2, -1, None)], 3, q(3))
+
+
+def test_an_acceptor_that_did_not_join_still_records_the_proposal_and_reports_it():
+    # Its START became CRASH (it relays it, plain), yet the PROPOSE reaches it: it records the
+    # proposal and votes, and its next JOIN reports it.
+    ctx = _ctx(3, 0, 3)
+    state = NodeState(node=2, val=0)
+    state, sends, _ = classic.on_request(ctx, state, [m.crash(0, 0)])
+    assert sends == [Send(0, m.crash(2, 0), False)] and state == NodeState(node=2, val=0)
+    state, sends, _ = classic.on_proposal(ctx, state, [m.propose(0, 1)])
+    assert (state.max_voted_round, state.max_voted_val) == (3, 1)
+    assert sends == [Send(0, m.vote(2), True)]
+    (send,) = acceptor_on_request(state, m.start(1), leader=1)
+    assert send.message.body == "JOIN 3 1"
+
+
+def test_an_acceptor_records_the_proposal_before_its_vote_is_sent():
+    # The step returns the recorded state with the (failure-prone) VOTE: whether the VOTE is
+    # then lost is the fault model's business, after the step, and cannot undo the record.
+    new, sends = acceptor_on_proposal(NodeState(node=1, val=0), m.propose(2, 1), rnd=5, leader=2)
+    assert (new.max_voted_round, new.max_voted_val) == (5, 1)
+    assert [(s.receiver, s.message.kind, s.failure_prone) for s in sends] == [(2, Kind.VOTE, True)]
+
+
 def test_a_leader_counts_only_the_joins_that_arrived():
     # A fault model may silence messages: what is missing is simply not a join (duplicates
     # and strangers never reach a step: the real runtime's inbox fails the run on them).
