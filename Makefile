@@ -33,7 +33,7 @@ test: $(STAMP_TEST)
 # The fast lane for a development loop (under a minute): the pure core and the in-process
 # engine, no node processes. `make test` is the truth.
 test-fast: $(STAMP_TEST)
-	$(BIN)/python -m pytest -q -x -m "not slow" tests/core tests/runtime/test_inprocess.py
+	$(BIN)/python -m pytest -q -x -m "not slow" tests/core tests/runtime/test_inprocess.py tests/conformance -k "inprocess or not engine"
 
 clean:
 	rm -rf $(VENV) outputs
