@@ -376,7 +376,7 @@ TRIAL_COLUMNS = [field.name for field in fields(TrialRecord)]
 TRACE_COLUMNS = [field.name for field in fields(TraceRecord)]
 
 
-_SENT_FIELDS = tuple(f"sent_{kind.value.lower()}" for kind in KINDS)
+_SENT_FIELDS = tuple(f"sent_{kind}" for kind in SENT_KEYS)  # the RoundRecord fields
 
 
 class JobTables:
