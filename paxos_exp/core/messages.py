@@ -21,6 +21,10 @@ class Kind(enum.Enum):
     ROUNDCHANGE = "ROUNDCHANGE"
     CRASH = "CRASH"
 
+    # Members are singletons: identity hashing is correct, and it runs in C (Enum's own
+    # __hash__ is a Python call on every dict lookup such as the driver's count per kind).
+    __hash__ = object.__hash__
+
 
 KINDS: tuple[Kind, ...] = tuple(Kind)
 

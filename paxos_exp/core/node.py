@@ -25,6 +25,23 @@ class NodeState:
     # A protocol's own bookkeeping beyond PROTOCOL.md's state (None for most protocols).
     memo: object = None
 
+    # The steps' state changes, spelled as plain constructor calls: dataclasses.replace is
+    # about ten times slower, and these run several times per node and round.
+    def voted(self, rnd: int, value: int | None) -> NodeState:
+        """This state having voted for ``value`` in round ``rnd``."""
+        return NodeState(self.node, self.val, rnd, value, self.propose_val, self.decision,
+                         self.memo)
+
+    def proposing(self, value: int | None) -> NodeState:
+        """This state with ``propose_val`` set (None: no proposal this round)."""
+        return NodeState(self.node, self.val, self.max_voted_round, self.max_voted_val, value,
+                         self.decision, self.memo)
+
+    def deciding(self, decision: int | None) -> NodeState:
+        """This state with this round's ``decision`` (None: none)."""
+        return NodeState(self.node, self.val, self.max_voted_round, self.max_voted_val,
+                         self.propose_val, decision, self.memo)
+
 
 @dataclass(frozen=True, slots=True)
 class Send:

@@ -4,7 +4,6 @@ variants in this package change one rule of."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from paxos_exp.core import messages as m
 from paxos_exp.core.errors import ProtocolError
@@ -79,13 +78,13 @@ def leader_on_joins(
             for receiver in range(ctx.nodes)
             if receiver != state.node
         ]
-        return replace(state, propose_val=None), sends, joins
+        return state.proposing(None), sends, joins
     proposal = state.val if best_round == -1 else best_value
     if proposal is None:  # a JOIN with a voted round but no value: impossible in this protocol
         raise ProtocolError(f"leader {state.node} found voted round {best_round} with no value")
     message = m.propose(state.node, proposal)
     sends = [Send(receiver, message, True) for receiver in range(ctx.nodes)]
-    return replace(state, propose_val=proposal), sends, joins
+    return state.proposing(proposal), sends, joins
 
 
 def on_joins(ctx: RoundContext, state: NodeState, received: Sequence[Message]) -> Stepped:
@@ -101,7 +100,7 @@ def acceptor_on_proposal(
     it records the proposal as its vote (``record``) whether or not its VOTE gets through."""
     message = _only(received, state, "vote")
     if message.kind is Kind.PROPOSE:
-        voted = replace(state, max_voted_round=ctx.round, max_voted_val=message.value) if record else state
+        voted = state.voted(ctx.round, message.value) if record else state
         return voted, [Send(ctx.leader, m.vote(state.node), True)], 0
     if message.kind is Kind.CRASH:
         return state, [Send(ctx.leader, m.crash(state.node, ctx.leader), False)], 0
@@ -126,7 +125,7 @@ def on_votes(ctx: RoundContext, state: NodeState, received: Sequence[Message]) -
         if message.sender == state.node:
             if message.kind is Kind.PROPOSE:
                 votes += 1
-                state = replace(state, max_voted_round=ctx.round, max_voted_val=message.value)
+                state = state.voted(ctx.round, message.value)
             elif message.kind is not Kind.CRASH:
                 raise ProtocolError(f"leader {state.node} got its own {message.body!r} in phase 2")
         elif message.kind is Kind.VOTE:
@@ -136,7 +135,7 @@ def on_votes(ctx: RoundContext, state: NodeState, received: Sequence[Message]) -
                 f"leader {state.node} got {message.body!r} from node {message.sender} in phase 2"
             )
     decision = state.propose_val if votes >= ctx.quorums.vote else None
-    return replace(state, decision=decision), [], votes
+    return state.deciding(decision), [], votes
 
 
 PROTOCOL = Protocol(
