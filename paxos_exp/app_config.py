@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import importlib.resources
 import json
 import re
 import sys
@@ -133,14 +134,20 @@ def _group_schema(plugin: Any) -> Any:
                                       [("name", str, dataclasses.field(default=plugin.name)), *extra])
 
 
+# Where each plug-in's typed schema is stored; the plug-in's YAML (conf/<group>/<name>.yaml)
+# extends it, so its defaults stay written once, in the plug-in's params dataclass.
+SCHEMA_GROUP = "_schema"
+
+
 def register_configs() -> None:
-    """The schema, and one entry per registered protocol and fault model in their groups
-    (so a new plug-in module is all it takes: no YAML repeats its defaults)."""
+    """The schema of a job, and the schema of every registered protocol and fault model
+    (``_schema/protocol/<name>``), which the plug-in's YAML in its group extends."""
     store = ConfigStore.instance()
     store.store(name="paxos_schema", node=PaxosConf)
     for group, registry in (("protocol", PROTOCOLS), ("faults", FAULTS)):
         for plugin in registry:
-            store.store(group=group, name=plugin.name, node=_group_schema(plugin))
+            store.store(group=f"{SCHEMA_GROUP}/{group}", name=plugin.name,
+                        node=_group_schema(plugin))
 
 
 def catalogue() -> str:
@@ -151,6 +158,20 @@ def catalogue() -> str:
     lines.append("Fault models (faults=NAME):")
     for model in FAULTS:
         lines.append(f"  {model.name:<22} {model.description}")
+    return "\n".join(lines)
+
+
+def config_groups() -> str:
+    """The configuration groups and their options, one line each (for ``paxos-exp --help``,
+    instead of Hydra's list, which would show the plug-in schemas under ``_schema/`` too)."""
+    root = importlib.resources.files("paxos_exp") / "conf"
+    lines = []
+    for group in sorted(entry.name for entry in root.iterdir() if entry.is_dir()):
+        if group == "hydra" or group.startswith("_"):
+            continue
+        options = sorted(entry.name[:-len(".yaml")] for entry in (root / group).iterdir()
+                         if entry.name.endswith(".yaml"))
+        lines.append(f"{group}: {', '.join(options)}")
     return "\n".join(lines)
 
 
@@ -210,6 +231,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("paxos_name", _name_resolver)
     if not OmegaConf.has_resolver("paxos_catalogue"):
         OmegaConf.register_new_resolver("paxos_catalogue", catalogue)
+    if not OmegaConf.has_resolver("paxos_groups"):
+        OmegaConf.register_new_resolver("paxos_groups", config_groups)
     if not OmegaConf.has_resolver("paxos_sweep_name"):
         OmegaConf.register_new_resolver("paxos_sweep_name", _sweep_name_resolver)
 

@@ -127,3 +127,34 @@ def test_a_setting_the_chosen_protocol_lacks_is_one_line_naming_who_has_it(tmp_p
     assert len(lines) == 1 and expected in lines[0], done.stderr
     assert "+protocol" not in lines[0]  # not Hydra's advice to append the key
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("result.json"))
+
+
+@pytest.mark.parametrize("group", ["protocol", "faults"])
+def test_every_plugin_is_one_module_plus_one_yaml_that_extends_its_schema(group):
+    """A plug-in is selectable exactly when it has both; the YAML writes no default of its own
+    (they live once, in the module's settings dataclass)."""
+    import dataclasses
+
+    import yaml
+
+    from paxos_exp.core.faults import FAULTS
+    from paxos_exp.core.protocols import PROTOCOLS
+
+    registry = {"protocol": PROTOCOLS, "faults": FAULTS}[group]
+    files = {path.stem: path for path in (Path(CONFIG_DIR) / group).glob("*.yaml")}
+    assert set(files) == set(registry.names())
+    for name, path in files.items():
+        text = yaml.safe_load(path.read_text())
+        assert text == {"defaults": [f"/_schema/{group}/{name}@_here_", "_self_"]}, path
+        composed = _compose([f"{group}={name}"])[group]
+        plugin = registry.get(name)
+        defaults = {field.name: field.default for field in dataclasses.fields(plugin.params)}
+        assert dict(composed) == {"name": name, **defaults}
+
+
+def test_help_lists_the_groups_users_choose_from_and_not_the_schemas():
+    from paxos_exp.app_config import config_groups
+
+    listed = dict(line.split(": ", 1) for line in config_groups().splitlines())
+    assert set(listed) == {"experiment", "faults", "protocol", "runtime"}
+    assert "flexible" in listed["protocol"].split(", ")
