@@ -28,7 +28,6 @@ from typing import Any
 
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import StopSweep
-from paxos_exp.core.messages import KINDS
 from paxos_exp.core.records import RoundRecord, Timings, TraceRecord, TrialRecord, trial_row
 from paxos_exp.schema import (
     SENT_KEYS,
@@ -256,38 +255,33 @@ class SummaryBuilder:
         self.rounds = 0
         self.roundchanges = 0
         self.decision_values = {"0": 0, "1": 0}
-        self.sent = [0] * len(KINDS)
-        self.crashed = 0
-        self.silenced = 0
+        # Message counts of finished trials, keyed by the RoundRecord field that counts them.
+        self.counts: Counter[str] = Counter()
         self.unsafe: list[int] = []
         self.unsafe_count = 0
         self.violations = {"agreement": 0, "validity": 0, "proposals": 0}
         self.agreement_ok = self.validity_ok = self.proposals_ok = True
-        # The unfinished trial's rounds, roundchanges, crashed, messages sent by kind, silenced.
-        self._pending = [0] * (4 + len(KINDS))
+        # The unfinished trial's rounds, round changes and message counts (by field name).
+        self._pending_rounds = self._pending_roundchanges = 0
+        self._pending: Counter[str] = Counter()
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
         # Counted for the trial under way, and only folded in with its trial record, so a
         # summary never counts rounds of a trial that did not finish (an interrupted job).
         pending = self._pending
         for record in rounds:
-            pending[0] += 1
+            self._pending_rounds += 1
             if record.proposal is None:
-                pending[1] += 1
-            pending[2] += record.crashed
-            pending[3 + len(KINDS)] += record.silenced
-            for index, name in enumerate(_SENT_FIELDS, start=3):
-                pending[index] += getattr(record, name)
+                self._pending_roundchanges += 1
+            for name in _COUNTED_FIELDS:
+                pending[name] += getattr(record, name)
 
     def add_trial(self, trial: TrialRecord) -> None:
-        pending = self._pending
-        self.rounds += pending[0]
-        self.roundchanges += pending[1]
-        self.crashed += pending[2]
-        self.silenced += pending[3 + len(KINDS)]
-        for index in range(len(self.sent)):
-            self.sent[index] += pending[3 + index]
-        self._pending = [0] * (4 + len(KINDS))
+        self.rounds += self._pending_rounds
+        self.roundchanges += self._pending_roundchanges
+        self.counts.update(self._pending)
+        self._pending_rounds = self._pending_roundchanges = 0
+        self._pending = Counter()
         self.trials += 1
         self.deciding += trial.deciding_rounds
         if trial.decided:
@@ -330,8 +324,9 @@ class SummaryBuilder:
 
     def summary(self, config: RunConfig, timings: Timings) -> Summary:
         trials, rounds = self.trials, self.rounds
-        sent = dict(zip(SENT_KEYS, self.sent))
-        sent["total"] = sum(self.sent)
+        counts = self.counts
+        sent = {kind: counts[field] for kind, field in zip(SENT_KEYS, _SENT_FIELDS)}
+        sent["total"] = sum(sent.values())
         law = config.law
         return Summary(
             trials=trials,
@@ -346,8 +341,8 @@ class SummaryBuilder:
             roundchange_rate=self.roundchanges / rounds if rounds else None,
             decision_values=dict(self.decision_values),
             sent=sent,
-            crashed=self.crashed,
-            silenced=self.silenced,
+            crashed=counts["crashed"],
+            silenced=counts["silenced"],
             # The exact law of this protocol under this fault model (None where there is none).
             theory=None if law is None else Theory(
                 join_probability=law.proposes,
@@ -377,6 +372,8 @@ TRACE_COLUMNS = [field.name for field in fields(TraceRecord)]
 
 
 _SENT_FIELDS = tuple(f"sent_{kind}" for kind in SENT_KEYS)  # the RoundRecord fields
+# Every message count a summary adds up over a job's rounds.
+_COUNTED_FIELDS = (*_SENT_FIELDS, "crashed", "silenced")
 
 
 class JobTables:
