@@ -33,6 +33,9 @@ class SweepCallback(Callback):
             log.info("results: %s (paxos-report %s builds the report)", sweep_dir, sweep_dir)
             return
         try:
+            import matplotlib
+
+            matplotlib.use("Agg")  # the paxos-exp command draws files, never windows
             from paxos_exp.analysis.report import build_report
         except ImportError:
             log.info("results: %s", sweep_dir)

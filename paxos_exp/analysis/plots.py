@@ -11,15 +11,12 @@ the dashed curve in the same colour.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
+# No matplotlib.use() here: a library never chooses the backend (a notebook keeps its inline
+# one); the command-line entry points choose Agg when they run.
 import matplotlib
-
-if "matplotlib.pyplot" not in sys.modules:  # a headless default that leaves notebooks alone
-    matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
