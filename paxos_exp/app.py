@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -56,7 +57,8 @@ from paxos_exp.results import (
     versions,
     write_result,
 )
-from paxos_exp.schema import JobResult, SchemaError
+from paxos_exp import metrics
+from paxos_exp.schema import JobResult, SchemaError, Summary
 
 log = logging.getLogger("paxos_exp")
 
@@ -395,9 +397,14 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def hydra_main(cfg: DictConfig) -> dict[str, Any]:
+def hydra_main(cfg: DictConfig) -> float:
+    """One job; returns its ``optimized_metric`` (a float, so optimising sweepers work)."""
     try:
-        return run_job(cfg)
+        metric = metrics.check(cfg.get("optimized_metric", metrics.DEFAULT_METRIC))
+        summary = run_job(cfg)
+        if "skipped" in summary:  # held by another process: nothing measured here
+            return math.nan
+        return metrics.value(metric, Summary.from_dict(summary), cfg)
     except ConfigError as error:
         hydra_cfg = HydraConfig.get()
         if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
@@ -520,7 +527,21 @@ def _one_line(error: BaseException) -> str:
                     parts.append(text)
         seen = seen.__cause__
     text = "; ".join(parts)
-    return _missing_setting(text) or text or type(error).__name__
+    return _missing_setting(text) or _sweeper_setting(text) or text or type(error).__name__
+
+
+def _sweeper_setting(text: str) -> str | None:
+    """A preset written for an optimising sweeper, run with paxos-exp's own grid sweeper
+    (the default: an override on the command line is the only way to replace it)."""
+    if "Could not load 'hydra/sweeper/optuna'" in text:
+        return ("hydra/sweeper=optuna: the Optuna sweeper is not installed; pip install -e "
+                "'.[optuna]' (or pip install hydra-optuna-sweeper)")
+    match = re.search(r"Key '(\w+)' not in 'PaxosSweeperConf'", text)
+    if match is None:
+        return None
+    return (f"hydra.sweeper.{match.group(1)}: the grid sweeper has no such setting; a preset "
+            "for Optuna needs hydra/sweeper=optuna on the command line (pip install -e "
+            "'.[optuna]'), such as paxos-exp experiment=half_decision hydra/sweeper=optuna")
 
 
 if __name__ == "__main__":

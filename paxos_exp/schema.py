@@ -112,6 +112,13 @@ class Summary:
         if any(count < 0 for count in self.sent.values()):
             raise SchemaError("summary.sent holds a negative count")
 
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Summary:
+        """A summary block (as ``asdict`` gives it) read back and checked."""
+        summary = _parse(cls, _upgrade_summary(document), "summary.")
+        summary.check()
+        return summary
+
 
 @dataclass
 class JobResult:

@@ -36,11 +36,14 @@ def test_defaults_compose_and_pass_range_checks():
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_composes_as_a_multirun_with_a_grid(preset):
-    cfg = _compose([f"experiment={preset}"], hydra=True)
+    text = (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text()
+    optuna = "hydra/sweeper=optuna" in text  # a study, not a grid: its sweeper is chosen on the CLI
+    cfg = _compose([f"experiment={preset}", *(["hydra/sweeper=optuna"] if optuna else [])],
+                   hydra=True)
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
-    assert cfg.name == preset
+    assert cfg.name == (f"{preset}_n{cfg.nodes}" if optuna else preset)
     assert cfg.hydra.sweeper.params, "a preset sweeps something"
-    assert cfg.hydra.sweeper._target_.endswith("PaxosSweeper")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper" if optuna else "PaxosSweeper")
     run_spec(job_config(cfg))
     first_line = (Path(CONFIG_DIR) / "experiment" / f"{preset}.yaml").read_text().splitlines()[0]
     assert first_line == "# @package _global_"
