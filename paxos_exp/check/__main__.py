@@ -1,0 +1,5 @@
+import sys
+
+from paxos_exp.check.cli import main
+
+sys.exit(main())

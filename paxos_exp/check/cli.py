@@ -1,0 +1,121 @@
+"""``paxos-check``: checks of PA3 runs. Today one subcommand, ``transcript``; ``rules`` lists
+what it checks. Thin: argument parsing and printing around :mod:`paxos_exp.check.checker`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+
+from paxos_exp.check.checker import FileResult, Options, UsageError, check_file, check_lines
+from paxos_exp.check.output import as_json, problem_line, summary_line
+from paxos_exp.check.problems import RULES
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+STDIN = "-"
+
+
+def _count(label: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a whole number, not {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{label} must be at least 1, not {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paxos-check",
+        description="Check runs of synchronous binary Paxos (CS403/534 PA3) against PROTOCOL.md.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    transcript = commands.add_parser(
+        "transcript", help="check transcripts (paxos-classic's output, or any PA3 program's)",
+        description=(
+            "Check PA3 transcripts: rebuild every node's state from the lines and check the "
+            "header, quorum arithmetic, the value rule, agreement, validity, round order and "
+            "line counts. Prints one line per problem (FILE:LINE: RULE: explanation) and exits "
+            "1 if there is any, 0 if none, 2 on bad arguments or an unreadable file. "
+            "'paxos-check rules' lists the rules."
+        ),
+        epilog="examples: paxos-check transcript run.txt;  paxos-classic 4 0.1 3 | paxos-check transcript",
+    )
+    transcript.add_argument("files", nargs="*", metavar="FILE",
+                            help="transcript files; '-' or none: standard input")
+    transcript.add_argument("--json", action="store_true",
+                            help="print the results as one JSON object (problems, runs, decisions)")
+    transcript.add_argument("--nodes", type=_count("--nodes"), metavar="N",
+                            help="N for a transcript without a header line (the header's wins)")
+    transcript.add_argument("--join-quorum", type=_count("--join-quorum"), metavar="Q1",
+                            help="joins needed to propose (default: a strict majority; for flexible quorums)")
+    transcript.add_argument("--vote-quorum", type=_count("--vote-quorum"), metavar="Q2",
+                            help="votes needed to decide (default: a strict majority)")
+    commands.add_parser("rules", help="list the rules the transcript check applies",
+                        description="List the rules 'paxos-check transcript' reports, by name.")
+    return parser
+
+
+def _stdin() -> io.TextIOWrapper:
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
+
+
+def _check_transcripts(args: argparse.Namespace) -> int:
+    options = Options(nodes=args.nodes, join_quorum=args.join_quorum, vote_quorum=args.vote_quorum)
+    names = args.files or [STDIN]
+    results: list[FileResult] = []
+    errors: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            if name == STDIN:
+                result = check_lines(_stdin(), "<stdin>", options)
+            else:
+                result = check_file(name, options)
+        except UsageError as error:
+            print(f"paxos-check: error: {name}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as error:
+            reason = error.strerror or str(error)
+            errors.append((name, reason))
+            print(f"paxos-check: error: cannot read {name}: {reason}", file=sys.stderr)
+            continue
+        results.append(result)
+        if not args.json:
+            for problem in result.problems:
+                print(problem_line(result.name, problem))
+    if args.json:
+        print(json.dumps(as_json(results, errors), indent=2))
+    elif len(names) > 1 or results and not results[0].ok:
+        print(summary_line(results), file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
+    return EXIT_OK if all(result.ok for result in results) else EXIT_PROBLEMS
+
+
+def _list_rules() -> int:
+    width = max(len(name) for name in RULES)
+    for name, text in RULES.items():
+        print(f"{name:<{width}}  {text}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "rules":
+            return _list_rules()
+        return _check_transcripts(args)
+    except BrokenPipeError:
+        # The reader went away (`| head`): say nothing more.
+        sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_PROBLEMS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
