@@ -82,32 +82,54 @@ def _duration(seconds: float) -> str:
 
 
 class _TrialProgress:
-    """A single line on stderr, rewritten at most a few times a second (terminals only)."""
+    """Progress over a job's trials: tqdm's bar on a terminal, its widget in a notebook.
 
-    def __init__(self, label: str) -> None:
+    Created only where someone watches (:func:`_watching`): a log file or a launcher's captured
+    output gets the job's one end line instead of a stream of redraws."""
+
+    def __init__(self, label: str, file: Any = None) -> None:
         self.label = label
-        self.started = time.perf_counter()
-        self.shown = 0.0
-        self.active = False
+        self.file = file if file is not None else sys.stderr
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.shown < 0.25:
-            return
-        self.shown = now
-        elapsed = now - self.started
-        left = elapsed / done * (total - done) if done else 0.0
-        sys.stderr.write(
-            f"\r{self.label}: trial {done}/{total}, {_duration(elapsed)} elapsed, "
-            f"about {_duration(left)} left   "
-        )
-        sys.stderr.flush()
-        self.active = True
+        if self.bar is None:
+            self.bar = _bar_class()(
+                total=total, desc=self.label, unit="trial", file=self.file, mininterval=0.25,
+                dynamic_ncols=True, leave=True,
+            )
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        if self.active:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython already imported and a kernel app)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _watching() -> bool:
+    """Whether per-trial progress has anyone to show it to: a terminal or a notebook."""
+    return sys.stderr.isatty() or _in_notebook()
+
+
+def _bar_class() -> Any:
+    """tqdm's notebook widget in a Jupyter kernel with ipywidgets, its text bar elsewhere."""
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401 - the notebook bar needs it
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm
+        except ImportError:
+            pass
+    from tqdm import tqdm
+
+    return tqdm
 
 
 def _position(hydra_cfg: Any) -> tuple[str, float | None]:
@@ -253,7 +275,7 @@ def _run_and_record(
             from paxos_exp.runtime.api import set_default_start_method
 
             set_default_start_method(options.start_method)
-        if cfg.get("progress", True) and sys.stderr.isatty():
+        if cfg.get("progress", True) and _watching():
             progress = _TrialProgress(f"{position}{label}")
         from paxos_exp.runtime.api import stream_config
 
@@ -527,7 +549,26 @@ def _one_line(error: BaseException) -> str:
                     parts.append(text)
         seen = seen.__cause__
     text = "; ".join(parts)
-    return _missing_setting(text) or _sweeper_setting(text) or text or type(error).__name__
+    return (_missing_extra(text) or _missing_setting(text) or _sweeper_setting(text) or text
+            or type(error).__name__)
+
+
+# The launchers' Hydra plug-ins, by the config name their presets extend, and the extra that
+# installs each (pyproject.toml's optional dependencies).
+_LAUNCHER_EXTRAS = {"joblib": "joblib", "submitit_local": "submitit",
+                    "submitit_slurm": "submitit", "ray": "ray"}
+_MISSING_LAUNCHER = re.compile(r"Could not load 'hydra/launcher/(\w+)'")
+
+
+def _missing_extra(text: str) -> str | None:
+    """``hydra/launcher=paxos_joblib`` without the joblib extra: Hydra cannot find the plug-in's
+    config; say which extra installs it."""
+    found = _MISSING_LAUNCHER.search(text)
+    if found is None or found.group(1) not in _LAUNCHER_EXTRAS:
+        return None
+    extra = _LAUNCHER_EXTRAS[found.group(1)]
+    return (f"hydra/launcher=paxos_{found.group(1)} needs the {extra} extra, which is not "
+            f"installed: pip install -e '.[{extra}]' (or pip install 'paxos-exp[{extra}]')")
 
 
 def _sweeper_setting(text: str) -> str | None:

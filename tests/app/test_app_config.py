@@ -161,3 +161,20 @@ def test_help_lists_the_groups_users_choose_from_and_not_the_schemas():
     listed = dict(line.split(": ", 1) for line in config_groups().splitlines())
     assert set(listed) == {"experiment", "faults", "protocol", "runtime"}
     assert "flexible" in listed["protocol"].split(", ")
+
+
+@pytest.mark.parametrize("preset, extra", [("joblib", "joblib"), ("submitit_local", "submitit"),
+                                           ("submitit_slurm", "submitit"), ("ray", "ray")])
+def test_a_missing_launcher_extra_names_the_extra_to_install(preset, extra):
+    from hydra.errors import MissingConfigException
+
+    from paxos_exp.app import _one_line
+
+    # What Hydra raises for a preset whose plug-in is not installed (its config is missing).
+    error = MissingConfigException(
+        f"In 'hydra/launcher/paxos_{preset}': Could not load 'hydra/launcher/{preset}'.",
+        missing_cfg_file=f"hydra/launcher/{preset}",
+    )
+    line = _one_line(error)
+    assert "\n" not in line
+    assert f"pip install -e '.[{extra}]'" in line and f"hydra/launcher=paxos_{preset}" in line
