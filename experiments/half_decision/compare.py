@@ -6,12 +6,12 @@ Optuna study found (experiment=half_decision) against the exact value from the t
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
 import yaml
-from omegaconf import OmegaConf
 from scipy.optimize import brentq
 
 from paxos_exp.core.config import round_law
@@ -30,8 +30,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for study in sorted(root.glob("half_decision_n*")):
         found = yaml.safe_load((study / "optimization_results.yaml").read_text())
-        config = OmegaConf.load(study / "multirun.yaml")
-        nodes, rounds, trials = int(config.nodes), int(config.rounds), int(config.trials)
+        # Every job of a study shares N, R and the trial count: read them from one result.
+        first = json.loads(next(study.glob("*/result.json")).read_text())["config"]
+        nodes, rounds, trials = int(first["nodes"]), int(first["rounds"]), int(first["trials"])
         best_p, best_value = found["best_params"]["fail_prob"], found["best_value"]
         exact_p = brentq(lambda p: exact_rate(nodes, p, rounds) - 0.5, 0.0, 1.0, xtol=1e-12)
         # One binomial standard error of a rate near 1/2, turned into p through the slope.
