@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -74,7 +73,7 @@ def _outcomes_from_rounds(rounds: pd.DataFrame) -> dict[int, dict[str, Any]]:
     outcomes: dict[int, dict[str, Any]] = {}
     for _, row in rounds.iterrows():
         proposal = row.get("proposal")
-        changed = proposal is None or (isinstance(proposal, float) and np.isnan(proposal))
+        changed = bool(pd.isna(proposal))  # None, NaN or pd.NA (a nullable integer column)
         decision = row.get("decision")
         decided = bool(row.get("decided"))
         outcomes[int(row["round"])] = {
