@@ -101,7 +101,8 @@ class RunChecker:
         summary = self.summary
         if self.grouper is None or self.params is None:
             return summary
-        self._check(self.grouper.finish())
+        for block in self.grouper.finish():
+            self._check(block)
         summary.rounds_seen = self.grouper.rounds_seen
         summary.initial_values = [state.val for state in self.states]
         rounds, highest = self.params.rounds, self.grouper.highest

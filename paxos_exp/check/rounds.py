@@ -36,13 +36,11 @@ class RoundBlock:
     leader: int
     nodes: int
     first_line: int
-    last_line: int = 0
     leader_events: list[LeaderEvent] = field(default_factory=list)
     acceptors: dict[int, list[AcceptorReceived]] = field(default_factory=dict)
     stray: list[AcceptorReceived] = field(default_factory=list)
 
     def add(self, event: LeaderEvent | AcceptorReceived) -> None:
-        self.last_line = event.line
         if isinstance(event, AcceptorReceived):
             if event.node >= self.nodes or event.node == self.leader:
                 self.stray.append(event)
@@ -73,26 +71,34 @@ class RoundBlock:
 
 class RoundGrouper:
     """Feeds a run's events (after its header) in file order; hands back each round once the
-    next one begins (or at :meth:`finish`). Reports ``round-order`` problems as it goes."""
+    next one begins (or at :meth:`finish`). Reports ``round-order`` problems as it goes.
+
+    An acceptor's line belongs to the round around it. One that cannot belong to the current
+    round (its node leads that round, or already printed both its lines in it) waits: if the
+    next line of a leader opens the next round, it is that round's, printed before the
+    ROUND line (nothing orders an acceptor's print after the leader's); if a line of the
+    current round's leader comes first, the barrier says it is the current round's after all.
+    """
 
     def __init__(self, nodes: int, rounds: int | None, report: Report) -> None:
         self.nodes, self.rounds, self.report = nodes, rounds, report
         self.current: RoundBlock | None = None
         self.rounds_seen = 0
         self.highest = -1  # the highest round opened so far
+        self._waiting: list[AcceptorReceived] = []
         self._named_leader: set[int] = set()  # rounds already told "LEADER OF <node id>"
 
     def feed(self, event: LeaderEvent | AcceptorReceived) -> RoundBlock | None:
         current = self.current
         if isinstance(event, AcceptorReceived):
-            if current is None:
-                self.report(Problem(event.line, "round-order",
-                                    "an ACCEPTOR line before any round began (no ROUND line above it)"))
-                return None
-            current.add(event)
+            if current is not None and _fits(current, event):
+                current.add(event)
+            else:
+                self._waiting.append(event)
             return None
         number = event.round
         if current is not None and number == current.number:
+            self._settle(current)
             current.add(event)
             return None
         if current is not None and number < current.number:
@@ -105,6 +111,7 @@ class RoundGrouper:
                         f"'LEADER OF {number}' in round {current.number}: LEADER OF takes the "
                         f"round number ({current.number}), not the leader's id ({number})",
                         current.number))
+                self._settle(current)
                 current.add(event)
                 return None
             self.report(Problem(
@@ -112,28 +119,70 @@ class RoundGrouper:
                 f"a line of round {number} after round {current.number} began: every line of a "
                 "round is printed before the round's barrier", number))
             return None
-        return self._open(event, current)
+        return self._open(number, event.line, event)
 
-    def _open(self, event: LeaderEvent, closed: RoundBlock | None) -> RoundBlock | None:
-        number = event.round
+    def _settle(self, block: RoundBlock) -> None:
+        """Lines that waited belong to ``block`` after all."""
+        for waiting in self._waiting:
+            block.add(waiting)
+        self._waiting.clear()
+
+    def _open(self, number: int, line: int, event: LeaderEvent | None) -> RoundBlock | None:
+        closed = self.current
         expected = 0 if closed is None else closed.number + 1
         if number > expected:
             missing = f"round {expected}" if number == expected + 1 else f"rounds {expected}..{number - 1}"
             where = "the first round" if closed is None else f"after round {closed.number}"
-            self.report(Problem(event.line, "round-order",
+            self.report(Problem(line, "round-order",
                                 f"round {number} comes {where}: {missing} missing", number))
         if self.rounds is not None and number >= self.rounds:
             self.report(Problem(
-                event.line, "round-order",
+                line, "round-order",
                 f"round {number} is beyond NUM_ROUNDS {self.rounds} (rounds 0..{self.rounds - 1})"
                 if self.rounds else f"round {number} in a run of NUM_ROUNDS 0 (no rounds)",
                 number))
+        first = self._waiting[0].line if self._waiting else line
         self.highest = number
-        self.current = RoundBlock(number, number % self.nodes, self.nodes, event.line)
-        self.current.add(event)
+        self.current = RoundBlock(number, number % self.nodes, self.nodes, first)
+        self._settle(self.current)
+        if event is not None:
+            self.current.add(event)
         self.rounds_seen += 1
         return closed
 
-    def finish(self) -> RoundBlock | None:
-        closed, self.current = self.current, None
+    def finish(self) -> list[RoundBlock]:
+        """The rounds not yet handed back (lines that waited open one more round when the
+        run has rounds left for them)."""
+        closed: list[RoundBlock] = []
+        current = self.current
+        if current is None and self._waiting:
+            if self.rounds == 0:
+                for waiting in self._waiting:
+                    self.report(Problem(waiting.line, "round-order",
+                                        "an ACCEPTOR line in a run of NUM_ROUNDS 0 (no rounds)"))
+                self._waiting.clear()
+            else:
+                self._open(0, self._waiting[0].line, None)
+        elif current is not None and self._waiting:
+            if self.rounds is not None and current.number + 1 >= self.rounds:
+                self._settle(current)
+            else:
+                self._open(current.number + 1, self._waiting[0].line, None)
+                closed.append(current)
+        if self.current is not None:
+            closed.append(self.current)
+        self.current = None
         return closed
+
+
+def _fits(block: RoundBlock, event: AcceptorReceived) -> bool:
+    """Whether an acceptor's line can be one of ``block``'s."""
+    node = event.node
+    if node >= block.nodes:
+        return True  # no such node: reported wherever it lands
+    if node == block.leader:
+        return False
+    lines = block.acceptors.get(node, ())
+    if event.phase is Phase.JOIN:
+        return not lines
+    return not any(line.phase is Phase.VOTE for line in lines)

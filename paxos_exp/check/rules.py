@@ -35,6 +35,10 @@ _FAILURE_PRONE = (Kind.START, Kind.JOIN, Kind.PROPOSE, Kind.VOTE)
 _LIST_AT_MOST = 8
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _phase(phase: Phase) -> str:
     return phase.value.lower()
 
@@ -217,8 +221,8 @@ def delivery(view: RoundView) -> Iterator[Problem]:
                    if event.message is not None and event.message.kind is answer]
         if len(answers) > possible:
             yield Problem(answers[possible].line, "delivery",
-                          f"the leader received {len(answers)} {answer.value}s, but only {possible} "
-                          f"acceptors printed receiving {asked.value} (an acceptor answers "
+                          f"the leader received {_count(len(answers), answer.value)}, but only "
+                          f"{_count(possible, 'acceptor')} printed receiving {asked.value} (an acceptor answers "
                           f"{asked.value}, and only {asked.value}, with {answer.value})", r)
     if view.leader_outcome is not None:
         for node in view.printing_acceptors():
@@ -281,11 +285,11 @@ def join_state(view: RoundView) -> Iterator[Problem]:
             continue
         if not pool:
             break  # more JOINs than acceptors that received START: delivery's to report
-        held = ", ".join(f"node {node} {states[node].join_body()}" for node in pool[:_LIST_AT_MOST])
+        held = "; ".join(f"node {node} {states[node].describe()}" for node in pool[:_LIST_AT_MOST])
         yield Problem(event.line, "join-state",
-                      f"{event.message} is the state of no acceptor that received START and "
-                      f"whose JOIN is not already accounted for; rebuilt from the lines above, "
-                      f"they hold {held}", r)
+                      f"{event.message} matches the state of no acceptor that received START "
+                      f"(and whose JOIN is not matched already); rebuilt from the lines above: "
+                      f"{held}", r)
         pool.pop(0)
 
 
@@ -298,11 +302,11 @@ def quorum(view: RoundView) -> Iterator[Problem]:
         kind, line = outcome
         if kind == "changed" and least >= params.join_quorum:
             yield Problem(line, "quorum",
-                          f"the leader changed round with {least} joins of {nodes}, and "
+                          f"the leader changed round with {_count(least, 'join')} of {nodes}, and "
                           f"{_quorum_text(view, params.join_quorum, 'joins')}: it must propose", r)
         elif kind == "proposed" and most < params.join_quorum:
             yield Problem(line, "quorum",
-                          f"the leader proposed with {most} joins of {nodes}, but proposing needs "
+                          f"the leader proposed with {_count(most, 'join')} of {nodes}, but proposing needs "
                           f"{_quorum_text(view, params.join_quorum, 'joins')}: it must change round", r)
     votes = view.vote_receipts
     if not votes:
@@ -311,11 +315,11 @@ def quorum(view: RoundView) -> Iterator[Problem]:
     decisions = view.block.decisions
     if decisions and most < params.vote_quorum:
         yield Problem(decisions[0].line, "quorum",
-                      f"the leader decided with {most} votes of {nodes}, but deciding needs "
+                      f"the leader decided with {_count(most, 'vote')} of {nodes}, but deciding needs "
                       f"{_quorum_text(view, params.vote_quorum, 'votes')}", r)
     elif not decisions and least >= params.vote_quorum and not view.block.changes:
         yield Problem(votes[-1].line, "quorum",
-                      f"the leader received {least} votes of {nodes}, and "
+                      f"the leader received {_count(least, 'vote')} of {nodes}, and "
                       f"{_quorum_text(view, params.vote_quorum, 'votes')}, but printed no decision", r)
 
 
@@ -396,7 +400,8 @@ def crash_probability(view: RoundView) -> Iterator[Problem]:
     found = sorted(event.line for event in _all_receipts(view)
                    if event.message is not None and event.message.kind in wrong)
     if found:
-        more = f" (and {len(found) - 1} more lines in round {view.number})" if len(found) > 1 else ""
+        others = len(found) - 1
+        more = f" (and {others} more line{'s' if others > 1 else ''} in round {view.number})" if others else ""
         shown = "a CRASH" if p == 0.0 else "a delivered message"
         yield Problem(found[0], "crash-probability", f"{shown}, but {why}{more}", view.number)
 

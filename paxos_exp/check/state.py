@@ -44,8 +44,12 @@ class NodeView:
     voted_value: int | None = None
     known: bool = True
 
-    def join_body(self) -> str:
-        return f"JOIN {self.voted_round} {self.voted_value}" if self.known else "unknown"
+    def describe(self) -> str:
+        if not self.known:
+            return "unknown (a line it would show in is missing or unreadable)"
+        if self.voted_round == -1:
+            return "never voted (JOIN -1 None)"
+        return f"voted {self.voted_value} in round {self.voted_round} (JOIN {self.voted_round} {self.voted_value})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,56 @@
+"""Transcripts for the checker's tests: written by the in-process engine (the same driver and
+lines as paxos-classic), and re-interleaved the way the real runtime may print them."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import paxos_exp
+from paxos_exp.core import transcript
+
+_ROUND = re.compile(r"ROUND (\d+) STARTED")
+_ACCEPTOR = re.compile(r"ACCEPTOR (\d+) ")
+
+
+def inprocess_transcript(nodes: int, fail_prob: float, rounds: int, seed: int,
+                         protocol: object = "classic", trace: bool = False):
+    """(lines with the header, the run's records) of one trial, as paxos-classic prints it."""
+    lines = [transcript.header(nodes, fail_prob, rounds)]
+    result = paxos_exp.run(nodes, fail_prob, rounds, seed=seed, engine="inprocess",
+                           transcript=True, emit=lines.append, protocol=protocol, trace=trace)
+    return lines, result
+
+
+def split_rounds(lines: list[str]) -> list[list[str]]:
+    """The lines of each round (the in-process engine opens every round with its ROUND line)."""
+    rounds: list[list[str]] = []
+    for line in lines[1:]:
+        if _ROUND.match(line):
+            rounds.append([])
+        rounds[-1].append(line)
+    return rounds
+
+
+def interleave(lines: list[str], nodes: int, rng: random.Random) -> list[str]:
+    """Another order the protocol allows: every round's lines stay together (the barrier) and
+    each node's lines keep their order, but nodes' lines mix at random (the leader's ROUND line
+    included: nothing orders an acceptor's print after it)."""
+    out = [lines[0]]
+    for number, round_lines in enumerate(split_rounds(lines)):
+        by_node: dict[int, list[str]] = {}
+        for line in round_lines:
+            acceptor = _ACCEPTOR.match(line)
+            node = int(acceptor.group(1)) if acceptor else number % nodes
+            by_node.setdefault(node, []).append(line)
+        queues = [list(reversed(queue)) for queue in by_node.values()]
+        while queues:
+            queue = rng.choice(queues)
+            out.append(queue.pop())
+            if not queue:
+                queues.remove(queue)
+    return out
+
+
+def problems_of(result) -> list[tuple[str, int]]:
+    return [(problem.rule, problem.line) for problem in result.problems]
