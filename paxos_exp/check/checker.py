@@ -84,6 +84,11 @@ class RunChecker:
         if self.grouper is not None:
             self._check(self.grouper.feed(event))
 
+    def unreadable(self, event: Unrecognised) -> None:
+        self.last_line = event.line
+        if self.grouper is not None:
+            self.grouper.unreadable()
+
     def _check(self, block: RoundBlock | None) -> None:
         if block is None:
             return
@@ -191,6 +196,8 @@ def check_lines(lines: Iterable[str], name: str = "<transcript>",
         first_text = first_text or number
         if isinstance(event, Unrecognised):
             (problems if recognised else before_first).append(Problem(number, "syntax", event.error))
+            if run is not None:
+                run.unreadable(event)
             continue
         if not recognised:
             recognised = True

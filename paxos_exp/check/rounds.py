@@ -39,6 +39,8 @@ class RoundBlock:
     leader_events: list[LeaderEvent] = field(default_factory=list)
     acceptors: dict[int, list[AcceptorReceived]] = field(default_factory=dict)
     stray: list[AcceptorReceived] = field(default_factory=list)
+    _by_phase: dict[tuple[int, Phase], list[AcceptorReceived]] = field(default_factory=dict)
+    unreadable: int = 0  # lines in the round that are no transcript line (any node's, maybe)
 
     def add(self, event: LeaderEvent | AcceptorReceived) -> None:
         if isinstance(event, AcceptorReceived):
@@ -46,6 +48,7 @@ class RoundBlock:
                 self.stray.append(event)
             else:
                 self.acceptors.setdefault(event.node, []).append(event)
+                self._by_phase.setdefault((event.node, event.phase), []).append(event)
         else:
             self.leader_events.append(event)
 
@@ -66,7 +69,7 @@ class RoundBlock:
         return [event for event in self.leader_events if isinstance(event, ChangedRound)]
 
     def acceptor_lines(self, node: int, phase: Phase) -> list[AcceptorReceived]:
-        return [event for event in self.acceptors.get(node, ()) if event.phase is phase]
+        return self._by_phase.get((node, phase), [])
 
 
 class RoundGrouper:
@@ -120,6 +123,11 @@ class RoundGrouper:
                 "round is printed before the round's barrier", number))
             return None
         return self._open(number, event.line, event)
+
+    def unreadable(self) -> None:
+        """A line that is no transcript line, here: it may be one the round misses."""
+        if self.current is not None:
+            self.current.unreadable += 1
 
     def _settle(self, block: RoundBlock) -> None:
         """Lines that waited belong to ``block`` after all."""

@@ -115,25 +115,36 @@ def phase_message(view: RoundView) -> Iterator[Problem]:
 
 def line_count(view: RoundView) -> Iterator[Problem]:
     """One ROUND line; N receipts per phase the leader runs and one outcome; one line per
-    acceptor and phase."""
+    acceptor and phase. A round with unreadable lines (each a syntax problem already) is not
+    blamed for as many missing lines: they may be the unreadable ones."""
     block, r, nodes, first = view.block, view.number, view.nodes, view.block.first_line
+    missing: list[tuple[Problem, int]] = []  # (problem, how many lines it misses)
     started = block.started
     if not started:
-        yield Problem(first, "line-count", f"round {r} has no 'ROUND {r} STARTED WITH INITIAL "
-                      "VALUE' line", r)
+        missing.append((Problem(first, "line-count", f"round {r} has no 'ROUND {r} STARTED WITH "
+                                "INITIAL VALUE' line", r), 1))
     for extra in started[1:]:
         yield Problem(extra.line, "line-count", f"a second ROUND {r} line", r)
-    yield from _receipt_count(view, view.join_receipts, Phase.JOIN)
     changes, decisions, votes = block.changes, block.decisions, view.vote_receipts
-    if votes:
-        yield from _receipt_count(view, votes, Phase.VOTE)
+    for phase, receipts in ((Phase.JOIN, view.join_receipts), (Phase.VOTE, votes)):
+        if phase is Phase.VOTE and not votes:
+            continue
+        own = "START" if phase is Phase.JOIN else "PROPOSE"
+        why = (f"the leader receives exactly N = {nodes} messages in the {_phase(phase)} phase "
+               f"(its own {own} or CRASH, and one from each acceptor)")
+        if len(receipts) < nodes:
+            missing.append((Problem(first, "line-count", f"the leader printed {len(receipts)} "
+                                    f"{_phase(phase)}-phase receipts; {why}", r), nodes - len(receipts)))
+        elif len(receipts) > nodes:
+            yield Problem(receipts[nodes].line, "line-count", f"the leader printed more than "
+                          f"{nodes} {_phase(phase)}-phase receipts; {why}", r)
     if changes and votes:
         later = max(changes[0].line, votes[0].line)
         yield Problem(later, "line-count", "the leader both changed round and received votes: it "
                       "does one or the other", r)
     elif not changes and not votes and not decisions:
-        yield Problem(first, "line-count", "the leader neither changed round nor printed "
-                      "vote-phase receipts", r)
+        missing.append((Problem(first, "line-count", "the leader neither changed round nor "
+                                "printed vote-phase receipts", r), 1))
     for extra in changes[1:]:
         yield Problem(extra.line, "line-count", f"a second 'LEADER OF ROUND {r} CHANGED ROUND'", r)
     if decisions and not votes:
@@ -147,25 +158,15 @@ def line_count(view: RoundView) -> Iterator[Problem]:
             if view.missing_acceptors(phase) else []
         if silent:
             who = f"acceptor {silent[0]}" if len(silent) == 1 else f"acceptors {_nodes(silent)}"
-            yield Problem(first, "line-count", f"{who} printed no {_phase(phase)}-phase line in "
-                          f"round {r}; each acceptor prints exactly one per phase", r)
+            missing.append((Problem(first, "line-count", f"{who} printed no {_phase(phase)}-phase "
+                                    f"line in round {r}; each acceptor prints exactly one per phase",
+                                    r), len(silent)))
         for node in view.printing_acceptors():
             for extra in view.acceptor(node, phase)[1:]:
                 yield Problem(extra.line, "line-count", f"acceptor {node} printed a second "
                               f"{_phase(phase)}-phase line in round {r}", r)
-
-
-def _receipt_count(view: RoundView, receipts: list[LeaderReceived], phase: Phase) -> Iterator[Problem]:
-    nodes, r = view.nodes, view.number
-    own = "START" if phase is Phase.JOIN else "PROPOSE"
-    why = (f"the leader receives exactly N = {nodes} messages in the {_phase(phase)} phase "
-           f"(its own {own} or CRASH, and one from each acceptor)")
-    if len(receipts) < nodes:
-        yield Problem(view.block.first_line, "line-count",
-                      f"the leader printed {len(receipts)} {_phase(phase)}-phase receipts; {why}", r)
-    elif len(receipts) > nodes:
-        yield Problem(receipts[nodes].line, "line-count",
-                      f"the leader printed more than {nodes} {_phase(phase)}-phase receipts; {why}", r)
+    if sum(lines for _, lines in missing) > block.unreadable:
+        yield from (problem for problem, _ in missing)
 
 
 _STAGE_NAMES = ("its ROUND line", "join-phase receipts", "its change of round or vote-phase "

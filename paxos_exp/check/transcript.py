@@ -15,6 +15,7 @@ wrong and the value left ``None``, so one bad value is one problem and not also 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -236,27 +237,36 @@ def parse_line(line: int, text: str) -> Event | None:
     text = text.strip()
     if not text:
         return None
+    kind, fields = _shape(text)
+    return kind(line, *fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape(text: str) -> tuple[type, tuple]:
+    """The event type and fields (all but the line number) of a stripped, non-blank line;
+    cached, since a transcript repeats a few dozen distinct lines many times."""
     found = _LEADER.fullmatch(text)
     if found:
         message, error = parse_body(found.group(3))
-        return LeaderReceived(line, int(found.group(1)), Phase(found.group(2).upper()), message, error)
+        return LeaderReceived, (int(found.group(1)), Phase(found.group(2).upper()), message, error)
     found = _ACCEPTOR.fullmatch(text)
     if found:
         message, error = parse_body(found.group(3))
-        return AcceptorReceived(line, int(found.group(1)), Phase(found.group(2).upper()), message, error)
+        return AcceptorReceived, (int(found.group(1)), Phase(found.group(2).upper()), message, error)
     found = _ROUND.fullmatch(text)
     if found:
         value, error = _value(found.group(2), "the initial value")
-        return RoundStarted(line, int(found.group(1)), value, error)
+        return RoundStarted, (int(found.group(1)), value, error)
     found = _DECIDED.fullmatch(text)
     if found:
         value, error = _value(found.group(2), "a decided value")
-        return Decided(line, int(found.group(1)), value, error)
+        return Decided, (int(found.group(1)), value, error)
     found = _CHANGED.fullmatch(text)
     if found:
-        return ChangedRound(line, int(found.group(1)))
+        return ChangedRound, (int(found.group(1)),)
     found = _HEADER.fullmatch(text)
     if found:
-        return _header(line, found.groups())  # type: ignore[arg-type]
+        header = _header(0, found.groups())  # type: ignore[arg-type]
+        return Header, (header.nodes, header.fail_prob, header.rounds, header.error)
     shown = text if len(text) <= 60 else text[:57] + "..."
-    return Unrecognised(line, text, f"{shown!r} is not a transcript line")
+    return Unrecognised, (text, f"{shown!r} is not a transcript line")
