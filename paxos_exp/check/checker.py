@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paxos_exp.check.problems import Problem
+from paxos_exp.check.problems import Problem, rounds_text
 from paxos_exp.check.rounds import RoundBlock, RoundGrouper
 from paxos_exp.check.rules import ROUND_RULES
 from paxos_exp.check.state import Decision, NodeView, Params, RoundView, advance
@@ -113,7 +113,7 @@ class RunChecker:
         rounds, highest = self.params.rounds, self.grouper.highest
         if rounds is not None and highest < rounds - 1:
             after = "before round 0" if highest < 0 else f"after round {highest}"
-            missing = f"round {rounds - 1}" if highest + 1 == rounds - 1 else f"rounds {highest + 1}..{rounds - 1}"
+            missing = rounds_text(highest + 1, rounds - 1)
             self.problems.append(Problem(self.last_line, "round-order",
                                          f"the run ends {after}, but NUM_ROUNDS is {rounds}: "
                                          f"{missing} missing"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
             "1 if there is any, 0 if none, 2 on bad arguments or an unreadable file. "
             "'paxos-check rules' lists the rules."
         ),
-        epilog="examples: paxos-check transcript run.txt;  paxos-classic 4 0.1 3 | paxos-check transcript",
+        epilog=("examples: paxos-check transcript run.txt;  "
+                "paxos-classic 4 0.1 3 | paxos-check transcript"),
     )
     transcript.add_argument("files", nargs="*", metavar="FILE",
                             help="transcript files; '-' or none: standard input")
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcript.add_argument("--nodes", type=_count("--nodes"), metavar="N",
                             help="N for a transcript without a header line (the header's wins)")
     transcript.add_argument("--join-quorum", type=_count("--join-quorum"), metavar="Q1",
-                            help="joins needed to propose (default: a strict majority; for flexible quorums)")
+                            help="joins needed to propose (default: a strict majority; "
+                                 "for flexible quorums)")
     transcript.add_argument("--vote-quorum", type=_count("--vote-quorum"), metavar="Q2",
                             help="votes needed to decide (default: a strict majority)")
     commands.add_parser("rules", help="list the rules the transcript check applies",
@@ -112,8 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_rules()
         return _check_transcripts(args)
     except BrokenPipeError:
-        # The reader went away (`| head`): say nothing more.
-        sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - silence the flush at exit
+        # The reader went away (`| head`): say nothing more, not even at the exit's flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_PROBLEMS
 
 

@@ -46,6 +46,11 @@ RULES: dict[str, str] = {
 }
 
 
+def rounds_text(first: int, last: int) -> str:
+    """``round 3`` or ``rounds 3..5``."""
+    return f"round {first}" if first == last else f"rounds {first}..{last}"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One broken rule: where (``line``, 1-based; 0 for a file with no line at all), which

@@ -1,11 +1,11 @@
 """Grouping a run's events into rounds, with only the ordering PROTOCOL.md guarantees.
 
-Lines of different nodes interleave freely within a round; what is guaranteed is that every
-line of round ``r`` is written before the round's barrier (so before any line of ``r+1``), that
-each node prints its own lines in protocol order, and that the leader prints ``ROUND r
-STARTED`` before it sends START, so before any acceptor can print receiving it. An acceptor's
-line carries no round number: it belongs to the round whose lines surround it. Lines that
-carry a round number (the leader's) open a new round when the number grows.
+Lines of different nodes interleave freely within a round. What is guaranteed: every line of
+round ``r`` is written before the round's barrier (so before any line of ``r+1``), and each
+node prints its own lines in protocol order. Lines that carry a round number (the leader's)
+open a new round when the number grows. An acceptor's line carries none: it belongs to the
+round around it, unless it cannot (see :class:`RoundGrouper`). Nothing is assumed about
+where the leader's ROUND line falls among the acceptors' lines of its round.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from paxos_exp.check.problems import Problem
+from paxos_exp.check.problems import Problem, rounds_text
 from paxos_exp.check.transcript import (
     AcceptorReceived,
     ChangedRound,
@@ -139,7 +139,7 @@ class RoundGrouper:
         closed = self.current
         expected = 0 if closed is None else closed.number + 1
         if number > expected:
-            missing = f"round {expected}" if number == expected + 1 else f"rounds {expected}..{number - 1}"
+            missing = rounds_text(expected, number - 1)
             where = "the first round" if closed is None else f"after round {closed.number}"
             self.report(Problem(line, "round-order",
                                 f"round {number} comes {where}: {missing} missing", number))

@@ -77,7 +77,8 @@ def round_leader(view: RoundView) -> Iterator[Problem]:
         if message is not None and message.kind is Kind.CRASH and message.leader != leader:
             yield Problem(event.line, "round-leader",
                           f"CRASH {message.leader} names node {message.leader}, but node {leader} "
-                          f"leads round {r} ({r} mod {nodes}) and every CRASH names the round's leader", r)
+                          f"leads round {r} ({r} mod {nodes}) and every CRASH names the round's "
+                          "leader", r)
 
 
 def phase_message(view: RoundView) -> Iterator[Problem]:
@@ -202,7 +203,8 @@ def node_order(view: RoundView) -> Iterator[Problem]:
                 voted = True
             elif voted:
                 yield Problem(event.line, "node-order",
-                              f"acceptor {node} printed its join-phase line after its vote-phase line", r)
+                              f"acceptor {node} printed its join-phase line after its vote-phase "
+                              "line", r)
 
 
 def delivery(view: RoundView) -> Iterator[Problem]:
@@ -223,7 +225,8 @@ def delivery(view: RoundView) -> Iterator[Problem]:
         if len(answers) > possible:
             yield Problem(answers[possible].line, "delivery",
                           f"the leader received {_count(len(answers), answer.value)}, but only "
-                          f"{_count(possible, 'acceptor')} printed receiving {asked.value} (an acceptor answers "
+                          f"{_count(possible, 'acceptor')} printed receiving {asked.value} (an "
+                          "acceptor answers "
                           f"{asked.value}, and only {asked.value}, with {answer.value})", r)
     if view.leader_outcome is not None:
         for node in view.printing_acceptors():
@@ -307,7 +310,8 @@ def quorum(view: RoundView) -> Iterator[Problem]:
                           f"{_quorum_text(view, params.join_quorum, 'joins')}: it must propose", r)
         elif kind == "proposed" and most < params.join_quorum:
             yield Problem(line, "quorum",
-                          f"the leader proposed with {_count(most, 'join')} of {nodes}, but proposing needs "
+                          f"the leader proposed with {_count(most, 'join')} of {nodes}, but "
+                          "proposing needs "
                           f"{_quorum_text(view, params.join_quorum, 'joins')}: it must change round", r)
     votes = view.vote_receipts
     if not votes:
@@ -402,7 +406,7 @@ def crash_probability(view: RoundView) -> Iterator[Problem]:
                    if event.message is not None and event.message.kind in wrong)
     if found:
         others = len(found) - 1
-        more = f" (and {others} more line{'s' if others > 1 else ''} in round {view.number})" if others else ""
+        more = f" (and {_count(others, 'more line')} in round {view.number})" if others else ""
         shown = "a CRASH" if p == 0.0 else "a delivered message"
         yield Problem(found[0], "crash-probability", f"{shown}, but {why}{more}", view.number)
 

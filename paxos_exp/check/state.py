@@ -49,7 +49,8 @@ class NodeView:
             return "unknown (a line it would show in is missing or unreadable)"
         if self.voted_round == -1:
             return "never voted (JOIN -1 None)"
-        return f"voted {self.voted_value} in round {self.voted_round} (JOIN {self.voted_round} {self.voted_value})"
+        body = f"JOIN {self.voted_round} {self.voted_value}"
+        return f"voted {self.voted_value} in round {self.voted_round} ({body})"
 
 
 @dataclass(frozen=True, slots=True)

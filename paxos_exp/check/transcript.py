@@ -193,14 +193,16 @@ def parse_body(text: str) -> tuple[Message | None, str | None]:
     # JOIN <maxVotedRound> <maxVotedVal>
     if len(args) != 2 or _whole(args[0]) is None or int(args[0]) < -1:
         shown = " ".join(args) or "nothing"
-        return None, f"JOIN carries maxVotedRound and maxVotedVal ('JOIN -1 None', 'JOIN 2 1'), not {shown!r}"
+        return None, ("JOIN carries maxVotedRound and maxVotedVal ('JOIN -1 None', 'JOIN 2 1'), "
+                      f"not {shown!r}")
     voted_round = int(args[0])
     if voted_round == -1:
         if args[1].lower() not in _NONE_WORDS:
             return None, f"JOIN -1 (never voted) carries no value (None), not {args[1]!r}"
         return Message(kind, voted_round=-1, value=None), None
     if _binary(args[1]) is None:
-        return None, f"JOIN {voted_round} (voted in round {voted_round}) carries the value voted for, 0 or 1, not {args[1]!r}"
+        return None, (f"JOIN {voted_round} (voted in round {voted_round}) carries the value "
+                      f"voted for, 0 or 1, not {args[1]!r}")
     return Message(kind, voted_round=voted_round, value=int(args[1])), None
 
 
