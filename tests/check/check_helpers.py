@@ -54,3 +54,22 @@ def interleave(lines: list[str], nodes: int, rng: random.Random) -> list[str]:
 
 def problems_of(result) -> list[tuple[str, int]]:
     return [(problem.rule, problem.line) for problem in result.problems]
+
+
+def inprocess_trials(nodes: int, fail_prob: float, rounds: int, trials: int, seed: int,
+                     protocol: object = "classic"):
+    """(lines with the header, TrialRecord) of every trial of one in-process run: one run
+    of many trials costs far less than many runs (each trial is a whole protocol run)."""
+    from paxos_exp.core.config import RunConfig, RuntimeOptions
+    from paxos_exp.runtime.api import run_config
+
+    header = transcript.header(nodes, fail_prob, rounds)
+    cuts: list[int] = []
+    lines: list[str] = []
+    config = RunConfig(nodes=nodes, fail_prob=fail_prob, rounds=rounds, trials=trials, seed=seed,
+                       protocol=protocol)
+    result = run_config(config, RuntimeOptions(engine="inprocess", transcript=True), lines.append,
+                        lambda done, _total: cuts.append(len(lines)))
+    starts = [0, *cuts[:-1]]
+    return [([header, *lines[start:end]], trial)
+            for start, end, trial in zip(starts, cuts, result.trials)]
