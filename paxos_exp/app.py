@@ -41,19 +41,19 @@ from paxos_exp.core.records import Timings, TrialRecord
 from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
-    ROUNDS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
     SWEEP_MANIFEST,
-    TRACE_FILE,
-    TRIALS_FILE,
+    TABLE_FILES,
     JobLock,
     JobTables,
+    TableSizes,
     completed,
     load_result,
     locked_elsewhere,
     stop_for,
+    table_formats,
     versions,
     write_result,
 )
@@ -279,7 +279,9 @@ def _run_and_record(
             progress = _TrialProgress(f"{position}{label}")
         from paxos_exp.runtime.api import stream_config
 
-        tables = JobTables(output_dir, trace=run_config.trace)
+        tables = JobTables(output_dir, trace=run_config.trace,
+                           formats=table_formats(cfg.get("tables")),
+                           sizes=TableSizes.of(run_config))
         sink = tables if run_config.safety is Safety.record else _StopAtViolation(tables, output_dir)
         stats = stream_config(run_config, options, sink, on_trial=progress)
         document.foreign_messages = stats.foreign_messages
@@ -360,8 +362,8 @@ class _StopAtViolation:
                                             ("proposals after the first decision",
                                              trial.proposals_ok)) if not ok]
             raise SafetyViolation(
-                f"safety violated in trial {trial.trial} ({', '.join(broken)}); see trials.csv "
-                f"and rounds.csv in {self.directory} (safety=record counts violations instead)"
+                f"safety violated in trial {trial.trial} ({', '.join(broken)}); see the trials "
+                f"and rounds tables in {self.directory} (safety=record counts violations instead)"
             )
 
 
@@ -388,7 +390,7 @@ def _forget_unstarted(directory: Path) -> None:
 def _remove_leftovers(directory: Path) -> None:
     """Delete temporary files a killed run of this job left (SIGKILL, the out-of-memory
     killer): the caller holds the job's lock, so no one else is writing them."""
-    for name in (TRIALS_FILE, ROUNDS_FILE, TRACE_FILE, RESULT_FILE):
+    for name in (*TABLE_FILES, RESULT_FILE):
         for leftover in directory.glob(f".{name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 

@@ -47,6 +47,14 @@ class RuntimeConf:
     barrier_timeout: Optional[float] = None
 
 
+class Tables(enum.Enum):
+    """The formats a job writes its tables in: typed Parquet, CSV for spreadsheets, or both."""
+
+    parquet = "parquet"
+    csv = "csv"
+    both = "both"
+
+
 @dataclass
 class PaxosConf:
     """Every key of a paxos-exp job."""
@@ -69,13 +77,14 @@ class PaxosConf:
     force: bool = False  # rerun even if this job's result.json says ok
     report: bool = True  # build the report at the end of a sweep (best effort)
     progress: bool = True  # progress over trials on a terminal
+    tables: Tables = Tables.parquet  # trials/rounds/trace as .parquet, .csv, or both
     # What the job returns to Hydra (a float, for optimising sweepers such as Optuna): a
     # metric name of paxos_exp.metrics or an expression of them, e.g. abs(decision_rate - 0.5).
     optimized_metric: str = "decision_rate"
 
 
 # Keys that say how to run or where to write, not what is simulated: not part of the job key.
-BOOKKEEPING_KEYS = ("name", "force", "report", "progress", "optimized_metric")
+BOOKKEEPING_KEYS = ("name", "force", "report", "progress", "optimized_metric", "tables")
 
 # The default name: a sweep under it gets a directory of its own (outputs/sweeps/adhoc/<start
 # time>), so unrelated ad-hoc grids never mix; a single run stays at outputs/runs/adhoc/<job key>.

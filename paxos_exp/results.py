@@ -1,10 +1,15 @@
-"""Result files of one job: ``result.json`` plus tidy CSV tables, written atomically.
+"""Result files of one job: ``result.json`` plus tidy tables, written atomically.
 
-Layout of a job directory (CSV everywhere, one header row, comma-separated):
+Layout of a job directory:
 - ``result.json``: a :class:`paxos_exp.schema.JobResult` (status, error, job_key, config,
-  summary, seed, versions, timestamps), written and read through that one dataclass;
-- ``trials.csv``: one row per trial; ``rounds.csv``: one row per round of each trial;
-- ``trace.csv``: one row per message, only when ``trace=true``.
+  summary, seed, versions, timestamps, and ``tables``: every table file with its format, row
+  count and SHA-256), written and read through that one dataclass;
+- the tables, one row per trial (``trials``), per round of each trial (``rounds``) and, only
+  when ``trace=true``, per message (``trace``); each in the formats the ``tables`` key asks
+  for: ``trials.parquet`` (the default: typed columns, small integers, booleans, nullable
+  integers where a value may be missing, dictionary-encoded strings) and/or ``trials.csv``
+  (one header row, comma-separated, for spreadsheets). Results written before Parquet existed
+  have CSV tables only; they are read and resumed as they are.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ import platform
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import dataclass, fields
 from importlib import metadata
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import StopSweep
@@ -45,10 +54,45 @@ from paxos_exp.schema import (
 
 RESULT_FILE = "result.json"
 SWEEP_MANIFEST = "sweep.json"  # in a sweep directory: job count, start time, command
-TRIALS_FILE = "trials.csv"
-ROUNDS_FILE = "rounds.csv"
-TRACE_FILE = "trace.csv"
 LOCK_FILE = ".lock"  # in a job directory: held (flock) by the process running the job
+
+# A job's tables, and the formats each can be written in (the readers' order of preference).
+TRIALS, ROUNDS, TRACE = "trials", "rounds", "trace"
+TABLES = (TRIALS, ROUNDS, TRACE)
+PARQUET, CSV = "parquet", "csv"
+FORMATS = (PARQUET, CSV)
+# The ``tables`` configuration key: which formats a job writes.
+TABLE_CHOICES: dict[str, tuple[str, ...]] = {"parquet": (PARQUET,), "csv": (CSV,),
+                                             "both": (PARQUET, CSV)}
+DEFAULT_TABLES = "parquet"
+
+
+def table_file(table: str, fmt: str = PARQUET) -> str:
+    """The file name of ``table`` in format ``fmt`` (``trials.parquet``, ``rounds.csv``)."""
+    return f"{table}.{fmt}"
+
+
+def split_table_file(name: str) -> tuple[str, str] | None:
+    """``(table, format)`` of a table file name, or None when it names no table."""
+    table, _, fmt = name.rpartition(".")
+    return (table, fmt) if table in TABLES and fmt in FORMATS else None
+
+
+# The default file of each table (a reader finds whichever format a job has).
+TRIALS_FILE = table_file(TRIALS)
+ROUNDS_FILE = table_file(ROUNDS)
+TRACE_FILE = table_file(TRACE)
+TABLE_FILES = tuple(table_file(table, fmt) for table in TABLES for fmt in FORMATS)
+
+
+def table_formats(choice: Any) -> tuple[str, ...]:
+    """The formats of a ``tables`` setting (``parquet``, ``csv`` or ``both``; an enum's name
+    or None for the default), or a ValueError that says what to write instead."""
+    name = getattr(choice, "name", choice) if choice is not None else DEFAULT_TABLES
+    try:
+        return TABLE_CHOICES[str(name)]
+    except KeyError:
+        raise ValueError(f"tables={name}: expected one of {', '.join(TABLE_CHOICES)}") from None
 
 
 def _read_umask() -> int:
@@ -97,11 +141,58 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
+@dataclass(frozen=True)
+class TableSizes:
+    """The largest values a job's tables can hold, which size their integer columns."""
+
+    nodes: int
+    rounds: int
+    trials: int
+
+    @classmethod
+    def of(cls, config: Any) -> TableSizes:
+        """From a RunConfig or a result.json ``config`` mapping."""
+        get = config.get if isinstance(config, Mapping) else lambda key: getattr(config, key)
+        return cls(nodes=int(get("nodes")), rounds=int(get("rounds")), trials=int(get("trials")))
 
 
-class TableWriter:
+# Sizes for a table whose job is not known: every integer column 32 bits wide.
+UNKNOWN_SIZES = TableSizes(nodes=1 << 24, rounds=(1 << 31) - 1, trials=1 << 31)
+
+
+def _int_type(largest: int) -> pa.DataType:
+    """The smallest signed integer type holding ``0..largest``."""
+    for bits, kind in ((7, pa.int8()), (15, pa.int16()), (31, pa.int32())):
+        if largest < 1 << bits:
+            return kind
+    return pa.int64()
+
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+# Columns that are empty where there is no value (no proposal, no decision): nullable integers.
+NULLABLE_COLUMNS = frozenset({"proposal", "decision", "first_decision_round"})
+
+
+def table_schema(table: str, sizes: TableSizes = UNKNOWN_SIZES) -> pa.Schema:
+    """The Arrow schema of a job's table: one field per record field, in order, each typed by
+    what it holds (integers as small as the job's sizes allow; a round's message counts stay
+    under 8N, PROTOCOL.md's rounds send at most 4N)."""
+    nodes = max(sizes.nodes, 1)
+    kinds = {
+        "trial": _int_type(max(sizes.trials - 1, 0)),
+        "round": _int_type(max(sizes.rounds, 0)),  # round indices, first rounds, round counts
+        "node": _int_type(nodes),  # node ids, joins, votes
+        "count": _int_type(8 * nodes),  # messages of one round
+        "bit": pa.int8(),
+        "small": pa.int8(),
+        "bool": pa.bool_(),
+        "text": _TEXT,
+    }
+    return pa.schema([pa.field(name, kinds[kind], nullable=name in NULLABLE_COLUMNS)
+                      for name, kind in _COLUMN_KINDS[table].items()])
+
+
+class CsvTable:
     """One CSV table written as it grows: rows go to a temporary file beside the final name
     in chunks, with a running row count and SHA-256; :meth:`commit` renames it into place.
 
@@ -110,6 +201,7 @@ class TableWriter:
     """
 
     _FLUSH_BYTES = 1 << 16
+    format = CSV
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
@@ -119,16 +211,20 @@ class TableWriter:
         fd, self.temporary = temporary_beside(path)
         self.handle: io.BufferedWriter | None = os.fdopen(fd, "wb")
         self.buffer = io.StringIO()
-        self.writer = csv.DictWriter(self.buffer, fieldnames=columns, lineterminator="\n")
-        self.writer.writeheader()
+        self.writer = csv.writer(self.buffer, lineterminator="\n")
+        self.writer.writerow(columns)
 
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        writer = self.writer
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows as tuples in column order (None is written as an empty cell)."""
+        writerow = self.writer.writerow
         for row in rows:
-            writer.writerow({key: _csv_cell(value) for key, value in row.items()})
-            self.rows += 1
+            writerow(["" if value is None else value for value in row])
+        self.rows += len(rows)
         if self.buffer.tell() >= self._FLUSH_BYTES:
             self.flush()
+
+    def end_of_trial(self) -> None:
+        """A trial's rows are all in (nothing to do: rows are cut back on an interrupt)."""
 
     def flush(self) -> None:
         """Write what is buffered (rows stay whole: the buffer only ever holds whole rows)."""
@@ -149,7 +245,12 @@ class TableWriter:
         """Rename the finished table into place; returns its entry for result.json."""
         self.close()
         os.replace(self.temporary, self.path)
-        return {"rows": self.rows, "sha256": self.digest.hexdigest()}
+        return {"rows": self.rows, "sha256": self.digest.hexdigest(), "format": CSV}
+
+    def keep_rows(self, rows: int) -> None:
+        """Close the table with only its first ``rows`` rows (after an interrupt)."""
+        self.close()
+        _truncate_rows(Path(self.temporary), rows)
 
     def discard(self) -> None:
         try:
@@ -159,6 +260,155 @@ class TableWriter:
         except OSError:
             pass  # a full disk fails the last write again on close; the file goes anyway
         Path(self.temporary).unlink(missing_ok=True)
+
+
+class _HashingFile(io.RawIOBase):
+    """A write-only file that hashes and counts what goes through it (Parquet's writer
+    writes its file front to back, so the digest is the file's)."""
+
+    def __init__(self, handle: io.BufferedWriter) -> None:
+        super().__init__()
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self.handle.write(data)
+        self.digest.update(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+class ParquetTable:
+    """One Parquet table written as it grows: rows are buffered and written as row groups
+    (at the end of a trial once enough are buffered, so a row group seldom splits a trial)
+    into a temporary file beside the final name, hashed on the way; :meth:`commit` renames it
+    into place. Memory stays bounded: at most :attr:`HARD_LIMIT` rows wait in memory."""
+
+    ROW_GROUP = 1 << 15  # rows buffered before a trial's end writes them as a row group
+    HARD_LIMIT = 1 << 16  # a long trial's rows are written even in the middle of it
+    format = PARQUET
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.rows = 0  # rows added (written and pending)
+        self.written = 0
+        self.pending: list[tuple[Any, ...]] = []
+        fd, self.temporary = temporary_beside(path)
+        self.handle: io.BufferedWriter | None = os.fdopen(fd, "wb")
+        self.sink = _HashingFile(self.handle)
+        self.writer: pq.ParquetWriter | None = None
+        try:
+            self.writer = _parquet_writer(self.sink, schema)
+        except BaseException:
+            self.discard()
+            raise
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows as tuples in column order (None where a nullable column has no value)."""
+        self.pending.extend(rows)
+        self.rows += len(rows)
+        if len(self.pending) >= self.HARD_LIMIT:
+            self.flush()
+
+    def end_of_trial(self) -> None:
+        if len(self.pending) >= self.ROW_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending rows as one row group."""
+        if not self.pending or self.writer is None:
+            return
+        self.writer.write_table(_arrow_rows(self.pending, self.schema))
+        self.written += len(self.pending)
+        self.pending = []
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.flush()
+            self.writer.close()  # writes the footer
+            self.writer = None
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def commit(self) -> dict[str, Any]:
+        """Rename the finished table into place; returns its entry for result.json."""
+        self.close()
+        os.replace(self.temporary, self.path)
+        return {"rows": self.rows, "sha256": self.sink.digest.hexdigest(), "format": PARQUET}
+
+    def keep_rows(self, rows: int) -> None:
+        """Close the table with only its first ``rows`` rows (after an interrupt): rows still
+        pending are dropped; rows already written past it (a long trial's) are cut by copying
+        the file's first ``rows`` rows to a new file."""
+        if rows >= self.written:
+            self.pending = self.pending[:rows - self.written]
+            self.close()
+            return
+        self.pending = []
+        self.close()
+        temporary = Path(self.temporary)
+        fd, shorter = temporary_beside(self.path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                writer = _parquet_writer(handle, self.schema)
+                left = rows
+                for batch in pq.ParquetFile(temporary).iter_batches():
+                    if left <= 0:
+                        break
+                    writer.write_batch(batch.slice(0, left))
+                    left -= min(left, batch.num_rows)
+                writer.close()
+            os.replace(shorter, temporary)
+        except BaseException:
+            Path(shorter).unlink(missing_ok=True)
+            raise
+
+    def discard(self) -> None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        except (OSError, pa.ArrowException):
+            pass  # a full disk fails the last write again on close; the file goes anyway
+        self.writer = None
+        try:
+            if self.handle is not None:
+                self.handle.close()
+        except OSError:
+            pass
+        self.handle = None
+        Path(self.temporary).unlink(missing_ok=True)
+
+
+def _parquet_writer(where: Any, schema: pa.Schema) -> pq.ParquetWriter:
+    # zstd: about a third smaller than snappy on these tables, and as fast to read.
+    return pq.ParquetWriter(where, schema, compression="zstd")
+
+
+def _arrow_rows(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """Row tuples as an Arrow table of ``schema``; a value that does not fit its column's
+    type raises a one-line ValueError naming the column."""
+    columns = list(zip(*rows))
+    arrays = []
+    for field, values in zip(schema, columns):
+        try:
+            arrays.append(pa.array(values, type=field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+            raise ValueError(f"column {field.name} cannot hold its values as {field.type} "
+                             f"({error})") from None
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _truncate_rows(path: Path, rows: int) -> None:
@@ -173,15 +423,31 @@ def _truncate_rows(path: Path, rows: int) -> None:
     os.truncate(path, offset)
 
 
-def table_entry(path: Path) -> dict[str, Any]:
-    """The row count and SHA-256 of a CSV table on disk (header excluded from the count)."""
+class TableDamaged(OSError):
+    """A table file that is not what its format says (a Parquet file cut short, say)."""
+
+
+def table_entry(path: Path, fmt: str | None = None) -> dict[str, Any]:
+    """The format (``fmt``, or else the file name's), row count and SHA-256 of a table on disk
+    (a CSV header is no row). Raises OSError when it cannot be read, :class:`TableDamaged`
+    when it is no whole Parquet file."""
     digest = hashlib.sha256()
     lines = 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             lines += block.count(b"\n")
-    return {"rows": max(0, lines - 1), "sha256": digest.hexdigest()}
+    if fmt is None:
+        named = split_table_file(path.name)
+        fmt = named[1] if named else CSV
+    if fmt == PARQUET:
+        try:
+            rows = pq.read_metadata(path).num_rows
+        except (pa.ArrowException, OSError, ValueError) as error:
+            raise TableDamaged(f"not a whole Parquet file ({str(error).strip()})") from None
+    else:
+        rows = max(0, lines - 1)
+    return {"rows": rows, "sha256": digest.hexdigest(), "format": fmt}
 
 
 def verify_tables(directory: Path, document: JobResult) -> str | None:
@@ -189,9 +455,11 @@ def verify_tables(directory: Path, document: JobResult) -> str | None:
 
     A job is complete only when every table its result.json lists exists with the row count
     and checksum recorded there (a truncated or missing table means the job must be redone).
+    Its trials and rounds tables may be in any format (CSV only, from before Parquet).
     """
     tables = document.tables
-    if tables is None or TRIALS_FILE not in tables or ROUNDS_FILE not in tables:
+    recorded = {named[0] for name in tables or () if (named := split_table_file(name))}
+    if tables is None or not {TRIALS, ROUNDS} <= recorded:
         return f"{RESULT_FILE} records no table checksums"
     for name, expected in tables.items():
         if not isinstance(expected, dict):
@@ -200,6 +468,8 @@ def verify_tables(directory: Path, document: JobResult) -> str | None:
             found = table_entry(directory / name)
         except FileNotFoundError:
             return f"{name} is missing"
+        except TableDamaged as error:
+            return f"{name} is damaged or cut short: {error}"
         except OSError as error:
             return f"{name} cannot be read ({error.strerror or error})"
         if found["rows"] != expected.get("rows"):
@@ -369,24 +639,57 @@ class SummaryBuilder:
 ROUND_COLUMNS = [field.name for field in fields(RoundRecord)]
 TRIAL_COLUMNS = [field.name for field in fields(TrialRecord)]
 TRACE_COLUMNS = [field.name for field in fields(TraceRecord)]
-
+TABLE_COLUMNS = {TRIALS: TRIAL_COLUMNS, ROUNDS: ROUND_COLUMNS, TRACE: TRACE_COLUMNS}
 
 _SENT_FIELDS = tuple(f"sent_{kind}" for kind in SENT_KEYS)  # the RoundRecord fields
 # Every message count a summary adds up over a job's rounds.
 _COUNTED_FIELDS = (*_SENT_FIELDS, "crashed", "silenced")
 
+# What each column holds (table_schema turns it into a type for the job's sizes).
+_COLUMN_KINDS: dict[str, dict[str, str]] = {
+    ROUNDS: {"trial": "trial", "round": "round", "leader": "node", "joins": "node",
+             "proposal": "bit", "votes": "node", "decided": "bool", "decision": "bit",
+             **dict.fromkeys(_COUNTED_FIELDS, "count")},
+    TRIALS: {"trial": "trial", "initial_values": "text", "decided": "bool",
+             "first_decision_round": "round", "deciding_rounds": "round", "decision": "bit",
+             "agreement_ok": "bool", "validity_ok": "bool", "proposals_ok": "bool"},
+    TRACE: {"trial": "trial", "round": "round", "phase": "small", "sender": "node",
+            "receiver": "node", "kind": "text", "body": "text", "crashed": "bool",
+            "silenced": "bool"},
+}
+for _table, _columns in TABLE_COLUMNS.items():  # a record field without a type fails here
+    assert list(_COLUMN_KINDS[_table]) == _columns, f"{_table}: {_columns}"
+
+_round_row = attrgetter(*ROUND_COLUMNS)
+_trace_row = attrgetter(*TRACE_COLUMNS)
+
+
+def _trial_row(trial: TrialRecord) -> tuple[Any, ...]:
+    return tuple(trial_row(trial).values())
+
 
 class JobTables:
     """A RecordSink that streams a job's records into its tables (temporary names until
-    :meth:`commit`) and its summary, so a job's memory does not grow with its size."""
+    :meth:`commit`), in each format asked for, and into its summary, so a job's memory does
+    not grow with its size."""
 
-    def __init__(self, directory: Path, trace: bool) -> None:
+    def __init__(self, directory: Path, trace: bool, formats: Sequence[str] = (PARQUET,),
+                 sizes: TableSizes = UNKNOWN_SIZES) -> None:
+        self.directory = directory
         self.summary = SummaryBuilder()
-        self.writers: dict[str, TableWriter] = {}
+        self.writers: dict[str, CsvTable | ParquetTable] = {}
+        self.by_table: dict[str, list[CsvTable | ParquetTable]] = {}
+        unknown = [fmt for fmt in formats if fmt not in FORMATS]
+        if unknown or not formats:
+            raise ValueError(f"table formats {list(formats)}: expected some of {FORMATS}")
         try:
-            for name, columns in ((TRIALS_FILE, TRIAL_COLUMNS), (ROUNDS_FILE, ROUND_COLUMNS),
-                                  *([(TRACE_FILE, TRACE_COLUMNS)] if trace else [])):
-                self.writers[name] = TableWriter(directory / name, columns)
+            for table in (TRIALS, ROUNDS, *([TRACE] if trace else [])):
+                for fmt in formats:
+                    path = directory / table_file(table, fmt)
+                    writer = (ParquetTable(path, table_schema(table, sizes)) if fmt == PARQUET
+                              else CsvTable(path, TABLE_COLUMNS[table]))
+                    self.writers[path.name] = writer
+                    self.by_table.setdefault(table, []).append(writer)
         except BaseException:
             self.discard()
             raise
@@ -395,19 +698,30 @@ class JobTables:
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
         self.summary.add_rounds(rounds, trace)
-        self.writers[ROUNDS_FILE].add(asdict(record) for record in rounds)
-        if TRACE_FILE in self.writers:
-            self.writers[TRACE_FILE].add(asdict(record) for record in trace)
+        rows = [_round_row(record) for record in rounds]
+        for writer in self.by_table[ROUNDS]:
+            writer.add(rows)
+        if TRACE in self.by_table and trace:
+            rows = [_trace_row(record) for record in trace]
+            for writer in self.by_table[TRACE]:
+                writer.add(rows)
 
     def add_trial(self, trial: TrialRecord) -> None:
         self.summary.add_trial(trial)
-        self.writers[TRIALS_FILE].add((trial_row(trial),))
+        row = [_trial_row(trial)]
+        for writer in self.by_table[TRIALS]:
+            writer.add(row)
         self.whole_trials += 1
+        for writer in self.writers.values():
+            writer.end_of_trial()
         self.whole_rows = {name: writer.rows for name, writer in self.writers.items()}
 
     def commit(self) -> dict[str, Any]:
-        """Rename every table into place; returns ``{file: {rows, sha256}}`` for result.json."""
-        return {name: writer.commit() for name, writer in self.writers.items()}
+        """Rename every table into place; returns ``{file: {rows, sha256, format}}`` for
+        result.json. Table files of a format not written this time (an earlier run's) go."""
+        entries = {name: writer.commit() for name, writer in self.writers.items()}
+        self._remove_others()
+        return entries
 
     def commit_whole_trials(self) -> dict[str, Any]:
         """After an interrupt: keep only the rows of trials that finished (a long trial's
@@ -415,12 +729,17 @@ class JobTables:
         their entries as read back from disk (so they match whatever was written)."""
         entries = {}
         for name, writer in self.writers.items():
-            writer.close()
-            _truncate_rows(Path(writer.temporary), self.whole_rows.get(name, 0))
-            entries[name] = table_entry(Path(writer.temporary))
+            writer.keep_rows(self.whole_rows.get(name, 0))
+            entries[name] = table_entry(Path(writer.temporary), writer.format)
         for writer in self.writers.values():
             os.replace(writer.temporary, writer.path)
+        self._remove_others()
         return entries
+
+    def _remove_others(self) -> None:
+        for name in TABLE_FILES:
+            if name not in self.writers:
+                (self.directory / name).unlink(missing_ok=True)
 
     def discard(self) -> None:
         for writer in self.writers.values():

@@ -131,8 +131,10 @@ class JobResult:
     name: str | None = None
     seed: int | None = None
     summary: Summary | None = None
-    # {file: {rows, sha256}}; None when no table was kept; {} in a result.json written before
-    # tables were recorded (nothing to check them against).
+    # Every table file the job has: {file: {rows, sha256, format}}, a file being
+    # <table>.<format> (trials.parquet, rounds.csv...; results.split_table_file), format
+    # "parquet" or "csv" (absent in files written before Parquet: all CSV then). None when no
+    # table was kept; {} in a result.json written before tables were recorded.
     tables: dict[str, dict[str, Any]] | None = field(default_factory=dict)
     foreign_messages: int = 0
     overrides: list[str] = field(default_factory=list)

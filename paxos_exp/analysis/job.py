@@ -1,5 +1,11 @@
 """Reading and validating one job: its result.json (through :class:`paxos_exp.schema.JobResult`)
-as a row of configuration and outcome columns, and its CSV tables, typed."""
+as a row of configuration and outcome columns, and its tables, typed.
+
+A table is read from whichever file the job has (``trials.parquet``, or ``trials.csv`` from
+``tables=csv`` or a version before Parquet) into the same Arrow schema
+(:func:`paxos_exp.results.table_schema`), then into pandas: small integers, booleans,
+nullable integers (``Int8``...) where a value may be missing, categoricals for text.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from paxos_exp.analysis.discover import ReportError
 from paxos_exp.core.config import RunConfig, canonical_fail_prob
@@ -16,14 +25,24 @@ from paxos_exp.core.faults import DEFAULT_FAULTS
 from paxos_exp.core.protocols import DEFAULT_PROTOCOL
 from paxos_exp.core.quorum import majority
 from paxos_exp.results import (
+    CSV,
+    FORMATS,
+    NULLABLE_COLUMNS,
     RESULT_FILE,
     ROUND_COLUMNS,
-    ROUNDS_FILE,
+    ROUNDS,
     STATUS_OK,
+    TABLE_COLUMNS,
+    TRACE,
     TRACE_COLUMNS,
-    TRACE_FILE,
-    TRIALS_FILE,
+    TRIALS,
+    UNKNOWN_SIZES,
+    TableSizes,
     load_result,
+    read_result,
+    split_table_file,
+    table_file,
+    table_schema,
 )
 from paxos_exp.schema import SENT_KEYS, JobResult, SchemaError, Summary
 
@@ -149,66 +168,144 @@ def read_job_document(
     return row, flat
 
 
-def _bool_series(series: pd.Series, name: str) -> pd.Series:
-    mapped = series.astype(str).str.strip().map({"True": True, "False": False, "true": True,
-                                                 "false": False, "1": True, "0": False})
-    if mapped.isna().any():
-        raise Unreadable(f"column {name} holds values other than True/False")
-    return mapped.astype(bool)
-
-
-_BOOL_COLUMNS = {
-    TRIALS_FILE: ("decided", "agreement_ok", "validity_ok", "proposals_ok"),
-    ROUNDS_FILE: ("decided",),
-    TRACE_FILE: ("crashed", "silenced"),
-}
 # Columns added after tables were first written, with the value older tables mean.
-_LATER_COLUMNS = {
-    ROUNDS_FILE: {"silenced": 0},
-    TRACE_FILE: {"silenced": False},
-    TRIALS_FILE: {},
-}
+_LATER_COLUMNS: dict[str, dict[str, Any]] = {ROUNDS: {"silenced": 0}, TRACE: {"silenced": False},
+                                             TRIALS: {}}
+# Nullable integer columns become pandas' nullable integers, never floats with NaN.
+_NULLABLE_DTYPES = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(),
+                    pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
 
 
-def read_table(job_dir: Path, filename: str, columns: Sequence[str]) -> pd.DataFrame:
-    """One of a job's CSV tables, typed; raises Unreadable when missing or malformed."""
-    path = job_dir / filename
-    if not path.is_file():
-        raise Unreadable(f"{filename} is missing")
+def table_name(table: str) -> str:
+    """``trials`` for ``trials``, ``trials.parquet`` or ``trials.csv``."""
+    named = split_table_file(table)
+    if named is not None:
+        return named[0]
+    if table not in TABLE_COLUMNS:
+        raise ValueError(f"no table {table!r}: expected one of {', '.join(TABLE_COLUMNS)}")
+    return table
+
+
+def table_path(job_dir: Path, table: str, document: JobResult | None = None) -> Path | None:
+    """The file holding a job's ``table``: the one its result.json records (Parquet first when
+    it records both), else whichever exists (Parquet first); None when there is none."""
+    table = table_name(table)
+    names = [table_file(table, fmt) for fmt in FORMATS]
+    recorded = (document.tables or {}) if document is not None else {}
+    for name in names:
+        if name in recorded:
+            return job_dir / name
+    for name in names:
+        if (job_dir / name).is_file():
+            return job_dir / name
+    return None
+
+
+def _sizes(job_dir: Path, document: JobResult | None) -> TableSizes:
+    """The sizes that type a CSV table's integer columns, from the job's configuration."""
+    if document is None:
+        document = read_result(job_dir)
     try:
-        frame = pd.read_csv(path, dtype={"initial_values": str, "body": str, "kind": str})
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        problem = f"{type(error).__name__}: {error}"
-        raise Unreadable(f"{filename} cannot be parsed ({problem})") from None
-    for column, value in _LATER_COLUMNS[filename].items():
-        if column not in frame.columns:
-            frame[column] = value
-    absent = [column for column in columns if column not in frame.columns]
+        return TableSizes.of(document.config) if document is not None else UNKNOWN_SIZES
+    except (KeyError, TypeError, ValueError):
+        return UNKNOWN_SIZES
+
+
+def _read_csv(path: Path, table: str, sizes: TableSizes) -> pa.Table:
+    schema = table_schema(table, sizes)
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = handle.readline().rstrip("\r\n").split(",")
+    later = _LATER_COLUMNS[table]
+    absent = [name for name in schema.names if name not in header and name not in later]
     if absent:
-        raise Unreadable(f"{filename} lacks the columns {', '.join(absent)}")
-    for column in _BOOL_COLUMNS[filename]:
-        frame[column] = _bool_series(frame[column], f"{filename} {column}")
+        raise Unreadable(f"{path.name} lacks the columns {', '.join(absent)}")
+    present = [name for name in schema.names if name in header]
+    options = pa_csv.ConvertOptions(
+        column_types={field.name: field.type for field in schema if field.name in header},
+        include_columns=present, strings_can_be_null=False,
+        true_values=["True", "true", "1"], false_values=["False", "false", "0"])
+    arrow = pa_csv.read_csv(path, convert_options=options)
+    for name, value in later.items():
+        if name not in header:
+            type_ = schema.field(name).type
+            arrow = arrow.append_column(pa.field(name, type_),
+                                        pa.array([value] * arrow.num_rows, type=type_))
+    return arrow.select(schema.names)
+
+
+def _read_parquet(path: Path, table: str) -> pa.Table:
+    arrow = pq.read_table(path)
+    absent = [name for name in TABLE_COLUMNS[table] if name not in arrow.column_names]
+    if absent:
+        raise Unreadable(f"{path.name} lacks the columns {', '.join(absent)}")
+    return arrow.select(TABLE_COLUMNS[table])
+
+
+def read_arrow(job_dir: Path, table: str, document: JobResult | None = None) -> pa.Table:
+    """One of a job's tables as an Arrow table of :func:`paxos_exp.results.table_schema`'s
+    types (Parquet as written; CSV typed on reading: no value is guessed); raises Unreadable
+    when it is missing or malformed. ``document``: the job's result.json, when already read."""
+    table = table_name(table)
+    path = table_path(job_dir, table, document)
+    if path is None:
+        raise Unreadable(f"{table_file(table)} is missing (and so is {table_file(table, CSV)})")
+    try:
+        if path.suffix == f".{CSV}":
+            return _read_csv(path, table, _sizes(job_dir, document))
+        return _read_parquet(path, table)
+    except FileNotFoundError:
+        raise Unreadable(f"{path.name} is missing") from None
+    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise Unreadable(f"{path.name} cannot be parsed ({problem})") from None
+
+
+def nullable_column(column: pa.ChunkedArray | pa.Array) -> Any:
+    """An Arrow integer column as a pandas nullable integer array (``Int8``, ...)."""
+    return column.to_pandas(types_mapper=_NULLABLE_DTYPES.get).array
+
+
+def frame_from_arrow(arrow: pa.Table) -> pd.DataFrame:
+    """An Arrow table of a job's table as a pandas frame: integers as they are typed (int8,
+    int16...), booleans as bool, text as categoricals, and the columns that may be empty
+    (``proposal``, ``decision``, ``first_decision_round``) as nullable integers."""
+    nullable = [name for name in arrow.column_names if name in NULLABLE_COLUMNS]
+    frame = arrow.drop_columns(nullable).to_pandas(split_blocks=True)
+    for name in nullable:
+        frame.insert(arrow.column_names.index(name), name, nullable_column(arrow.column(name)))
+    return frame
+
+
+def read_table(job_dir: Path, table: str, columns: Sequence[str] | None = None,
+               document: JobResult | None = None) -> pd.DataFrame:
+    """One of a job's tables (``trials``, ``rounds``, ``trace``; a file name such as
+    ``trials.csv`` names its table, read from whichever format the job has), typed; raises
+    Unreadable when missing or malformed."""
+    frame = frame_from_arrow(read_arrow(Path(job_dir), table, document))
+    absent = [column for column in columns or () if column not in frame.columns]
+    if absent:
+        raise Unreadable(f"{table_name(table)} table lacks the columns {', '.join(absent)}")
     return frame
 
 
 def read_trace(job_dir: Path | str) -> pd.DataFrame:
-    """A job's message trace (``trace.csv``); raises ReportError when there is none."""
+    """A job's message trace; raises ReportError when there is none."""
     job_dir = Path(job_dir)
-    if not (job_dir / TRACE_FILE).is_file():
+    if table_path(job_dir, TRACE) is None:
         raise ReportError(
-            f"{job_dir}: no {TRACE_FILE} (run the job with trace=true, for example "
+            f"{job_dir}: no {table_file(TRACE)} (run the job with trace=true, for example "
             f"`paxos-exp nodes=5 fail_prob=0.2 rounds=4 trials=3 trace=true`)"
         )
     try:
-        return read_table(job_dir, TRACE_FILE, TRACE_COLUMNS)
+        return read_table(job_dir, TRACE, TRACE_COLUMNS)
     except Unreadable as error:
         raise ReportError(f"{job_dir}: {error}") from None
 
 
 def read_rounds(job_dir: Path | str) -> pd.DataFrame | None:
-    """A job's rounds.csv, or None when it is missing or unreadable."""
+    """A job's rounds table, or None when it is missing or unreadable."""
     try:
-        return read_table(Path(job_dir), ROUNDS_FILE, ROUND_COLUMNS)
+        return read_table(Path(job_dir), ROUNDS, ROUND_COLUMNS)
     except Unreadable:
         return None
 

@@ -19,11 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from paxos_exp.analysis.discover import ReportError, Sweep, expand_paths, find_sweep
 from paxos_exp.analysis.grid import grids_note, job_overrides, sweep_grids
-from paxos_exp.analysis.job import Unreadable, read_document, read_job_document, read_table
+from paxos_exp.analysis.job import (
+    Unreadable,
+    frame_from_arrow,
+    read_arrow,
+    read_document,
+    read_job_document,
+    table_path,
+)
 from paxos_exp.analysis.missing import RECORD_NEUTRAL_KEYS, missing_jobs
 from paxos_exp.analysis.problems import (
     BAD_TABLE,
@@ -41,13 +51,14 @@ from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
     ROUND_COLUMNS,
-    ROUNDS_FILE,
+    ROUNDS,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
     TRIAL_COLUMNS,
-    TRIALS_FILE,
+    TRIALS,
     locked_elsewhere,
+    split_table_file,
     verify_tables,
 )
 from paxos_exp.schema import JobResult
@@ -124,7 +135,8 @@ def _interrupted_detail(document: JobResult, requested: Any) -> str:
     summary (or else the row count recorded for its trials table)."""
     done = document.summary.trials if document.summary is not None else None
     if done is None:
-        entry = (document.tables or {}).get(TRIALS_FILE)
+        entry = next((entry for name, entry in (document.tables or {}).items()
+                      if (split_table_file(name) or ("",))[0] == TRIALS), None)
         done = entry.get("rows") if isinstance(entry, dict) else None
     of = f" of {requested}" if _is_count(requested) else ""
     progress = f"after {done}{of} trials" if _is_count(done) else "before any trial was recorded"
@@ -144,18 +156,24 @@ def _no_result_detail(job_dir: Path) -> str:
     return detail + (f"; overrides: {overrides}" if overrides else "")
 
 
-def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False) -> Results:
+def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False,
+         categorical: bool = False) -> Results:
     """Read every job under ``paths`` (sweep directories, job directories or globs).
 
     Raises ReportError when a path does not exist or holds no results at all; every other
     problem (a job missing, running elsewhere, interrupted, failed, unreadable, duplicated, or
     with tables that do not match its result.json) is listed in ``problems``.
+
+    Table columns come typed (small integers, booleans, nullable integers where a value may
+    be missing, categoricals for text). The rounds frame, the big one, carries its job key
+    and configuration columns as categoricals; the trials frame does too with
+    ``categorical=True`` (otherwise they keep the jobs frame's types).
     """
     sweeps = [find_sweep(path) for path in expand_paths(paths)]
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    trial_frames: list[pd.DataFrame] = []
-    round_frames: list[pd.DataFrame] = []
+    trial_tables: list[tuple[str, pa.Table]] = []  # (job key, its table), typed, in Arrow
+    round_tables: list[tuple[str, pa.Table]] = []
     seen: dict[str, str] = {}
     # Every readable job where it was found, duplicates and replaced failures included: a
     # sweep whose copy of a job is set aside still ran it (missing jobs are judged on these).
@@ -231,30 +249,29 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                     continue
             if trials:
                 try:
-                    table = read_table(job_dir, TRIALS_FILE, TRIAL_COLUMNS)
-                    if len(table) != row["trials"]:
-                        raise Unreadable(f"{TRIALS_FILE} has {len(table)} rows, result.json "
+                    table = read_arrow(job_dir, TRIALS, document)
+                    name = getattr(table_path(job_dir, TRIALS, document), "name", TRIALS)
+                    if table.num_rows != row["trials"]:
+                        raise Unreadable(f"{name} has {table.num_rows} rows, result.json "
                                           f"counts {row['trials']} trials")
-                    if int(table["decided"].sum()) != row["decided"]:
-                        raise Unreadable(f"{TRIALS_FILE} has {int(table['decided'].sum())} "
-                                          f"decided trials, result.json {row['decided']}")
-                    table.insert(0, "job_key", key)
-                    trial_frames.append(table)
+                    decided = pa_compute.sum(table["decided"]).as_py() or 0
+                    if decided != row["decided"]:
+                        raise Unreadable(f"{name} has {decided} decided trials, result.json "
+                                          f"{row['decided']}")
+                    trial_tables.append((key, table))
                 except Unreadable as error:
                     problem(BAD_TABLE, job_dir, key,
                             f"{error}; its counts come from {RESULT_FILE} alone")
             if rounds:
                 try:
-                    table = read_table(job_dir, ROUNDS_FILE, ROUND_COLUMNS)
-                    table.insert(0, "job_key", key)
-                    round_frames.append(table)
+                    round_tables.append((key, read_arrow(job_dir, ROUNDS, document)))
                 except Unreadable as error:
                     problem(BAD_TABLE, job_dir, key, str(error))
 
     rows = _drop_overlaps(rows, config_columns, problem)
     kept = {row["job_key"] for row in rows}
-    trial_frames = [frame for frame in trial_frames if frame["job_key"].iloc[0] in kept]
-    round_frames = [frame for frame in round_frames if frame["job_key"].iloc[0] in kept]
+    trial_tables = [(key, table) for key, table in trial_tables if key in kept]
+    round_tables = [(key, table) for key, table in round_tables if key in kept]
     jobs = _jobs_frame(rows, config_columns)
     # Missing jobs are judged against every job found, overlapping and duplicate ones included.
     grids = {sweep.path: sweep_grids(sweep, config_columns) if present else []
@@ -264,30 +281,65 @@ def load(paths: Iterable[Path | str], trials: bool = True, rounds: bool = False)
                                         unreadable_dirs)
     return Results(
         jobs=jobs,
-        trials=_with_config(trial_frames, jobs, config_columns, TRIAL_COLUMNS, "trial_"),
+        trials=_with_config(trial_tables, jobs, config_columns, TRIAL_COLUMNS, "trial_",
+                            categorical),
         problems=pd.DataFrame(missing + problems, columns=PROBLEM_COLUMNS),
         sweeps=sweeps,
         config_columns=config_columns,
-        rounds=(_with_config(round_frames, jobs, config_columns, ROUND_COLUMNS, "round_")
+        rounds=(_with_config(round_tables, jobs, config_columns, ROUND_COLUMNS, "round_", True)
                 if rounds else None),
         notes=notes + elsewhere_notes,
     )
 
 
 def _with_config(
-    frames: list[pd.DataFrame],
+    parts: list[tuple[str, pa.Table]],
     jobs: pd.DataFrame,
     config_columns: list[str],
     columns: list[str],
     prefix: str,
+    categorical: bool,
 ) -> pd.DataFrame:
-    """Concatenate a table over jobs and add each job's configuration columns. A table column
-    named like a configuration column (a trial's actual ``initial_values``) gets ``prefix``."""
+    """Concatenate a table over jobs and add each job's key and configuration columns in
+    front. A table column named like a configuration column (a trial's actual
+    ``initial_values``) gets ``prefix``.
+
+    Built column by column without a merge: the jobs' Arrow tables are concatenated and
+    converted once, and each configuration column is its jobs' values repeated, as a
+    categorical (``categorical``; an ordered one, so numbers still compare and sort) or with
+    the jobs frame's own type. Booleans stay booleans either way.
+    """
     renamed = {column: f"{prefix}{column}" for column in columns if column in config_columns}
     columns = [renamed.get(column, column) for column in columns]
-    if not frames:
-        return pd.DataFrame(columns=["job_key", *config_columns, *columns])
-    table = pd.concat(frames, ignore_index=True).rename(columns=renamed)
-    config = jobs[["job_key", *config_columns]]
-    merged = table.merge(config, on="job_key", how="left", validate="many_to_one")
-    return merged[["job_key", *config_columns, *columns]]
+    front = ["job_key", *config_columns]
+    if not parts:
+        return pd.DataFrame(columns=[*front, *columns])
+    keys = [key for key, _ in parts]
+    lengths = [table.num_rows for _, table in parts]
+    arrow = pa.concat_tables([table for _, table in parts], promote_options="permissive")
+    parts.clear()  # the concatenated table holds the data; free the list's references
+    frame = frame_from_arrow(arrow).rename(columns=renamed)
+    del arrow
+    per_job = jobs.set_index("job_key").loc[keys].reset_index()
+    job_of_row = np.repeat(np.arange(len(keys), dtype=np.int32), lengths)
+    for position, column in enumerate(front):
+        frame.insert(position, column, _repeated(per_job[column], job_of_row, categorical))
+    return frame
+
+
+def _repeated(values: pd.Series, job_of_row: np.ndarray, categorical: bool) -> Any:
+    """One value per job, repeated over that job's rows."""
+    present = values.dropna()
+    if len(present) and all(isinstance(value, (bool, np.bool_)) for value in present):
+        if len(present) == len(values):
+            return values.to_numpy(dtype=bool)[job_of_row]
+        return pd.array(values.to_numpy(dtype=object), dtype="boolean").take(job_of_row)
+    if not categorical:
+        return values.take(job_of_row).to_numpy()
+    try:
+        categories = pd.Index(sorted(set(present)))
+        ordered = True
+    except TypeError:  # values that do not sort together (numbers and text): as found
+        categories, ordered = pd.Index(pd.unique(present)), False
+    codes = categories.get_indexer(values)
+    return pd.Categorical.from_codes(codes[job_of_row], categories=categories, ordered=ordered)

@@ -62,8 +62,8 @@ def test_every_problem_is_listed(tiny_sweep: Path) -> None:
     document = json.loads((dirs[2] / "result.json").read_text())
     document.update(status="failed", error="RunError: node 2 died", summary=None)
     (dirs[2] / "result.json").write_text(json.dumps(document))
-    with open(dirs[3] / "trials.csv", "a", encoding="utf-8") as handle:
-        handle.write("999,01,True,0,1\n")  # a short, extra row
+    with open(dirs[3] / "trials.parquet", "ab") as handle:
+        handle.write(b"999,01,True,0,1\n")  # bytes after the Parquet footer
     removed = json.loads((dirs[4] / "result.json").read_text())["config"]
     shutil.rmtree(dirs[4])  # never ran
 

@@ -57,7 +57,7 @@ def test_trials_is_not_an_axis(tiny_sweep: Path, tmp_path: Path, capsys) -> None
 
 
 def test_report_without_any_trials_table_still_written(tiny_sweep: Path, tmp_path: Path) -> None:
-    for table in tiny_sweep.glob("*/trials.csv"):
+    for table in tiny_sweep.glob("*/trials.parquet"):
         table.unlink()
     out = tmp_path / "r"
     assert report_main([str(tiny_sweep), "--out", str(out)]) == 0

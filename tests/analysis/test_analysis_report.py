@@ -36,10 +36,10 @@ def test_a_broken_sweep_still_reports_and_lists_every_problem(tiny_sweep: Path) 
     (dirs[1] / "result.json").write_text("{\"status\": \"ok\", \"config\": ", encoding="utf-8")
     edit_result(dirs[2], status="failed", error="RunError: node 1 stalled in round 0",
                 summary=None)
-    (dirs[3] / "trials.csv").write_bytes(b"\x00\x01garbage")
+    (dirs[3] / "trials.parquet").write_bytes(b"\x00\x01garbage")
     gone = dirs[4].name
     shutil.rmtree(dirs[4])
-    # a measurement far from theory (its trials.csv then disagrees too: a bad table as well)
+    # a measurement far from theory (its trials table then disagrees too: a bad table as well)
     far = edit_result(dirs[5], summary__decided_trials=0, summary__deciding_rounds=0)
 
     out = build_report([tiny_sweep])

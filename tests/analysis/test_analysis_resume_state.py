@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from analysis_helpers import append_row, change_first_trial, keep_rows
 
 from paxos_exp.analysis import load as loading
 from paxos_exp.analysis import problems
+from paxos_exp.analysis.job import table_path
 from paxos_exp.analysis.load import load
 from paxos_exp.analysis.report import build_report
-from paxos_exp.results import LOCK_FILE, ROUNDS_FILE, TRIALS_FILE, table_entry
+from paxos_exp.results import LOCK_FILE, table_entry
 
 
 def _jobs(sweep: Path) -> list[Path]:
@@ -37,10 +39,18 @@ def _kinds(results: loading.Results) -> list[str]:
     return sorted(results.problems["kind"])
 
 
-def _keep_lines(table: Path, lines: int) -> None:
-    """Keep the header and the first ``lines`` rows of a CSV table."""
-    kept = table.read_text(encoding="utf-8").splitlines(keepends=True)[: lines + 1]
-    table.write_text("".join(kept), encoding="utf-8")
+@pytest.fixture(params=["parquet", "csv"])
+def any_sweep(request: pytest.FixtureRequest) -> Path:
+    """The tiny sweep with Parquet tables (the default), then with CSV tables (tables=csv,
+    and results of versions before Parquet)."""
+    return request.getfixturevalue("tiny_sweep" if request.param == "parquet"
+                                   else "tiny_csv_sweep")
+
+
+def _table(job: Path, table: str) -> Path:
+    path = table_path(job, table)
+    assert path is not None
+    return path
 
 
 def _interrupt(job: Path, done: int | None) -> dict:
@@ -49,15 +59,16 @@ def _interrupt(job: Path, done: int | None) -> dict:
     document = _document(job)
     document.update(status="interrupted",
                     error="interrupted (KeyboardInterrupt); rerun the same command to redo it")
+    trials, rounds = _table(job, "trials"), _table(job, "rounds")
     if done is None:
         document.update(summary=None, tables=None)
-        (job / TRIALS_FILE).unlink()
-        (job / ROUNDS_FILE).unlink()
+        trials.unlink()
+        rounds.unlink()
     else:
-        _keep_lines(job / TRIALS_FILE, done)
-        _keep_lines(job / ROUNDS_FILE, done * document["config"]["rounds"])
+        keep_rows(trials, done)
+        keep_rows(rounds, done * document["config"]["rounds"])
         document["summary"]["trials"] = done
-        document["tables"] = {name: table_entry(job / name) for name in (TRIALS_FILE, ROUNDS_FILE)}
+        document["tables"] = {path.name: table_entry(path) for path in (trials, rounds)}
     _write(job, document)
     return document
 
@@ -77,10 +88,10 @@ def _held_lock(job: Path) -> Iterator[None]:
 # ----------------------------------------------------------------------------- 1: interrupted
 
 
-def test_an_interrupted_job_is_its_own_problem_and_never_pooled(tiny_sweep: Path) -> None:
-    job = _jobs(tiny_sweep)[0]
+def test_an_interrupted_job_is_its_own_problem_and_never_pooled(any_sweep: Path) -> None:
+    job = _jobs(any_sweep)[0]
     key = _interrupt(job, 7)["job_key"]
-    results = load([tiny_sweep])
+    results = load([any_sweep])
     assert _kinds(results) == [problems.INTERRUPTED]  # not corrupt, and not missing either
     (detail,) = results.problems["detail"]
     assert detail == "interrupted after 7 of 30 trials; rerun the same command to redo it"
@@ -129,15 +140,16 @@ def test_an_ok_rerun_elsewhere_replaces_an_interrupted_copy(tiny_sweep: Path,
 # ----------------------------------------------------------------------------- 2: tables
 
 
-def test_a_truncated_table_is_listed_with_its_reason(tiny_sweep: Path) -> None:
-    job = _jobs(tiny_sweep)[0]
+def test_a_truncated_table_is_listed_with_its_reason(any_sweep: Path) -> None:
+    job = _jobs(any_sweep)[0]
     document = _document(job)
-    recorded = document["tables"][ROUNDS_FILE]["rows"]
-    _keep_lines(job / ROUNDS_FILE, recorded - 5)
-    results = load([tiny_sweep], rounds=True)
+    rounds = _table(job, "rounds")
+    recorded = document["tables"][rounds.name]["rows"]
+    keep_rows(rounds, recorded - 5)
+    results = load([any_sweep], rounds=True)
     assert _kinds(results) == [problems.BAD_TABLE]
     (detail,) = results.problems["detail"]
-    assert detail.startswith(f"rounds.csv has {recorded - 5} rows, result.json records "
+    assert detail.startswith(f"{rounds.name} has {recorded - 5} rows, result.json records "
                              f"{recorded}: rerun the sweep to redo it")
     assert "counts come from result.json" in detail
     # Its counts still come from result.json; none of its table rows are used.
@@ -148,47 +160,53 @@ def test_a_truncated_table_is_listed_with_its_reason(tiny_sweep: Path) -> None:
 
 
 @pytest.mark.parametrize("damage, reason", [
-    ("changed", "trials.csv does not match the checksum in result.json (changed or truncated)"),
-    ("missing", "rounds.csv is missing"),
+    ("changed", "trials.{} does not match the checksum in result.json (changed or truncated)"),
+    ("cut short", None),
+    ("missing", "rounds.{} is missing"),
     ("no checksums", "result.json records no table checksums"),
 ])
-def test_tables_that_do_not_check_out(tiny_sweep: Path, damage: str, reason: str) -> None:
-    job = _jobs(tiny_sweep)[0]
+def test_tables_that_do_not_check_out(any_sweep: Path, damage: str, reason: str) -> None:
+    job = _jobs(any_sweep)[0]
+    fmt = _table(job, "trials").suffix.lstrip(".")
     if damage == "changed":  # same row count, one value altered
-        table = job / TRIALS_FILE
-        lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
-        first = lines[1].split(",")
-        first[0] = "7" if first[0] != "7" else "8"
-        lines[1] = ",".join(first)
-        table.write_text("".join(lines), encoding="utf-8")
+        change_first_trial(_table(job, "trials"))
+    elif damage == "cut short":  # the last bytes lost (a Parquet file loses its footer)
+        rounds = _table(job, "rounds")
+        rounds.write_bytes(rounds.read_bytes()[:-40])
+        reason = ("rounds.parquet is damaged or cut short: not a whole Parquet file"
+                  if fmt == "parquet" else "rounds.csv has ")
     elif damage == "missing":
-        (job / ROUNDS_FILE).unlink()
+        _table(job, "rounds").unlink()
     else:
         document = _document(job)
         document["tables"] = None
         _write(job, document)
-    results = load([tiny_sweep])
+    results = load([any_sweep])
     assert _kinds(results) == [problems.BAD_TABLE]
-    assert results.problems["detail"].iloc[0].startswith(reason + ": rerun the sweep")
+    detail = results.problems["detail"].iloc[0]
+    assert detail.startswith(reason.format(fmt)), detail
+    assert ": rerun the sweep" in detail
 
 
 def test_a_single_run_is_told_to_rerun_its_command(tiny_sweep: Path) -> None:
     job = _jobs(tiny_sweep)[0]
-    (job / ROUNDS_FILE).unlink()
+    (job / "rounds.parquet").unlink()
     (detail,) = load([job]).problems["detail"]
-    assert detail.startswith("rounds.csv is missing: rerun the same command to redo it")
+    assert detail.startswith("rounds.parquet is missing: rerun the same command to redo it")
 
 
-def test_results_of_older_versions_keep_the_row_count_check(tiny_sweep: Path) -> None:
-    dirs = _jobs(tiny_sweep)
-    for job in dirs:  # written before result.json recorded its tables
+def test_results_of_older_versions_keep_the_row_count_check(tiny_csv_sweep: Path) -> None:
+    dirs = _jobs(tiny_csv_sweep)
+    for job in dirs:  # written before result.json recorded its tables: CSV tables only
         document = _document(job)
         del document["tables"]
         _write(job, document)
-    assert load([tiny_sweep]).problems.empty  # not flagged for lacking checksums
-    with open(dirs[0] / TRIALS_FILE, "a", encoding="utf-8") as handle:
-        handle.write("999,010,True,0,1,0,True,True,True\n")
-    (detail,) = load([tiny_sweep]).problems["detail"]
+    assert load([tiny_csv_sweep]).problems.empty  # not flagged for lacking checksums
+    append_row(dirs[0] / "trials.csv", {
+        "trial": 30, "initial_values": "010", "decided": True, "first_decision_round": 0,
+        "deciding_rounds": 1, "decision": 0, "agreement_ok": True, "validity_ok": True,
+        "proposals_ok": True})
+    (detail,) = load([tiny_csv_sweep]).problems["detail"]
     assert detail.startswith("trials.csv has 31 rows, result.json counts 30 trials")
 
 

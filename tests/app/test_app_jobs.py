@@ -5,6 +5,7 @@ not grow with the number of trials."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import select
@@ -14,6 +15,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
@@ -25,6 +29,7 @@ from paxos_exp.results import (
     ROUNDS_FILE,
     TRIALS_FILE,
     JobLock,
+    ParquetTable,
     completed,
     read_result,
     verify_tables,
@@ -122,35 +127,103 @@ def test_force_then_failure_keeps_the_old_ok_result(tmp_path: Path, monkeypatch:
     assert (directory / RESULT_FILE).read_bytes() == before
 
 
+def _table_rows(path: Path) -> pd.DataFrame:
+    """A table file's rows, read plainly (no paxos-exp reader in between)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pandas()
+    return pd.read_csv(path, dtype={"initial_values": str, "kind": str, "body": str})
+
+
+@pytest.mark.parametrize("tables", ["parquet", "csv", "both"])
 @pytest.mark.parametrize("mid_trial", [False, True])
 def test_ctrl_c_keeps_whole_trials_as_an_interrupted_partial_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mid_trial: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mid_trial: bool, tables: str
 ):
+    # Tiny row groups, so a trial's rows straddle them and an interrupt in the middle of a
+    # trial leaves rows of it already written (cut back by copying the whole trials).
+    monkeypatch.setattr(ParquetTable, "ROW_GROUP", 4)
+    monkeypatch.setattr(ParquetTable, "HARD_LIMIT", 5)
     directory = tmp_path / "job"
     monkeypatch.setattr("paxos_exp.runtime.api.stream_config", _interrupting_engine(7, mid_trial))
     with pytest.raises(KeyboardInterrupt):
-        app.run_job(_cfg(trace=True), directory)
+        app.run_job(_cfg(trace=True, tables=tables), directory)
     document = read_result(directory)
     assert document.status == "interrupted"
     assert document.summary.trials == 7
     assert document.summary.rounds_total == 7 * 3
-    assert document.tables[TRIALS_FILE]["rows"] == 7
-    assert len((directory / TRIALS_FILE).read_text().splitlines()) == 8
-    assert len((directory / ROUNDS_FILE).read_text().splitlines()) == 1 + 7 * 3
-    trace_trials = {line.split(",")[0] for line in (directory / "trace.csv").read_text().splitlines()[1:]}
-    assert trace_trials == {str(trial) for trial in range(7)}
+    formats = {"parquet": ["parquet"], "csv": ["csv"], "both": ["parquet", "csv"]}[tables]
+    assert sorted(document.tables) == sorted(f"{table}.{fmt}" for table in
+                                             ("trials", "rounds", "trace") for fmt in formats)
+    for fmt in formats:
+        assert document.tables[f"trials.{fmt}"] == {**document.tables[f"trials.{fmt}"],
+                                                    "rows": 7, "format": fmt}
+        assert list(_table_rows(directory / f"trials.{fmt}")["trial"]) == list(range(7))
+        rounds = _table_rows(directory / f"rounds.{fmt}")
+        assert list(zip(rounds["trial"], rounds["round"])) == [
+            (trial, rnd) for trial in range(7) for rnd in range(3)]
+        assert set(_table_rows(directory / f"trace.{fmt}")["trial"]) == set(range(7))
     # The recorded checksums match the files, and the job is not done: a rerun redoes it.
     assert verify_tables(directory, document) is None
     assert completed(directory, document, document.job_key) is not None
+    assert not list(directory.glob(".*.tmp"))
+
+
+def test_tables_key_writes_parquet_csv_or_both_with_the_same_rows(tmp_path: Path):
+    frames = {}
+    for tables in ("parquet", "csv", "both"):
+        directory = tmp_path / tables
+        app.run_job(_cfg(tables=tables, trace=True), directory)
+        document = read_result(directory)
+        assert completed(directory, document, document.job_key) is None
+        written = _tables_in(directory)
+        formats = ["csv", "parquet"] if tables == "both" else [tables]
+        assert written == sorted(f"{table}.{fmt}" for table in ("rounds", "trace", "trials")
+                                 for fmt in formats)
+        for name in written:
+            frames.setdefault(name.split(".")[0], []).append(_table_rows(directory / name))
+    for table, found in frames.items():  # the same rows and values in every file
+        first = found[0].astype(str)
+        for other in found[1:]:
+            pd.testing.assert_frame_equal(other.astype(str).replace({"nan": "<NA>"}),
+                                          first.replace({"nan": "<NA>"}), check_dtype=False)
+    # and the job key does not depend on the format (a bookkeeping key)
+    assert len({read_result(tmp_path / tables).job_key for tables in ("parquet", "csv")}) == 1
+
+
+def _tables_in(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir() if path.suffix in (".parquet", ".csv"))
+
+
+def test_an_earlier_csv_job_counts_as_done_and_a_forced_rerun_replaces_its_tables(
+    tmp_path: Path, caplog
+):
+    caplog.set_level(logging.INFO, logger="paxos_exp")
+    directory = tmp_path / "job"
+    first = app.run_job(_cfg(tables="csv"), directory)
+    # As a version before Parquet wrote it: CSV tables, entries without a format.
+    document = json.loads((directory / RESULT_FILE).read_text())
+    for entry in document["tables"].values():
+        del entry["format"]
+    (directory / RESULT_FILE).write_text(json.dumps(document))
+    before = (directory / TRIALS_FILE.replace(".parquet", ".csv")).read_bytes()
+    again = app.run_job(_cfg(), directory)  # the parquet default: not redone
+    assert "already done" in caplog.text
+    assert again["decided_trials"] == first["decided_trials"]
+    assert (directory / "trials.csv").read_bytes() == before
+    assert not (directory / TRIALS_FILE).exists()
+    app.run_job(_cfg(force=True), directory)  # redone in Parquet; the CSV files go
+    assert _tables_in(directory) == ["rounds.parquet", "trials.parquet"]
+    assert completed(directory, read_result(directory), document["job_key"]) is None
 
 
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes()[:-200]), "rows"),
-        (lambda d: (d / TRIALS_FILE).unlink(), "trials.csv is missing"),
-        (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes().replace(b"True", b"Frue", 1)),
-         "checksum"),
+        (lambda d: (d / ROUNDS_FILE).write_bytes((d / ROUNDS_FILE).read_bytes()[:-200]),
+         "cut short"),
+        (lambda d: (d / TRIALS_FILE).unlink(), "trials.parquet is missing"),
+        (lambda d: _change_a_value(d / ROUNDS_FILE), "checksum"),
+        (lambda d: _flip_a_byte(d / ROUNDS_FILE), "rounds.parquet "),
         # An ok result without its summary does not fit the schema: not a readable result.
         (lambda d: _edit_result(d, summary=None), "no readable result.json"),
     ],
@@ -169,6 +242,22 @@ def test_resume_redoes_jobs_whose_files_do_not_check_out(tmp_path: Path, caplog,
     assert (directory / TRIALS_FILE).read_bytes() == trials_before
     document = read_result(directory)
     assert completed(directory, document, document.job_key) is None
+
+
+def _change_a_value(path: Path) -> None:
+    """The same rows, one value changed: a valid Parquet file that is not the one recorded."""
+    table = pq.read_table(path)
+    votes = table.column("votes").to_pylist()
+    votes[0] += 1
+    index = table.schema.get_field_index("votes")
+    pq.write_table(table.set_column(index, table.schema.field(index),
+                                    pa.array(votes, type=table.schema.field(index).type)), path)
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 def _edit_result(directory: Path, **changes):
@@ -245,13 +334,15 @@ def test_a_read_only_directory_gives_one_line(tmp_path: Path, mounts):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
-def test_a_full_disk_stops_the_sweep_with_one_line(tmp_path: Path, mounts):
+# Each first job's tables outgrow 256 KiB: CSV ones, or Parquet ones with their trace.
+@pytest.mark.parametrize("tables", [["tables=csv"], ["tables=parquet", "trace=true"]])
+def test_a_full_disk_stops_the_sweep_with_one_line(tmp_path: Path, mounts, tables):
     target = tmp_path / "full"
     _tmpfs(target, "size=256k")
     mounts.append(target)
     sweep = target / "sweep"
     proc = run_paxos_exp(["-m", "seed=1,2,3", "trials=4000", "rounds=5", "engine=inprocess",
-                          "report=false", f"hydra.sweep.dir={sweep}"], cwd=target)
+                          "report=false", *tables, f"hydra.sweep.dir={sweep}"], cwd=target)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("paxos-exp:")]
     assert len(errors) == 1 and "no space left on the device" in errors[0]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 
+import pyarrow.parquet as pq
 import pytest
 
 from hydra import compose, initialize_config_dir
@@ -42,10 +42,9 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
             assert summary["decision_rate"] == 1.0
             assert summary["round_decision_rate"] == 1.0
         assert set(result["versions"]) >= {"python", "pyzmq", "hydra-core", "omegaconf", "paxos-exp"}
-        with open(sweep / job_dir / "rounds.csv") as handle:
-            assert len(list(csv.DictReader(handle))) == 10 * 2
-        with open(sweep / job_dir / "trials.csv") as handle:
-            assert len(list(csv.DictReader(handle))) == 10
+        assert pq.read_metadata(sweep / job_dir / "rounds.parquet").num_rows == 10 * 2
+        assert pq.read_metadata(sweep / job_dir / "trials.parquet").num_rows == 10
+        assert not (sweep / job_dir / "trials.csv").exists()  # tables=csv|both asks for CSV
     assert seen == {(2, 0.0), (2, 0.3), (3, 0.0), (3, 0.3)}
     manifest = json.loads((sweep / "sweep.json").read_text())
     assert manifest["total_jobs"] == 4
@@ -57,7 +56,7 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
     assert again.returncode == 0, again.stderr
     for job in results:
         after = _mtimes(sweep / job)
-        for name in ("result.json", "rounds.csv", "trials.csv"):
+        for name in ("result.json", "rounds.parquet", "trials.parquet"):
             assert after[name] == before[job][name], f"{job}/{name} was rewritten"
     assert (again.stderr + again.stdout).count("already done") == 4
 
@@ -88,11 +87,11 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
 
 def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
     # Make one job fail for real, deterministically: a directory squats on the path of its
-    # rounds.csv, so writing its results fails after the run (an I/O error, as on a full disk).
+    # rounds table, so writing its results fails (an I/O error, as on a full disk).
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["nodes=3", "fail_prob=0.2", "trials=3", "rounds=2"])
     doomed = tmp_path / "outputs" / "sweeps" / "f" / job_key(job_config(cfg))
-    (doomed / "rounds.csv").mkdir(parents=True)
+    (doomed / "rounds.parquet").mkdir(parents=True)
     done = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
     assert done.returncode != 0
     results = job_results(tmp_path / "outputs" / "sweeps" / "f")
@@ -101,7 +100,7 @@ def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
     assert by_p[0.1]["status"] == "ok" and by_p[0.1]["summary"]["trials"] == 3
     failed = by_p[0.2]
     assert failed["status"] == "failed" and failed["summary"] is None
-    assert "rounds.csv" in failed["error"]
+    assert "rounds.parquet" in failed["error"]
     # Rerunning redoes only the failed job (and fails again: the squatter is still there).
     again = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
     assert again.returncode != 0 and (again.stderr + again.stdout).count("already done") == 1
@@ -130,7 +129,7 @@ def test_bad_single_run_is_a_clear_error(paxos_exp, tmp_path, args, message):
     done = paxos_exp(args, tmp_path)
     assert done.returncode != 0
     assert message in done.stderr
-    assert not any(tmp_path.glob("outputs/**/rounds.csv"))
+    assert not any(tmp_path.glob("outputs/**/rounds.*"))
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
