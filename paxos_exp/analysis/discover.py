@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from paxos_exp.core.errors import PaxosExpError
-from paxos_exp.results import LOCK_FILE, RESULT_FILE, ROUNDS_FILE, SWEEP_MANIFEST, TRIALS_FILE
+from paxos_exp.results import LOCK_FILE, RESULT_FILE, SWEEP_MANIFEST, TABLE_FILES
 
 MULTIRUN_FILE = "multirun.yaml"
 REPORT_MARKER = "report.md"
 # A subdirectory is taken for a job's directory when it holds any of these (Hydra writes
 # .hydra/ as soon as a job starts, so a job killed before writing result.json still shows).
-JOB_MARKERS = (RESULT_FILE, ".hydra", TRIALS_FILE, ROUNDS_FILE, "paxos.log", LOCK_FILE)
+JOB_MARKERS = (RESULT_FILE, ".hydra", *TABLE_FILES, "paxos.log", LOCK_FILE)
 
 
 class ReportError(PaxosExpError, ValueError):

@@ -186,9 +186,12 @@ def test_safety_fail_stops_a_job_at_the_first_violation_and_keeps_the_trials_bef
     document = json.loads(result.read_text())
     assert document["status"] == "failed"
     # The run stopped at its first unsafe trial: it is the last one in the table.
-    trials = (result.parent / "trials.csv").read_text().splitlines()
-    assert 1 < len(trials) < 501
-    assert "False" in trials[-1] and all(line.count("True") >= 3 for line in trials[1:-1])
+    import pyarrow.parquet as pq
+
+    trials = pq.read_table(result.parent / "trials.parquet").to_pandas()
+    assert 1 <= len(trials) < 500
+    safe = trials["agreement_ok"] & trials["validity_ok"] & trials["proposals_ok"]
+    assert not safe.iloc[-1] and safe.iloc[:-1].all()
 
 
 def test_safety_record_makes_violations_an_outcome_with_their_rate(tmp_path):
