@@ -1,11 +1,13 @@
 """``paxos-report``: build a sweep's report, draw a trial's message diagram, export a study.
 
-    paxos-report [SWEEP_DIR ...] [--out DIR] [--hue KEY] [--col KEY] [--row KEY] [--query EXPR]
-    paxos-report diagram JOB_DIR [--trial K] [--rounds A:B] [--out FILE]
-    paxos-report export SWEEP_DIR DEST
+    paxos-report [build] [SWEEP_DIR ...] [--out DIR] [--hue KEY] [--col KEY] [--row KEY]
+                 [--query EXPR] [--format png,pdf,svg] [--context paper|talk|poster] ...
+    paxos-report diagram JOB_DIR [--trial K] [--rounds A:B] [--out FILE] [--format ...]
+    paxos-report export SWEEP_DIR ... DEST [--format ...] [--context ...] ...
 
+``build`` is the default command: ``paxos-report DIR`` is ``paxos-report build DIR``.
 Exit status: 0 on success, 2 on bad input (a path that does not exist, an unknown key, a bad
-query or round range); the message on stderr says what to change.
+query, format or round range); the message on stderr says what to change.
 """
 
 from __future__ import annotations
@@ -18,73 +20,106 @@ from pathlib import Path
 from paxos_exp.analysis.discover import ReportError
 
 PROG = "paxos-report"
+COMMANDS = ("build", "diagram", "export")
+DEFAULT_COMMAND = "build"
 EPILOG = """\
-other commands:
-  paxos-report diagram JOB_DIR [--trial K] [--rounds A:B] [--out FILE]
-      message-sequence diagram of one trial of a job run with trace=true
-  paxos-report export SWEEP_DIR DEST
-      build the report and copy its figures, summary and a README stub into DEST
-      (for example experiments/decision_vs_failure)
+"paxos-report [SWEEP_DIR ...]" is "paxos-report build [SWEEP_DIR ...]"; each command has its
+own --help.
 
 examples:
   paxos-report                                   # the latest sweep under ./outputs/sweeps
   paxos-report outputs/sweeps/decision_vs_failure
+  paxos-report outputs/sweeps/decision_vs_failure --format png,pdf --context paper
   paxos-report outputs/sweeps/a outputs/sweeps/b --hue engine --out outputs/compare
   paxos-report 'outputs/sweeps/*' --query "nodes >= 5 and rounds == 3"
+  paxos-report diagram outputs/runs/adhoc/<job key> --trial 0 --rounds 0:5
+  paxos-report export outputs/sweeps/decision_vs_failure experiments/decision_vs_failure
+"""
+FIGURE_HELP = """\
+figures: paper (the default) fits a LaTeX column (3.4 in, one panel) or text width (6.9 in,
+several panels) with 8 pt text and no titles (report.md holds the captions); talk and poster
+are larger, with titles. PDF keeps text as text (TrueType fonts) and SVG as <text> elements;
+pgf needs LaTeX.
 """
 
 
-def _report_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Turn paxos-exp sweep directories into tables, figures and report.md.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("paths", nargs="*", metavar="SWEEP_DIR",
-                        help="sweep or job directories, or globs (default: the most recent "
-                             "sweep under ./outputs/sweeps)")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="where to write (default: SWEEP_DIR/report)")
+def _figure_options(parser: argparse.ArgumentParser, *, context: bool = True) -> None:
+    group = parser.add_argument_group("figures")
+    group.add_argument("--format", dest="formats", default=None, metavar="LIST",
+                       help="figure formats, comma-separated, from png, pdf, svg, pgf "
+                            "(default: png,svg)")
+    if context:
+        group.add_argument("--context", choices=("paper", "talk", "poster"), default="paper",
+                           help="figure size and text size (default: paper)")
+        group.add_argument("--title", action=argparse.BooleanOptionalAction, default=None,
+                           help="a title over each figure (default: off for paper, on for "
+                                "talk and poster)")
+    group.add_argument("--dpi", type=float, default=None, metavar="DPI",
+                       help="PNG resolution (default: 300 for paper, 150 for talk and poster)")
+
+
+def _axes_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hue", metavar="KEY", help="configuration column for the colour "
                         "(default: nodes)")
     parser.add_argument("--col", metavar="KEY", help="configuration column for the facet "
                         "columns (default: rounds)")
     parser.add_argument("--row", metavar="KEY", help="configuration column for the facet rows")
-    parser.add_argument("--query", metavar="EXPR", help='keep the jobs matching a pandas query '
-                        'over the configuration columns, e.g. "nodes >= 5"')
-    return parser
 
 
-def _diagram_parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"{PROG} diagram",
+        prog=PROG,
+        description="Turn paxos-exp sweep directories into tables, figures and report.md; "
+                    "draw a trial's message diagram; export a study folder.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build", help="tables, figures and report.md of one or more sweeps (the default)",
+        description="Turn paxos-exp sweep directories into tables, figures and report.md.",
+        epilog=FIGURE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("paths", nargs="*", metavar="SWEEP_DIR",
+                       help="sweep or job directories, or globs (default: the most recent "
+                            "sweep under ./outputs/sweeps)")
+    build.add_argument("--out", type=Path, metavar="DIR",
+                       help="where to write (default: SWEEP_DIR/report)")
+    _axes_options(build)
+    build.add_argument("--query", metavar="EXPR", help='keep the jobs matching a pandas query '
+                       'over the configuration columns, e.g. "nodes >= 5"')
+    build.add_argument("--trials-table", action="store_true",
+                       help="also write trials.csv, one row per trial of every job (big; "
+                            "every job directory has its own trials table)")
+    _figure_options(build)
+
+    diagram = commands.add_parser(
+        "diagram", help="message-sequence diagram of one trial of a job run with trace=true",
         description="Draw the message-sequence diagram of one trial of a job run with "
-                    "trace=true (one lane per node, time running down).",
-    )
-    parser.add_argument("job_dir", type=Path, metavar="JOB_DIR",
-                        help="a job directory holding trace.csv")
-    parser.add_argument("--trial", type=int, default=None, metavar="K",
-                        help="the trial to draw (default: the first)")
-    parser.add_argument("--rounds", default=None, metavar="A:B",
-                        help="rounds A..B-1 (Python slice: '2:5', ':4', '3:', or one round '3')")
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="output file, .png/.svg/.pdf (default: JOB_DIR/diagram_trialK.png "
-                             "and .svg)")
-    return parser
+                    "trace=true (one lane per node, time running down).")
+    diagram.add_argument("job_dir", type=Path, metavar="JOB_DIR",
+                         help="a job directory holding the trace table")
+    diagram.add_argument("--trial", type=int, default=None, metavar="K",
+                         help="the trial to draw (default: the first)")
+    diagram.add_argument("--rounds", default=None, metavar="A:B",
+                         help="rounds A..B-1 (Python slice: '2:5', ':4', '3:', or one round "
+                              "'3')")
+    diagram.add_argument("--out", type=Path, default=None, metavar="FILE",
+                         help="output file, .png/.svg/.pdf (default: JOB_DIR/diagram_trialK "
+                              "in each --format)")
+    _figure_options(diagram, context=False)
 
-
-def _export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=f"{PROG} export",
-        description="Build the report of a sweep and copy its figures, summary.md, summary.csv "
-                    "and a README.md stub (kept if it exists) into DEST.",
-    )
-    parser.add_argument("sweep_dirs", type=Path, nargs="+", metavar="SWEEP_DIR",
-                        help="one or more sweep directories, then DEST")
-    parser.add_argument("--hue", help="configuration column for colour (default nodes)")
-    parser.add_argument("--col", help="configuration column for facet columns")
-    parser.add_argument("--row", help="configuration column for facet rows")
+    export = commands.add_parser(
+        "export", help="build the report and copy its figures and summary into a study folder",
+        description="Build the report of one or more sweeps and copy its figures (in each "
+                    "--format), summary.md, summary.csv and a README.md stub (kept if it "
+                    "exists) into DEST.",
+        epilog=FIGURE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("sweep_dirs", type=Path, nargs="+", metavar="SWEEP_DIR",
+                        help="one or more sweep directories, then DEST (for example "
+                             "experiments/decision_vs_failure)")
+    _axes_options(export)
+    _figure_options(export)
     return parser
 
 
@@ -109,20 +144,27 @@ def parse_rounds(text: str | None) -> tuple[int | None, int | None] | None:
 
 
 def _use_agg() -> None:
+    """The command line draws into files: no window, whatever the environment's backend."""
     import matplotlib
 
     matplotlib.use("Agg")
 
 
-def _report(argv: Sequence[str]) -> int:
-    args = _report_parser().parse_args(argv)
+def _style(args: argparse.Namespace):  # -> FigureStyle
+    from paxos_exp.analysis.report import parse_style
+
+    return parse_style(getattr(args, "context", None), getattr(args, "title", None))
+
+
+def _report(args: argparse.Namespace) -> int:
     _use_agg()
     from paxos_exp.analysis.discover import latest_sweep
     from paxos_exp.analysis.report import build_report
 
     paths = list(args.paths) or [latest_sweep(Path("outputs") / "sweeps")]
     out = build_report(paths, out=args.out, hue=args.hue, col=args.col, row=args.row,
-                       query=args.query)
+                       query=args.query, formats=args.formats, style=_style(args),
+                       dpi=args.dpi, trials_table=args.trials_table)
     _announce_problems(out)
     print(f"report: {out / 'report.md'}")
     return 0
@@ -141,21 +183,26 @@ def _announce_problems(out: Path) -> None:
         print(f"{PROG}: warning: {listed} (listed in {out / 'report.md'})", file=sys.stderr)
 
 
-def _diagram(argv: Sequence[str]) -> int:
-    args = _diagram_parser().parse_args(argv)
+def _diagram(args: argparse.Namespace) -> int:
     _use_agg()
+    import matplotlib as mpl
+
     from paxos_exp.analysis.diagram import select_trial, sequence_diagram
     from paxos_exp.analysis.files import save_figure_atomic
     from paxos_exp.analysis.job import Unreadable, read_config, read_rounds, read_table, read_trace
+    from paxos_exp.analysis.report import parse_formats
     from paxos_exp.results import TRIAL_COLUMNS, TRIALS_FILE
 
     job_dir: Path = args.job_dir
     if not job_dir.is_dir():
         raise ReportError(f"{job_dir}: no such directory")
+    formats = parse_formats(args.formats)
+    if "pgf" in formats:
+        raise ReportError("--format pgf: the diagram is drawn as png, pdf or svg")
     span = parse_rounds(args.rounds)
     trace = read_trace(job_dir)
     if trace.empty:
-        raise ReportError(f"{job_dir}: trace.csv holds no message")
+        raise ReportError(f"{job_dir}: its trace table holds no message")
     config = read_config(job_dir) or {}
     try:
         trial = select_trial(trace, args.trial)
@@ -192,35 +239,46 @@ def _diagram(argv: Sequence[str]) -> int:
     else:
         stem = f"diagram_trial{trial}" + (f"_rounds{args.rounds.replace(':', '-')}"
                                           if args.rounds else "")
-        targets = [job_dir / f"{stem}.png", job_dir / f"{stem}.svg"]
-    for target in targets:
-        save_figure_atomic(figure, target, dpi=150, bbox_inches="tight")
-        print(f"diagram: {target}")
+        targets = [job_dir / f"{stem}.{fmt}" for fmt in formats]
+    # Text stays text: TrueType in PDF, <text> in SVG.
+    with mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none",
+                         "svg.hashsalt": "paxos-exp"}):
+        for target in targets:
+            save_figure_atomic(figure, target, dpi=args.dpi or 150, bbox_inches="tight")
+            print(f"diagram: {target}")
     return 0
 
 
-def _export(argv: Sequence[str]) -> int:
-    args = _export_parser().parse_args(argv)
+def _export(args: argparse.Namespace) -> int:
     _use_agg()
     from paxos_exp.analysis.export import write_experiment_folder
 
     if len(args.sweep_dirs) < 2:
         raise ReportError("give a sweep directory and DEST (the experiment folder)")
     *sweeps, destination = args.sweep_dirs
-    dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row)
+    dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row,
+                                   formats=args.formats, style=_style(args), dpi=args.dpi)
     _announce_problems(sweeps[0] / "report")
     print(f"experiment folder: {dest}")
     return 0
 
 
+def with_default_command(arguments: Sequence[str]) -> list[str]:
+    """``paxos-report DIR ...`` means ``paxos-report build DIR ...``; ``--help`` alone (or
+    nothing but it) stays the top-level help that lists the commands."""
+    arguments = list(arguments)
+    if arguments and (arguments[0] in COMMANDS or arguments[0] in ("-h", "--help")):
+        return arguments
+    return [DEFAULT_COMMAND, *arguments]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``paxos-report``; returns the exit status."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    commands = {"diagram": _diagram, "export": _export}
+    arguments = with_default_command(sys.argv[1:] if argv is None else argv)
+    handlers = {"build": _report, "diagram": _diagram, "export": _export}
     try:
-        if arguments and arguments[0] in commands:
-            return commands[arguments[0]](arguments[1:])
-        return _report(arguments)
+        args = _parser().parse_args(arguments)
+        return handlers[args.command](args)
     except ReportError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

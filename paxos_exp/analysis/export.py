@@ -10,9 +10,11 @@ import pandas as pd
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.files import copy_atomic, write_text_atomic
+from paxos_exp.analysis.layout import FigureStyle, as_style
 from paxos_exp.analysis.load import load
-from paxos_exp.analysis.report import FIGURES, build_report
+from paxos_exp.analysis.report import FIGURES, build_report, parse_formats
 from paxos_exp.analysis.report_text import FIGURE_CAPTIONS, command_text
+
 
 def write_experiment_folder(
     sweep_dirs: Path | str | Sequence[Path | str],
@@ -20,31 +22,55 @@ def write_experiment_folder(
     hue: str | None = None,
     col: str | None = None,
     row: str | None = None,
+    *,
+    formats: str | Sequence[str] | None = None,
+    style: FigureStyle | str | None = None,
+    dpi: float | None = None,
 ) -> Path:
     """Build the report of ``sweep_dirs`` (one or several sweeps, written into the first one's
-    ``report/``) and copy what a study folder commits into ``dest``: every figure drawn (PNG and
-    SVG), summary.md, summary.csv, and a README.md stub with the commands that reproduce it.
-    An existing README.md is kept (it holds the written reading)."""
+    ``report/``) and copy what a study folder commits into ``dest``: every figure drawn (in each
+    of ``formats``, default PNG and SVG; ``style`` and ``dpi`` as for
+    :func:`~paxos_exp.analysis.report.build_report`), summary.md, summary.csv, and a README.md
+    stub with the commands that reproduce it. An existing README.md is kept (it holds the
+    written reading)."""
     if isinstance(sweep_dirs, (str, Path)):
         sweep_dirs = [sweep_dirs]
+    formats = parse_formats(formats)
+    style = as_style(style)
     sweeps = [Path(path) for path in sweep_dirs]
     sweep_dir, dest = sweeps[0], Path(dest)
-    report = build_report(sweeps, out=sweep_dir / "report", hue=hue, col=col, row=row)
+    report = build_report(sweeps, out=sweep_dir / "report", hue=hue, col=col, row=row,
+                          formats=formats, style=style, dpi=dpi)
     dest.mkdir(parents=True, exist_ok=True)
     for name in (*FIGURES, "violation_rate"):  # violation_rate: drawn when there are some
-        for suffix in (".png", ".svg"):
-            source = report / f"{name}{suffix}"
+        for fmt in formats:
+            source = report / f"{name}.{fmt}"
             if source.exists():
                 copy_atomic(source, dest / source.name)
     for name in ("summary.md", "summary.csv"):
         copy_atomic(report / name, dest / name)
     readme = dest / "README.md"
     if not readme.exists():
-        write_text_atomic(readme, _readme_stub(sweep_dir, dest, report))
+        write_text_atomic(readme, _readme_stub(sweep_dir, dest, report, formats, style))
     return dest
 
 
-def _readme_stub(sweep_dir: Path, dest: Path, report: Path) -> str:
+def _export_options(formats: Sequence[str], style: FigureStyle) -> str:
+    """The export command's figure options, as typed (none for the defaults)."""
+    parts = []
+    if tuple(formats) != ("png", "svg"):
+        parts.append(f"--format {','.join(formats)}")
+    if style.context != "paper":
+        parts.append(f"--context {style.context}")
+    if style.title is not None:
+        parts.append("--title" if style.title else "--no-title")
+    return "".join(f" {part}" for part in parts)
+
+
+def _readme_stub(sweep_dir: Path, dest: Path, report: Path,
+                 formats: Sequence[str] = ("png", "svg"),
+                 style: FigureStyle | None = None) -> str:
+    style = style or FigureStyle()
     results = load([sweep_dir], trials=False)
     sweep = results.sweeps[0]
     manifest = sweep.manifest or {}
@@ -73,7 +99,8 @@ def _readme_stub(sweep_dir: Path, dest: Path, report: Path) -> str:
         f"{command}   # the sweep -> outputs/sweeps/{sweep_dir.name}/",
         (f"paxos-report outputs/sweeps/{sweep_dir.name}   # full report -> "
          f"outputs/sweeps/{sweep_dir.name}/report/"),
-        f"paxos-report export outputs/sweeps/{sweep_dir.name} {where}   # this folder",
+        (f"paxos-report export outputs/sweeps/{sweep_dir.name} {where}"
+         f"{_export_options(formats, style)}   # this folder"),
         "```",
         "",
         ("Parallel: add `hydra/launcher=paxos_joblib` to the first command. Every job is "
@@ -82,8 +109,10 @@ def _readme_stub(sweep_dir: Path, dest: Path, report: Path) -> str:
         "## Files",
         "",
     ]
+    suffixes = " / ".join(f"`.{fmt}`" for fmt in formats[1:])
     for figure in FIGURES:
-        lines.append(f"- `{figure}.png` / `.svg`: {FIGURE_CAPTIONS[figure]}")
+        files = f"`{figure}.{formats[0]}`" + (f" / {suffixes}" if suffixes else "")
+        lines.append(f"- {files}: {FIGURE_CAPTIONS[figure]}")
     lines += [
         ("- `summary.md`, `summary.csv`: one row per configuration (rates, 95% Wilson "
          "intervals, exact values, z)."),

@@ -1,27 +1,36 @@
 """``build_report``: from sweep directories to tables, figures and a report.md.
 
 Writes into the output directory (default ``SWEEP_DIR/report/``):
-``jobs.csv``, ``trials.csv``, ``problems.csv``, ``summary.csv``, ``summary.md``, every figure as
-PNG and SVG, and ``report.md`` (what was run, the figures, the table, every measurement outside
-its 99% interval around theory, every job missing, failed or unreadable). Every file is
-written to a temporary name and renamed into place (:mod:`paxos_exp.analysis.files`).
+``jobs.csv``, ``problems.csv``, ``summary.csv``, ``summary.md``, every figure in each format
+asked for (PNG and SVG by default; PDF, and PGF with LaTeX installed), ``report.md`` (what was
+run, the figures with their captions, the table, every measurement outside its 99% interval
+around theory, every job missing, failed or unreadable), and ``trials.csv`` (one row per trial)
+only when asked for. Every file is written to a temporary name and renamed into place
+(:mod:`paxos_exp.analysis.files`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from paxos_exp.analysis import aggregate
-from paxos_exp.analysis.files import save_figure_atomic, write_text_atomic
 from paxos_exp.analysis.discover import ReportError, Sweep
+from paxos_exp.analysis.files import save_figure_atomic, write_text_atomic
+from paxos_exp.analysis.layout import CONTEXTS, FigureStyle, as_style
 from paxos_exp.analysis.load import Results, load
-from paxos_exp.analysis.report_text import report_markdown, summary_markdown, summary_note
+from paxos_exp.analysis.report_text import (
+    ReportOptions,
+    report_markdown,
+    summary_markdown,
+    summary_note,
+)
 
 FIGURES = (
     "decision_rate",
@@ -32,6 +41,43 @@ FIGURES = (
 )
 DEFAULT_HUE, DEFAULT_COL = "nodes", "rounds"
 X_AXIS = "fail_prob"
+# Figure formats: raster for a browser, vector with real text for LaTeX (PDF: TrueType fonts,
+# SVG: <text> elements), PGF for LaTeX documents that typeset the figure's text themselves.
+FIGURE_FORMATS = ("png", "pdf", "svg", "pgf")
+DEFAULT_FORMATS = ("png", "svg")
+
+
+def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"png,pdf"`` (or a list) -> ``("png", "pdf")``; ReportError names a bad one."""
+    if formats is None:
+        return DEFAULT_FORMATS
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = tuple(dict.fromkeys(item.strip().lower().lstrip(".") for item in items
+                                 if item.strip()))
+    if not chosen:
+        raise ReportError(f"--format {formats!r}: name at least one of "
+                          f"{', '.join(FIGURE_FORMATS)}")
+    unknown = [item for item in chosen if item not in FIGURE_FORMATS]
+    if unknown:
+        raise ReportError(f"--format {','.join(unknown)}: not a figure format; choose from "
+                          f"{', '.join(FIGURE_FORMATS)} (comma-separated, e.g. png,pdf)")
+    if "pgf" in chosen:
+        import matplotlib as mpl
+
+        tex = mpl.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise ReportError(f"--format pgf needs LaTeX ({tex}) on the PATH to measure the "
+                              "text: install it (Debian: apt-get install texlive-xetex) or "
+                              "leave pgf out (pdf keeps the text as text too)")
+    return chosen
+
+
+def parse_style(context: str | None, title: bool | None) -> FigureStyle:
+    """The figure style of ``--context`` and ``--title``/``--no-title``."""
+    context = context or "paper"
+    if context not in CONTEXTS:
+        raise ReportError(f"--context {context}: choose from {', '.join(CONTEXTS)}")
+    return FigureStyle(context=context, title=title)
 
 
 # ----------------------------------------------------------------------------- choices
@@ -102,52 +148,77 @@ def apply_query(results: Results, query: str | None) -> tuple[pd.DataFrame, pd.D
 # ----------------------------------------------------------------------------- figures
 
 
+def has_violations(summary: pd.DataFrame) -> bool:
+    return "violations" in summary.columns and \
+        pd.to_numeric(summary["violations"], errors="coerce").fillna(0).sum() > 0
+
+
 def make_figures(
     summary: pd.DataFrame,
     distribution: pd.DataFrame,
     hue: str | None,
     col: str | None,
     row: str | None,
+    style: FigureStyle | str | None = None,
 ) -> dict[str, Callable[[], Any]]:
-    """Figure builders by file name (called one at a time so each can be closed after saving)."""
+    """Figure builders by file name (called one at a time so each can be freed after saving)."""
     from paxos_exp.analysis import plots
 
+    style = as_style(style)
     heat_y = hue if hue is not None else "nodes"
     first_row = hue if row is None else row
     figures: dict[str, Callable[[], Any]] = {}
-    if "violations" in summary.columns and summary["violations"].fillna(0).sum() > 0:
+    if has_violations(summary):
         figures["violation_rate"] = lambda: plots.violation_rate_figure(
-            summary, hue=hue, col=col, row=row)
+            summary, hue=hue, col=col, row=row, style=style)
     return figures | {
-        "decision_rate": lambda: plots.decision_rate_figure(summary, hue=hue, col=col, row=row),
+        "decision_rate": lambda: plots.decision_rate_figure(
+            summary, hue=hue, col=col, row=row, style=style),
         "round_decision_rate": lambda: plots.round_decision_rate_figure(
-            summary, hue=hue, col=col, row=row),
+            summary, hue=hue, col=col, row=row, style=style),
         "first_decision_round": lambda: plots.first_decision_round_figure(
-            distribution, row=first_row, col=col),
+            distribution, row=first_row, col=col, style=style),
         "decision_heatmap": lambda: plots.decision_heatmap_figure(
-            summary, y=heat_y, col=col, row=row),
+            summary, y=heat_y, col=col, row=row, style=style),
         "messages_per_decision": lambda: plots.messages_per_decision_figure(
-            summary, hue=hue, col=col, row=row),
+            summary, hue=hue, col=col, row=row, style=style),
     }
 
 
-def save_figure(figure: Any, directory: Path, name: str) -> list[Path]:
-    """``name.png`` (150 dpi) and ``name.svg``; the figure is closed afterwards."""
-    import matplotlib.pyplot as plt
+# No dates, no producer versions, fixed SVG ids: rebuilding a report from the same data gives
+# the same files, so committed figures only change when the results do.
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
 
+
+def save_figure(
+    figure: Any,
+    directory: Path,
+    name: str,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    style: FigureStyle | str | None = None,
+    dpi: float | None = None,
+) -> list[Path]:
+    """``name.<format>`` for each format, at the figure's own size (never cropped or grown, so
+    a paper figure keeps its column width and its 8 pt text). PDF keeps text as TrueType text
+    and SVG as ``<text>``: both searchable and editable. Returns the files written."""
+    style = as_style(style)
     written = []
-    # No dates and fixed SVG ids: rebuilding a report from the same data gives the same files,
-    # so committed figures only change when the results do.
-    png = {"dpi": 150, "metadata": {"Software": None}}
-    svg = {"metadata": {"Date": None, "Creator": None}}
-    try:
-        with plt.rc_context({"svg.hashsalt": "paxos-exp"}):
-            for suffix, options in ((".png", png), (".svg", svg)):
-                path = directory / f"{name}{suffix}"
-                save_figure_atomic(figure, path, bbox_inches="tight", **options)
-                written.append(path)
-    finally:
-        plt.close(figure)
+    with style.applied():
+        for number, fmt in enumerate(formats):
+            path = directory / f"{name}.{fmt}"
+            options: dict[str, Any] = {}
+            if fmt in _METADATA:
+                options["metadata"] = _METADATA[fmt]
+            if fmt == "png":
+                options["dpi"] = dpi or style.sizes.dpi
+            save_figure_atomic(figure, path, **options)
+            written.append(path)
+            if number == 0:  # laid out once: the other formats reuse the positions
+                figure.set_layout_engine(None)
     return written
 
 
@@ -161,15 +232,27 @@ def build_report(
     col: str | None = None,
     row: str | None = None,
     query: str | None = None,
+    *,
+    formats: str | Sequence[str] | None = None,
+    style: FigureStyle | str | None = None,
+    dpi: float | None = None,
+    trials_table: bool = False,
 ) -> Path:
     """Read ``paths`` (sweep directories, job directories, globs) and write the report.
 
+    ``formats`` are the figure formats (default PNG and SVG), ``style`` the figure style or
+    context (default paper: LaTeX column and text widths, 8 pt text, no titles), ``dpi`` the PNG
+    resolution (default the context's), ``trials_table`` also writes trials.csv (one row per
+    trial of every job: big, and every job directory has its own table already).
+
     Returns the report directory (it holds report.md). Raises ReportError on bad input (a
-    path that does not exist or holds no results, an unknown key, a bad query); a missing,
-    failed or unreadable job never stops the report: it is listed in report.md.
+    path that does not exist or holds no results, an unknown key, a bad query or format); a
+    missing, failed or unreadable job never stops the report: it is listed in report.md.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    formats = parse_formats(formats)
+    style = as_style(style)
     results = load(paths, trials=True)
     hue, col, row = choose_axes(results.config_columns, hue, col, row)
     jobs, trials = apply_query(results, query)
@@ -183,8 +266,11 @@ def build_report(
 
     directory = Path(out) if out is not None else default_out(results.sweeps)
     directory.mkdir(parents=True, exist_ok=True)
-    for name, table in (("jobs.csv", jobs), ("trials.csv", trials),
-                        ("problems.csv", results.problems), ("summary.csv", summary)):
+    tables = [("jobs.csv", jobs), ("problems.csv", results.problems),
+              ("summary.csv", summary)]
+    if trials_table:
+        tables.append(("trials.csv", trials))
+    for name, table in tables:
         write_table(directory / name, table)
     write_text_atomic(
         directory / "summary.md",
@@ -194,23 +280,26 @@ def build_report(
     figures: list[str] = []
     skipped: dict[str, str] = {}
     if not summary.empty:
-        for name, build in make_figures(summary, distribution, hue, col, row).items():
+        for name, build in make_figures(summary, distribution, hue, col, row, style).items():
             if name == "first_decision_round" and distribution.empty:
-                skipped[name] = "no readable trials.csv among the completed jobs"
+                skipped[name] = "no readable trials table among the completed jobs"
                 continue
             try:
-                figure = build()
+                with style.applied():
+                    figure = build()
             except Exception as error:  # noqa: BLE001 - one bad figure must not stop the report
                 skipped[name] = f"{type(error).__name__}: {error}"
                 continue
-            save_figure(figure, directory, name)
+            save_figure(figure, directory, name, formats, style, dpi)
             figures.append(name)
     for name, why in skipped.items():
         print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
     for note in results.notes:
         print(f"paxos-report: note: {note}", file=sys.stderr)
-    text = report_markdown(results, jobs, summary, keys, figures, directory, paths,
-                            (hue, col, row, query))
+    options = ReportOptions(hue=hue, col=col, row=row, query=query, formats=formats,
+                            context=style.context, title=style.title, dpi=dpi,
+                            trials_table=trials_table)
+    text = report_markdown(results, jobs, summary, keys, figures, directory, paths, options)
     if skipped:
         text += "\n## Figures not drawn\n\n" + "".join(
             f"- `{name}`: {why}\n" for name, why in skipped.items())

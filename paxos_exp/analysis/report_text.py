@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,21 @@ from paxos_exp.results import STATUS_INTERRUPTED
 
 FIGURE_CAPTIONS = {
     "decision_rate": "Decision within the round limit against crash probability. Points: "
-    "measured fraction of trials with at least one decision, with 95% Wilson intervals; dashed: "
-    "the exact probability 1 - (1 - f\u00b2)^R in the same colour.",
-    "round_decision_rate": "Fraction of rounds that decide, against the exact f\u00b2 (it does "
-    "not depend on the round limit: every panel shows the same law).",
+    "measured fraction of trials with at least one decision, with 95% Wilson intervals; lines: "
+    "the exact probability 1 - (1 - f\u00b2)^R, in the colour, marker and line style of the "
+    "points.",
+    "round_decision_rate": "Fraction of rounds that decide (points, 95% Wilson intervals), "
+    "against the exact f\u00b2 (lines; it does not depend on the round limit: every panel shows "
+    "the same law).",
     "first_decision_round": "Distribution of the first deciding round (bars, bottom up: round "
-    "0, 1, ..., no decision on top); black ticks mark the exact cumulative probabilities.",
+    "0, 1, 2, round 3 or later, no decision on top, so any round limit reads alike); black "
+    "ticks mark the exact cumulative probabilities (a tick within 3 pt of the one below is left "
+    "out).",
     "decision_heatmap": "Measured decision rate by node count and crash probability, one panel "
     "per round limit; * marks a cell outside the 99% interval around the exact value.",
     "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "
-    "scale; dashed: expected messages per round over f\u00b2.",
+    "scale (points, with the interval from the per-round rate's); lines: expected messages per "
+    "round over f\u00b2.",
     "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
     "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
 }
@@ -82,8 +88,15 @@ PROBLEM_MEANINGS = {
 # ----------------------------------------------------------------------------- markdown
 
 
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or another container: not one missing value
+        return False
+
+
 def _cell(value: Any, spec: str | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
@@ -102,19 +115,21 @@ def markdown_table(
     formats: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> str:
-    """A GitHub-flavoured markdown table (no tabulate needed); numbers right-aligned."""
+    """A GitHub-flavoured markdown table (``DataFrame.to_markdown``, through tabulate), each
+    column in its number format; numbers right-aligned."""
     formats = formats or {}
     headers = headers or {}
     columns = list(frame.columns)
-    names = [headers.get(column, column) for column in columns]
     numeric = [pd.api.types.is_numeric_dtype(frame[column]) and
                not pd.api.types.is_bool_dtype(frame[column]) for column in columns]
-    lines = ["| " + " | ".join(names) + " |",
-             "|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|"]
-    for row in frame.itertuples(index=False, name=None):
-        cells = [_cell(value, formats.get(column)) for column, value in zip(columns, row)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cells = pd.DataFrame(
+        {index: [_cell(value, formats.get(column)) for value in frame[column].tolist()]
+         for index, column in enumerate(columns)}, index=range(len(frame)))
+    cells.columns = [headers.get(column, column).replace("|", "\\|") for column in columns]
+    # The cells are already text in their formats: tabulate must not parse them as numbers.
+    return cells.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
+                             colalign=["right" if is_number else "left"
+                                       for is_number in numeric]) + "\n"
 
 
 def summary_markdown(summary: pd.DataFrame, keys: Sequence[str]) -> str:
@@ -149,22 +164,84 @@ def command_text(command: Any) -> str:
 
 
 def _config_lines(jobs: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """``| key | value |`` rows. A key some jobs lack (a setting their protocol does not have)
+    shows its values and names the protocols without it once, instead of one null per job."""
     lines = []
     for column in columns:
         if column not in jobs.columns:
             continue
-        values = list(dict.fromkeys(jobs[column].tolist()))
+        values = jobs[column].astype(object)
+        absent = values.map(_missing)
+        present = list(dict.fromkeys(values[~absent].tolist()))
         try:
-            values = sorted(values)
-        except TypeError:  # mixed types (e.g. None with numbers): keep first-seen order
+            present = sorted(present)
+        except TypeError:  # mixed types: keep first-seen order
             pass
-        shown = [_cell(v, None) or "null" for v in values]
-        if len(values) == 1:
+        shown = [_cell(v, None) for v in present]
+        if absent.any():
+            shown.append(_not_set(jobs[absent], column))
+        if len(shown) == 1:
             lines.append(f"| `{column}` | {shown[0]} |")
         else:
             ordered = shown if len(shown) <= 20 else shown[:20] + [f"... ({len(shown)} values)"]
             lines.append(f"| `{column}` | varies: {', '.join(ordered)} |")
     return lines
+
+
+def _not_set(jobs: pd.DataFrame, column: str) -> str:
+    """``null`` for a key no job sets; ``not set (protocol classic, own_value)`` when the jobs
+    without it are told apart by their protocol (or fault model)."""
+    for owner in ("protocol", "faults"):
+        if owner != column and owner in jobs.columns:
+            names = [str(name) for name in dict.fromkeys(jobs[owner].astype(object).tolist())
+                     if not _missing(name)]
+            if names:
+                return f"not set ({owner} {', '.join(names)})"
+    return "null"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The choices a report was built with (report.md states them and how to rebuild it)."""
+
+    hue: str | None = None
+    col: str | None = None
+    row: str | None = None
+    query: str | None = None
+    formats: tuple[str, ...] = ("png", "svg")
+    context: str = "paper"
+    title: bool | None = None
+    dpi: float | None = None
+    trials_table: bool = False
+
+
+def _job_directories(sweep: Any) -> str:
+    """``84 job directories of 84 in the sweep``, or, for a directory that several different
+    sweep commands wrote into, how many each asked for (the latest count alone is not the
+    directory's)."""
+    manifest = sweep.manifest or {}
+    count = len(sweep.job_dirs)
+    text = f"{count} job director{'y' if count == 1 else 'ies'}"
+    total = manifest.get("total_jobs")
+    commands: dict[tuple, Any] = {}
+    for entry in [*(manifest.get("history") or []), manifest]:
+        if isinstance(entry, dict) and "total_jobs" in entry:
+            identity = (tuple(map(str, entry.get("overrides") or [])), entry.get("total_jobs"))
+            commands.pop(identity, None)  # a command run again (resumed) counts once, latest
+            commands[identity] = entry.get("total_jobs")
+    if len(commands) > 1:
+        asked = " + ".join(str(jobs) for jobs in commands.values())
+        return (f"{text}, written by {len(commands)} different sweep commands asking for "
+                f"{asked} jobs (the latest last; they may share jobs)")
+    if isinstance(total, int):
+        return f"{text} of {total} in the sweep"
+    return text
+
+
+def _figure_link(name: str, formats: Sequence[str]) -> tuple[str, list[str]]:
+    """The file report.md shows (PNG, else SVG, else the first) and the other files."""
+    shown = next((fmt for fmt in ("png", "svg") if fmt in formats), formats[0])
+    return f"{name}.{shown}", [f"{name}.{fmt}" for fmt in formats if fmt != shown]
 
 
 def report_markdown(
@@ -175,9 +252,11 @@ def report_markdown(
     figures: Sequence[str],
     directory: Path,
     paths: Sequence[Path | str],
-    choices: tuple[str | None, str | None, str | None, str | None],
+    options: ReportOptions | tuple[str | None, str | None, str | None, str | None],
 ) -> str:
-    hue, col, row, query = choices
+    if not isinstance(options, ReportOptions):  # (hue, col, row, query), as before
+        options = ReportOptions(*options)
+    hue, col, row, query = options.hue, options.col, options.row, options.query
     names = ", ".join(sweep.name for sweep in results.sweeps)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     ok = jobs[jobs["status"] == "ok"] if not jobs.empty else jobs
@@ -185,7 +264,7 @@ def report_markdown(
     out: list[str] = [f"# Report: {names}", ""]
     out.append(f"Built {now} by `paxos-report` from {len(results.sweeps)} director"
                f"{'y' if len(results.sweeps) == 1 else 'ies'}. "
-               f"Rebuild it with `{_rebuild_command(paths, directory, choices)}`.")
+               f"Rebuild it with `{_rebuild_command(paths, directory, options)}`.")
     out.append("")
     if not problems.empty:
         counts = problems["kind"].value_counts()
@@ -198,9 +277,7 @@ def report_markdown(
     out += ["## What was run", ""]
     for sweep in results.sweeps:
         manifest = sweep.manifest or {}
-        out.append(f"- `{sweep.path}`: {len(sweep.job_dirs)} job directories"
-                   + (f" of {manifest['total_jobs']} in the sweep" if "total_jobs" in manifest
-                      else ""))
+        out.append(f"- `{sweep.path}`: {_job_directories(sweep)}")
         if manifest.get("command"):
             out.append(f"  - command: `{command_text(manifest['command'])}`")
         if manifest.get("sweeper_params"):
@@ -261,7 +338,8 @@ def report_markdown(
     out.append("")
     out.append(f"Rows of the summary are grouped by {', '.join(f'`{k}`' for k in keys)}"
                f" (replicates differing only in `seed` or `trials` are pooled). Figures: colour "
-               f"`{hue}`, columns `{col}`" + (f", rows `{row}`" if row else "") + ".")
+               f"`{hue}`, columns `{col}`" + (f", rows `{row}`" if row else "") + "; "
+               f"{options.context} context, as {', '.join(options.formats)}.")
     out.append("")
 
     out += ["## Figures", ""]
@@ -269,8 +347,11 @@ def report_markdown(
         out += ["No completed job: no figure.", ""]
     for name in figures:
         title = name.replace("_", " ").capitalize()
-        out += [f"### {title}", "", f"![{title}]({name}.png)", "",
-                f"{FIGURE_CAPTIONS[name]} (Also [{name}.svg]({name}.svg).)", ""]
+        shown, others = _figure_link(name, options.formats)
+        also = (" (Also " + ", ".join(f"[{other}]({other})" for other in others) + ".)"
+                if others else "")
+        out += [f"### {title}", "", f"![{title}]({shown})", "",
+                f"{FIGURE_CAPTIONS[name]}{also}", ""]
 
     out += ["## Summary", ""]
     if summary.empty:
@@ -317,21 +398,35 @@ def report_markdown(
         grouped = problems.sort_values("kind", key=lambda kinds: kinds.map(rank),
                                        kind="stable")
         out += ["", markdown_table(grouped[["kind", "path", "job_key", "detail"]])]
+    formats = ", ".join(fmt.upper() for fmt in options.formats)
+    trials = ("`trials.csv` (one row per trial), " if options.trials_table else "")
     out += ["## Files", "",
-            ("`jobs.csv` (one row per job), `trials.csv` (one row per trial), `summary.csv` "
-             "(one row per configuration, every column), `summary.md`, `problems.csv`, and each "
-             "figure as PNG and SVG."), ""]
+            (f"`jobs.csv` (one row per job), {trials}`summary.csv` (one row per configuration, "
+             f"every column), `summary.md`, `problems.csv`, and each figure as {formats}."
+             + ("" if options.trials_table else
+                " One row per trial: each job directory's trials table, or rebuild with "
+                "`--trials-table` for one trials.csv of them all.")), ""]
     return "\n".join(out)
 
 
 def _rebuild_command(
     paths: Sequence[Path | str],
     directory: Path,
-    choices: tuple[str | None, str | None, str | None, str | None],
+    options: ReportOptions,
 ) -> str:
-    hue, col, row, query = choices
     parts = ["paxos-report", *map(str, paths), "--out", str(directory)]
-    for flag, value in (("--hue", hue), ("--col", col), ("--row", row), ("--query", query)):
+    for flag, value in (("--hue", options.hue), ("--col", options.col), ("--row", options.row),
+                        ("--query", options.query)):
         if value:
             parts += [flag, value]
+    if tuple(options.formats) != ("png", "svg"):
+        parts += ["--format", ",".join(options.formats)]
+    if options.context != "paper":
+        parts += ["--context", options.context]
+    if options.title is not None:
+        parts.append("--title" if options.title else "--no-title")
+    if options.dpi:
+        parts += ["--dpi", f"{options.dpi:g}"]
+    if options.trials_table:
+        parts.append("--trials-table")
     return shlex.join(parts)

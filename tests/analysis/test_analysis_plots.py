@@ -1,4 +1,5 @@
-"""Each figure: the expected facets, axis labels, legend entries, exact curves and intervals."""
+"""Each figure: the expected facets, axis labels, legend entries, exact curves and intervals;
+paper, talk and poster sizes; colours, markers and line styles per hue; typed frames."""
 
 from __future__ import annotations
 
@@ -6,17 +7,22 @@ import itertools
 import math
 
 import matplotlib
+import matplotlib.axes
 import matplotlib.colors as mcolors
+import matplotlib.figure
+import matplotlib.pyplot
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from paxos_exp.analysis import aggregate, layout, plots
 from paxos_exp.core import theory
 from paxos_exp.core.quorum import Quorums
 
-matplotlib.use("Agg")
 
 NODES = (3, 4, 5)
 FAIL_PROBS = (0.0, 0.1, 0.3, 0.5)
@@ -64,45 +70,65 @@ def legend_texts(figure: matplotlib.figure.Figure) -> list[str]:
     return [text.get_text() for text in figure.legends[0].get_texts()]
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    matplotlib.pyplot.close("all")
+def legend_title(figure: matplotlib.figure.Figure) -> str:
+    return figure.legends[0].get_title().get_text().replace("\n", " ")
+
+
+def curves(axes: matplotlib.axes.Axes) -> list[Line2D]:
+    """The exact curves of a panel (smooth lines), one per series."""
+    return [line for line in axes.get_lines() if len(line.get_xdata()) > 50]
+
+
+def points(axes: matplotlib.axes.Axes) -> list[Line2D]:
+    """The measured points of a panel (markers, no line), one per series."""
+    return [line for line in axes.get_lines()
+            if line.get_marker() not in (None, "None", "", " ", "_", "|")  # not error-bar caps
+            and line.get_linestyle() == "None"
+            and len(line.get_xdata()) > 1]
+
+
+def dash_pattern(line: Line2D) -> tuple:
+    offset, dashes = line._unscaled_dash_pattern
+    return tuple(dashes) if dashes else ()
 
 
 def test_decision_rate_figure() -> None:
     figure = plots.decision_rate_figure(summary_frame())
-    axes = figure.axes
+    axes = [a for a in figure.axes if a.get_visible()]
     assert len(axes) == len(ROUNDS)
     assert [a.get_title() for a in axes] == ["R = 1", "R = 3"]
     assert axes[0].get_xlabel() == "crash probability p (per message)"
     assert axes[0].get_ylabel() == "P(decision within R rounds)"
-    texts = legend_texts(figure)
-    assert texts == ["3", "4", "5", layout.MEASURED_LABEL, layout.EXACT_LABEL]
-    assert figure.legends[0].get_title().get_text() == "nodes N"
-    assert "Decision within the round limit" in figure._suptitle.get_text()
+    assert legend_texts(figure) == ["3", "4", "5"]
+    title = legend_title(figure)
+    assert title.startswith("nodes N") and layout.MEASURED_LABEL in title
+    assert layout.EXACT_LABEL in title
+    assert figure._suptitle is None  # paper: no title, the caption says it
 
 
-def test_exact_curve_is_dashed_in_the_colour_of_its_points() -> None:
+def test_each_hue_has_its_own_colour_marker_and_line_style() -> None:
     figure = plots.decision_rate_figure(summary_frame())
     for axes in figure.axes:
-        dashed = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
-        points = [line for line in axes.get_lines() if line.get_marker() == "o"]
-        assert len(dashed) == len(NODES) and len(points) == len(NODES)
-        assert {mcolors.to_hex(l.get_color()) for l in dashed} == {
-            mcolors.to_hex(l.get_color()) for l in points}
-        # a smooth curve, through the exact value at every measured point
-        curve = dashed[0]
-        assert len(curve.get_xdata()) > 50
-        # error bars are drawn (one LineCollection per series)
-        assert len(axes.collections) >= len(NODES)
+        lines, marks = curves(axes), points(axes)
+        assert len(lines) == len(NODES) and len(marks) == len(NODES)
+        assert len({mcolors.to_hex(line.get_color()) for line in lines}) == len(NODES)
+        assert len({dash_pattern(line) for line in lines}) == len(NODES)
+        assert len({mark.get_marker() for mark in marks}) == len(NODES)
+        # a curve and the points of its hue share the colour
+        assert {mcolors.to_hex(l.get_color()) for l in lines} == {
+            mcolors.to_hex(m.get_color()) for m in marks}
+        assert len(axes.collections) >= len(NODES)  # error bars, one collection per series
+    # and the legend shows each hue with its marker and its line style
+    handles = figure.legends[0].legend_handles
+    assert len({handle.get_marker() for handle in handles}) == len(NODES)
+    assert len({dash_pattern(handle) for handle in handles}) == len(NODES)
 
 
 def test_exact_curve_values() -> None:
     summary = summary_frame()
     figure = plots.decision_rate_figure(summary[summary["nodes"] == 4])
     axes = figure.axes[1]  # R = 3
-    (curve,) = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
+    (curve,) = curves(axes)
     x, y = curve.get_xdata(), curve.get_ydata()
     at = int(np.argmin(np.abs(x - 0.3)))
     assert x[at] == pytest.approx(0.3)
@@ -115,13 +141,16 @@ def test_other_keys_are_separate_series_never_merged() -> None:
     figure = plots.decision_rate_figure(summary)
     texts = legend_texts(figure)
     assert "engine = inprocess" in texts and "engine = processes" in texts
+    fills = {mark.get_fillstyle() for mark in points(figure.axes[0])}
+    assert fills == {"full", "none"}  # the two engines' points differ in their fill
     figure = plots.decision_rate_figure(summary, hue="engine", col="nodes", row="rounds")
-    assert len(figure.axes) == len(NODES) * len(ROUNDS)
+    panels = [a for a in figure.axes if a.get_visible()]
+    assert len(panels) == len(NODES) * len(ROUNDS)
     assert legend_texts(figure)[:2] == ["inprocess", "processes"]
-    assert figure.legends[0].get_title().get_text() == "engine"
-    titles = {axes.get_title() for axes in figure.axes}
+    assert legend_title(figure).startswith("engine")
+    titles = {axes.get_title() for axes in panels}
     assert {"N = 3", "N = 5"} <= titles
-    row_titles = {text.get_text() for axes in figure.axes for text in axes.texts}
+    row_titles = {text.get_text() for axes in panels for text in axes.texts}
     assert {"R = 1", "R = 3"} <= row_titles
 
 
@@ -130,7 +159,7 @@ def test_round_decision_rate_figure() -> None:
     assert len(figure.axes) == len(ROUNDS)
     assert figure.axes[0].get_ylabel() == "P(a round decides)"
     assert legend_texts(figure)[:3] == ["3", "4", "5"]
-    (curve, *_) = [l for l in figure.axes[0].get_lines() if l.get_linestyle() == "--"]
+    curve = curves(figure.axes[0])[0]
     x, y = curve.get_xdata(), curve.get_ydata()
     at = int(np.argmin(np.abs(x - 0.1)))
     assert y[at] == pytest.approx(theory.round_decision_probability(3, 0.1))
@@ -139,8 +168,8 @@ def test_round_decision_rate_figure() -> None:
 def test_messages_per_decision_figure() -> None:
     figure = plots.messages_per_decision_figure(summary_frame())
     assert all(axes.get_yscale() == "log" for axes in figure.axes)
-    assert figure.axes[0].get_ylabel() == "messages per decision (log scale)"
-    assert layout.EXACT_LABEL in legend_texts(figure)
+    assert figure.axes[0].get_ylabel() == "messages per decision"
+    assert layout.EXACT_LABEL in legend_title(figure)
 
 
 def test_decision_heatmap_figure() -> None:
@@ -151,14 +180,26 @@ def test_decision_heatmap_figure() -> None:
     assert [axes.get_title() for axes in panels] == ["R = 1", "R = 3"]
     assert len(figure.axes) == len(ROUNDS) + 1  # and the colour bar
     assert panels[0].get_ylabel() == "nodes N"
-    assert panels[0].get_xlabel() == "crash probability p"
+    assert panels[-1].get_xlabel() == "crash probability p"
     labels = [t.get_text() for t in panels[0].get_yticklabels()]
     assert labels == ["3", "4", "5"]
+    figure.draw_without_rendering()
+    for axes in panels:  # every tick label reads horizontally
+        for label in [*axes.get_xticklabels(), *axes.get_yticklabels()]:
+            assert label.get_rotation() == 0, label.get_text()
     annotations = [t.get_text() for axes in panels for t in axes.texts]
     assert len(annotations) == len(summary)
     assert sum(text.endswith("*") for text in annotations) == 1
-    assert "1.00" in annotations  # p = 0 always decides
+    assert "1" in annotations  # p = 0 always decides
     assert figure.axes[-1].get_ylabel() == "P(decision within R rounds)"
+
+
+def bar_stacks(axes: matplotlib.axes.Axes) -> dict[float, list[Rectangle]]:
+    stacks: dict[float, list[Rectangle]] = {}
+    for bar in (p for p in axes.patches if isinstance(p, Rectangle)):
+        if np.isfinite(bar.get_height()) and bar.get_height() > 0:
+            stacks.setdefault(round(bar.get_x() + bar.get_width() / 2, 6), []).append(bar)
+    return stacks
 
 
 def test_first_decision_round_figure() -> None:
@@ -168,15 +209,122 @@ def test_first_decision_round_figure() -> None:
     assert len(figure.axes) == len(NODES) * len(ROUNDS)
     assert legend_texts(figure) == ["round 0", "round 1", "round 2", "no decision",
                                     "exact, cumulative"]
-    assert figure.legends[0].get_title().get_text() == "first deciding round"
-    assert figure.axes[0].get_ylabel() == "fraction of trials"
-    # every bar stack reaches 1 (all trials accounted for)
-    for axes in figure.axes:
-        tops: dict[float, float] = {}
-        for bar in (p for p in axes.patches if isinstance(p, Rectangle)):
-            x = round(bar.get_x() + bar.get_width() / 2, 6)
-            tops[x] = max(tops.get(x, 0.0), bar.get_y() + bar.get_height())
-        assert tops and all(top == pytest.approx(1.0) for top in tops.values())
+    assert legend_title(figure) == "first deciding round"
+    assert figure._supylabel.get_text() == "fraction of trials"  # one label for all rows
+    for axes in figure.axes:  # every bar stack reaches 1 (all trials accounted for)
+        stacks = bar_stacks(axes)
+        assert len(stacks) == len(FAIL_PROBS)
+        for bars in stacks.values():
+            assert max(b.get_y() + b.get_height() for b in bars) == pytest.approx(1.0)
+
+
+def test_first_decision_round_reads_at_twenty_rounds() -> None:
+    """R = 20: rounds 3..19 share one bucket, so a stack has at most five segments (four
+    decision buckets and no decision) and at most four exact ticks, whatever R is."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for fail_prob in (0.1, 0.3, 0.5):
+        per_round = theory.round_decision_probability(5, fail_prob)
+        for trial in range(200):
+            hits = np.flatnonzero(rng.random(20) < per_round)
+            rows.append({"nodes": 5, "fail_prob": fail_prob, "rounds": 20, "trial": trial,
+                         "first_decision_round": hits[0] if len(hits) else np.nan})
+    distribution = aggregate.first_round_distribution(pd.DataFrame(rows),
+                                                      ["nodes", "fail_prob", "rounds"])
+    assert distribution["first_round"].max() == 19  # the input has the late rounds
+    figure = plots.first_decision_round_figure(distribution)
+    assert legend_texts(figure) == ["round 0", "round 1", "round 2", "round 3 or later",
+                                    "no decision", "exact, cumulative"]
+    (axes,) = figure.axes
+    for bars in bar_stacks(axes).values():
+        assert len(bars) <= 5
+        assert max(b.get_y() + b.get_height() for b in bars) == pytest.approx(1.0)
+    ticks = [c for c in axes.collections if isinstance(c, LineCollection)]
+    assert 0 < sum(len(c.get_segments()) for c in ticks) <= 4 * 3
+    # at p = 0.5 the "3 or later" tick is the exact probability of deciding within 20 rounds
+    last_bar = 2.0  # the third crash probability's position
+    heights = [segment[0][1] for c in ticks for segment in c.get_segments()
+               if segment[0][0] < last_bar < segment[1][0]]
+    assert max(heights) == pytest.approx(theory.decision_within_probability(5, 0.5, 20),
+                                         abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- paper sizes
+
+
+def all_text(figure: matplotlib.figure.Figure) -> list[matplotlib.text.Text]:
+    figure.draw_without_rendering()  # tick labels exist once drawn
+    return [text for text in figure.findobj(matplotlib.text.Text)
+            if text.get_visible() and text.get_text().strip()]
+
+
+def figures(style: str | layout.FigureStyle) -> dict[str, matplotlib.figure.Figure]:
+    summary = summary_frame()
+    distribution = aggregate.first_round_distribution(trials_frame(),
+                                                      ["nodes", "fail_prob", "rounds"])
+    return {
+        "decision_rate": plots.decision_rate_figure(summary, style=style),
+        "round_decision_rate": plots.round_decision_rate_figure(summary, style=style),
+        "messages_per_decision": plots.messages_per_decision_figure(summary, style=style),
+        "decision_heatmap": plots.decision_heatmap_figure(summary, style=style),
+        "first_decision_round": plots.first_decision_round_figure(distribution, style=style),
+        "one_panel": plots.decision_rate_figure(summary[summary["rounds"] == 1], style=style),
+    }
+
+
+def test_paper_figures_fit_a_latex_page_with_8_to_9_pt_text() -> None:
+    for name, figure in figures("paper").items():
+        width, height = figure.get_size_inches()
+        expected = 3.4 if name == "one_panel" else 6.9  # \columnwidth, \textwidth
+        assert width == pytest.approx(expected), name
+        assert height <= 9.0, name
+        sizes = {text.get_fontsize() for text in all_text(figure)}
+        assert sizes and min(sizes) >= 8 and max(sizes) <= 9, (name, sorted(sizes))
+        assert figure._suptitle is None, name
+
+
+def test_talk_and_poster_are_larger_and_titled() -> None:
+    paper = figures("paper")["decision_rate"]
+    for context in ("talk", "poster"):
+        figure = figures(context)["decision_rate"]
+        assert figure.get_figwidth() > paper.get_figwidth()
+        assert min(t.get_fontsize() for t in all_text(figure)) >= layout.CONTEXTS[context].font
+        assert "Decision within the round limit" in figure._suptitle.get_text()
+    untitled = plots.decision_rate_figure(summary_frame(),
+                                          style=layout.FigureStyle("talk", title=False))
+    assert untitled._suptitle is None
+    titled = plots.decision_rate_figure(summary_frame(),
+                                        style=layout.FigureStyle("paper", title=True))
+    assert titled._suptitle is not None
+    with pytest.raises(ValueError, match="context"):
+        layout.FigureStyle("slides")
+
+
+def test_typed_frames_with_categoricals_and_nullable_integers_draw() -> None:
+    """The readers give categoricals and nullable integers: every figure takes them."""
+    summary = summary_frame()
+    for column in ("nodes", "rounds"):
+        summary[column] = summary[column].astype("category")
+    summary["trials"] = summary["trials"].astype("Int64")
+    summary["decided"] = summary["decided"].astype("Int64")
+    distribution = aggregate.first_round_distribution(trials_frame(),
+                                                      ["nodes", "fail_prob", "rounds"])
+    distribution["nodes"] = distribution["nodes"].astype("category")
+    distribution["first_round"] = distribution["first_round"].astype("Int16")
+    figure = plots.decision_rate_figure(summary)
+    assert legend_texts(figure) == ["3", "4", "5"]
+    assert len(curves(figure.axes[0])) == len(NODES)
+    plots.decision_heatmap_figure(summary)
+    plots.messages_per_decision_figure(summary)
+    figure = plots.first_decision_round_figure(distribution)
+    assert len(bar_stacks(figure.axes[0])) == len(FAIL_PROBS)
+
+
+def test_plot_modules_leave_the_backend_alone() -> None:
+    """Figures are plain Figure objects (no pyplot figure manager, no backend switch)."""
+    figure = plots.decision_rate_figure(summary_frame())
+    assert not matplotlib.pyplot.get_fignums()
+    assert figure.canvas.get_renderer() is not None
 
 
 def test_bad_keys_are_rejected() -> None:
