@@ -61,6 +61,7 @@ def init_options(init: Dict[str, Any], environ: Any = os.environ) -> Dict[str, A
         options.setdefault("num_cpus", local_cpus())
         options.setdefault("object_store_memory", _OBJECT_STORE_BYTES)
         return options
+    options["address"] = address
     dropped = [key for key in _NEW_INSTANCE_ONLY if key in options]
     if dropped:
         log.info("connecting to the Ray cluster at %s: ignoring %s (only a new instance "
