@@ -10,7 +10,7 @@ import pandas as pd
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.files import copy_atomic, write_text_atomic
-from paxos_exp.analysis.layout import FigureStyle, as_style
+from paxos_exp.analysis.style import FigureStyle, as_style
 from paxos_exp.analysis.load import load
 from paxos_exp.analysis.report import FIGURES, build_report, parse_formats
 from paxos_exp.analysis.report_text import FIGURE_CAPTIONS, command_text

@@ -23,7 +23,7 @@ import pandas as pd
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.discover import ReportError, Sweep
 from paxos_exp.analysis.files import save_figure_atomic, write_text_atomic
-from paxos_exp.analysis.layout import CONTEXTS, FigureStyle, as_style
+from paxos_exp.analysis.style import CONTEXTS, FigureStyle, as_style
 from paxos_exp.analysis.load import Results, load
 from paxos_exp.analysis.report_text import (
     ReportOptions,

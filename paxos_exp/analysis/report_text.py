@@ -4,7 +4,6 @@ problems found, and how to rebuild it)."""
 
 from __future__ import annotations
 
-import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,16 @@ import pandas as pd
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.load import Results
+from paxos_exp.analysis.report_tables import (  # noqa: F401 - the public names stay here too
+    SUMMARY_MD_COLUMNS,
+    SUMMARY_MD_HEADERS,
+    VIOLATION_MD_COLUMNS,
+    cell,
+    markdown_table,
+    missing,
+    summary_markdown,
+    summary_note,
+)
 from paxos_exp.analysis.problems import (
     BAD_TABLE,
     CORRUPT,
@@ -50,21 +59,6 @@ FIGURE_CAPTIONS = {
     "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
     "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
 }
-# The columns summary.md shows (summary.csv has them all), and their number formats.
-SUMMARY_MD_COLUMNS = {
-    "trials": "d", "decided": "d", "decision_rate": ".4f", "ci_low": ".4f", "ci_high": ".4f",
-    "theory": ".4f", "z": ".2f", "round_rate": ".4f", "round_theory": ".4f", "round_z": ".2f",
-    "first_round_mean": ".3f", "first_round_theory": ".3f", "messages_per_decision": ".1f",
-    "messages_theory": ".1f", "wall_seconds": ".2f",
-}
-# Shown too when some configuration has safety violations.
-VIOLATION_MD_COLUMNS = {"violations": "d", "violation_rate": ".4f", "violation_ci_low": ".4f",
-                        "violation_ci_high": ".4f"}
-SUMMARY_MD_HEADERS = {
-    "first_round_mean": "first round (mean)", "first_round_theory": "first round (exact)",
-    "messages_per_decision": "messages/decision", "messages_theory": "messages (exact)",
-    "wall_seconds": "wall s",
-}
 # What each problem kind means, for report.md (only the kinds that occur are explained).
 PROBLEM_MEANINGS = {
     MISSING: "the sweep asked for it but there is no directory (a job found completed in "
@@ -85,74 +79,6 @@ PROBLEM_MEANINGS = {
 }
 
 
-# ----------------------------------------------------------------------------- markdown
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or another container: not one missing value
-        return False
-
-
-def _cell(value: Any, spec: str | None) -> str:
-    if _missing(value):
-        return ""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if spec and isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return format(int(value) if spec == "d" else float(value), spec)
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(
-    frame: pd.DataFrame,
-    formats: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> str:
-    """A GitHub-flavoured markdown table (``DataFrame.to_markdown``, through tabulate), each
-    column in its number format; numbers right-aligned."""
-    formats = formats or {}
-    headers = headers or {}
-    columns = list(frame.columns)
-    numeric = [pd.api.types.is_numeric_dtype(frame[column]) and
-               not pd.api.types.is_bool_dtype(frame[column]) for column in columns]
-    cells = pd.DataFrame(
-        {index: [_cell(value, formats.get(column)) for value in frame[column].tolist()]
-         for index, column in enumerate(columns)}, index=range(len(frame)))
-    cells.columns = [headers.get(column, column).replace("|", "\\|") for column in columns]
-    # The cells are already text in their formats: tabulate must not parse them as numbers.
-    return cells.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
-                             colalign=["right" if is_number else "left"
-                                       for is_number in numeric]) + "\n"
-
-
-def summary_markdown(summary: pd.DataFrame, keys: Sequence[str]) -> str:
-    """The summary table with its main columns (summary.csv holds every column)."""
-    columns = [*keys, *[c for c in SUMMARY_MD_COLUMNS if c in summary.columns and c not in keys]]
-    if "violations" in summary.columns and summary["violations"].fillna(0).sum() > 0:
-        columns += [c for c in VIOLATION_MD_COLUMNS if c in summary.columns]
-    formats = {**SUMMARY_MD_COLUMNS, **VIOLATION_MD_COLUMNS, "fail_prob": "g"}
-    return markdown_table(summary[columns], formats, SUMMARY_MD_HEADERS)
-
-
-def summary_note(keys: Sequence[str]) -> str:
-    return (
-        f"Grouped by {', '.join(keys)}; jobs differing only in seed or trial count are pooled. "
-        "decision_rate: trials with at least one decision within the round limit; ci_low/ci_high: "
-        "95% Wilson interval; theory: exact 1 - (1 - f\u00b2)^R; z = (rate - theory) / "
-        "sqrt(theory (1 - theory) / trials); round_rate vs round_theory = f\u00b2: the same per "
-        "round; first round: mean first deciding round of the trials that decided; messages per "
-        "decision: all messages (CRASH included) per deciding round. Every column is in "
-        "summary.csv."
-    )
-
-
 def command_text(command: Any) -> str:
     """A recorded argv as a shell line, the program by its console-script name."""
     if isinstance(command, list) and command:
@@ -171,13 +97,13 @@ def _config_lines(jobs: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         if column not in jobs.columns:
             continue
         values = jobs[column].astype(object)
-        absent = values.map(_missing)
+        absent = values.map(missing)
         present = list(dict.fromkeys(values[~absent].tolist()))
         try:
             present = sorted(present)
         except TypeError:  # mixed types: keep first-seen order
             pass
-        shown = [_cell(v, None) for v in present]
+        shown = [cell(v, None) for v in present]
         if absent.any():
             shown.append(_not_set(jobs[absent], column))
         if len(shown) == 1:
@@ -194,7 +120,7 @@ def _not_set(jobs: pd.DataFrame, column: str) -> str:
     for owner in ("protocol", "faults"):
         if owner != column and owner in jobs.columns:
             names = [str(name) for name in dict.fromkeys(jobs[owner].astype(object).tolist())
-                     if not _missing(name)]
+                     if not missing(name)]
             if names:
                 return f"not set ({owner} {', '.join(names)})"
     return "null"

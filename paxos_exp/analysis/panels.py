@@ -1,0 +1,198 @@
+"""The panels of a figure, sized for a :class:`~paxos_exp.analysis.style.FigureStyle`; facet
+titles, axis labels and the legend.
+
+Every figure is a plain :class:`matplotlib.figure.Figure` with the constrained layout and an Agg
+canvas of its own (no pyplot state, no backend change) and a fixed size: the style's column
+width for one panel across, its text width for several.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from paxos_exp.analysis.layout import Layout
+from paxos_exp.analysis.style import FigureStyle
+
+
+@dataclass
+class Panel:
+    axes: Any
+    data: pd.DataFrame
+    row: str  # its row label ("" without rows)
+    col: str  # its column label ("" without columns)
+    position: tuple[int, int]  # (row, column) in the grid
+
+
+@dataclass
+class Panels:
+    """A figure with one panel per (row, column) label of a layout."""
+
+    figure: Figure
+    panels: list[Panel]
+    grid: np.ndarray  # the axes, (rows, columns); None where a wrapped grid has no panel
+    margin_titles: bool
+    legend_entries: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Panel]:
+        return iter(self.panels)
+
+
+MARGIN_TITLE_LENGTH = 24  # longer row names go into each panel's title instead
+
+
+def panel_figure(
+    layout: Layout,
+    style: FigureStyle,
+    *,
+    panel_height: float | None = None,
+    aspect: float = 1.3,
+    sharex: bool = True,
+    sharey: bool = True,
+    col_wrap: int | None = None,
+    extra_height: float | None = None,
+    full_width: bool | None = None,
+) -> Panels:
+    """The figure and its panels, sized for the style: one panel per row and column label.
+
+    The width is the context's single-column width for one panel across, else its full text
+    width; each panel is ``panel_height`` tall (default: its width / ``aspect``), plus room for
+    titles and the legend (``extra_height``, in multiples of the font size). ``full_width``
+    forces the full text width (True) or a single column (False).
+    """
+    rows, cols = layout.rows, layout.cols
+    if col_wrap is not None and layout.row is None and len(cols) > col_wrap:
+        shape = (math.ceil(len(cols) / col_wrap), col_wrap)
+        cells = [("", col, divmod(i, col_wrap)) for i, col in enumerate(cols)]
+    else:
+        col_wrap = None
+        shape = (len(rows), len(cols))
+        cells = [(row, col, (i, j)) for i, row in enumerate(rows) for j, col in enumerate(cols)]
+    width = style.width(2 if full_width else shape[1]) if full_width is not False \
+        else style.width(1)
+    inch = style.font / 72
+    if panel_height is None:
+        panel_height = min(width / shape[1] / aspect, 2.6 * style.font / 8)
+    extra = (extra_height if extra_height is not None else 8.0) * inch
+    height = shape[0] * panel_height + extra
+    figure = Figure(figsize=(width, height), layout="constrained")
+    # A canvas of its own (Agg draws every format's layout): without one, every text
+    # measurement makes matplotlib print the figure to find a renderer. The backend of
+    # pyplot is left alone.
+    FigureCanvasAgg(figure)
+    grid = figure.subplots(*shape, sharex=sharex, sharey=sharey, squeeze=False)
+    margin = (layout.row is not None and layout.col is not None and col_wrap is None
+              and max(map(len, rows)) <= MARGIN_TITLE_LENGTH)
+    panels = []
+    data = layout.data
+    for row, col, (i, j) in cells:
+        mask = (data["_row"] == row) & (data["_col"] == col)
+        panels.append(Panel(grid[i, j], data[mask], row, col, (i, j)))
+    used = {id(panel.axes) for panel in panels}
+    for axes in grid.flat:
+        if id(axes) not in used:
+            axes.set_visible(False)
+    return Panels(figure, panels, grid, margin)
+
+
+def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: str) -> Figure:
+    """Axis labels on the outer panels, facet titles, the figure title if the style has
+    titles, and tick labels in the style's size (also for ticks made when it is drawn)."""
+    figure, grid = panels.figure, panels.grid
+    visible = [axes for axes in grid.flat if axes.get_visible()]
+    for axes in visible:
+        axes.set_xlabel("")
+        axes.set_ylabel("")
+        axes.tick_params(labelsize=style.font)
+    for j in range(grid.shape[1]):  # the lowest visible panel of each column
+        column = [axes for axes in grid[:, j] if axes.get_visible()]
+        if column:
+            column[-1].xaxis.set_tick_params(labelbottom=True)
+            column[-1].set_xlabel(xlabel)
+    # One y label for the whole figure when several rows of panels share it.
+    if grid.shape[0] > 1:
+        figure.supylabel(ylabel, fontsize=style.font)
+    else:
+        grid[0, 0].set_ylabel(ylabel)
+    width = figure.get_figwidth() / grid.shape[1]
+    for panel in panels:
+        i, j = panel.position
+        if panels.margin_titles:
+            text = panel.col if i == 0 else ""
+            if j == grid.shape[1] - 1 and panel.row:
+                panel.axes.annotate(
+                    panel.row, xy=(1.02, 0.5), xycoords="axes fraction", rotation=270,
+                    ha="left", va="center", fontsize=style.font)
+        else:
+            text = "\n".join(part for part in (panel.row, panel.col) if part)
+        panel.axes.set_title(wrap_title(text, width, style.font), fontsize=style.font)
+    if style.show_title:
+        figure.suptitle(title, fontsize=style.sizes.title_font)
+    return figure
+
+
+def wrap_title(title: str, width_inches: float, font: float) -> str:
+    """Break a facet title at its commas so it fits over its panel."""
+    limit = max(10, int(width_inches * 72 / (0.55 * font)))
+    lines: list[str] = []
+    for line in title.split("\n"):
+        current = ""
+        for part in line.split(", "):
+            candidate = f"{current}, {part}" if current else part
+            if current and len(candidate) > limit:
+                lines.append(current + ",")
+                current = part
+            else:
+                current = candidate
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def add_legend(
+    figure: Figure,
+    entries: dict[str, Any],
+    style: FigureStyle,
+    title: str | None = None,
+) -> Any:
+    """One legend below the panels, as many entries in a row as the width holds."""
+    if not entries:
+        return None
+    font = style.font / 72  # inches
+    handle = 3.2 * font * 0.6 + 1.2 * font  # handle length and padding
+    widest = max(len(label) for label in entries) * 0.55 * font + handle
+    columns = max(1, min(len(entries), int(figure.get_figwidth() * 0.95 // widest)))
+    if title is not None:
+        title = "\n".join(textwrap.wrap(title, max(20, int(figure.get_figwidth() * 0.95
+                                                          / (0.55 * font)))))
+    return figure.legend(
+        list(entries.values()), list(entries), loc="outside lower center", ncols=columns,
+        title=title, frameon=False, handlelength=3.2, columnspacing=1.2, borderaxespad=0.2,
+        fontsize=style.font, title_fontsize=style.font,
+    )
+
+
+def hue_entries(layout: Layout, hue: str | None, style: FigureStyle, lines: bool,
+                points: bool = True) -> dict[str, Any]:
+    """Legend entries: one per colour (its marker and line style), then one per series."""
+    entries: dict[str, Any] = {}
+    size = style.sizes.marker_size
+    if hue is not None:
+        for label in layout.hue_order:
+            entries[label] = Line2D(
+                [], [], color=layout.palette[label], marker=layout.markers[label] if points
+                else None, markersize=size, linestyle=layout.line_styles[label] if lines
+                else "none", linewidth=style.sizes.line_width)
+    for label in layout.series_order:
+        if label:
+            entries[label] = Line2D([], [], color="0.3", marker="o", markersize=size,
+                                    fillstyle=layout.fills[label], linestyle="none")
+    return entries
