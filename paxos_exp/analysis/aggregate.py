@@ -101,6 +101,10 @@ def theory_columns(frame: pd.DataFrame) -> pd.DataFrame:
     protocol, fault model and quorums); NaN where the configuration has no exact law."""
     records = []
     for _, row in frame.iterrows():
+        if any(key not in row or pd.isna(row[key]) for key in CORE_KEYS):
+            # Grouped without one of them, and it varies within the group: no single law.
+            records.append(dict.fromkeys(_THEORY_COLUMNS, math.nan))
+            continue
         law, rounds, nodes = row_law(row), int(row["rounds"]), int(row["nodes"])
         if law is None:
             records.append(dict.fromkeys(_THEORY_COLUMNS, math.nan))
@@ -187,16 +191,19 @@ def summarize(
         0.0) * work["decided"]
     work["_jobs"] = 1
     summed = [c for c in _SUMMED if c in work.columns and c not in keys] + ["_first_sum", "_jobs"]
-    grouped = work.groupby(keys, dropna=False, sort=True)
+    # observed=True: categorical keys give the groups that exist, not every combination.
+    grouped = work.groupby(keys, dropna=False, sort=True, observed=True)
     out = grouped[summed].sum(min_count=1)
     out["seeds"] = (grouped["seed"].agg(lambda s: ",".join(str(v) for v in sorted(set(s))))
                     if "seed" in work.columns and "seed" not in keys else "")
     if "safe" in work.columns:
         out["safe"] = grouped["safe"].all()
-    # What the exact law depends on, when it is the same in every row (not a grouping key).
-    for column in _LAW_COLUMNS:
+    # What the exact law depends on, when it is the same in every row of a group (not a
+    # grouping key); missing (so no theory) where it differs within the group.
+    for column in (*CORE_KEYS, *_LAW_COLUMNS):
         if column in work.columns and column not in keys:
-            out[column] = grouped[column].first()
+            single = grouped[column].nunique(dropna=False) <= 1
+            out[column] = grouped[column].first().astype(object).where(single)
     out = out.reset_index().rename(columns={"_jobs": "jobs"})
     if "trials" in keys:  # asked to group on it: the per-job count is also the total per job
         out["trials"] = out["trials"] * out["jobs"]
@@ -298,7 +305,7 @@ def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.Da
     work = _sortable(trials, keys)
     work = work.assign(first_round=work["first_decision_round"].fillna(NO_DECISION).astype(int))
     rows = []
-    for values, group in work.groupby(keys, dropna=False, sort=True):
+    for values, group in work.groupby(keys, dropna=False, sort=True, observed=True):
         values = values if isinstance(values, tuple) else (values,)
         config = pd.Series(values, index=keys, dtype=object)
         rounds = int(config["rounds"])

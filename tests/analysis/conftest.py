@@ -36,7 +36,7 @@ def tiny_csv_sweep_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def tiny_csv_sweep(tiny_csv_sweep_source: Path, tmp_path: Path) -> Path:
     """A private copy of the CSV tiny sweep, free to break."""
-    copy = tmp_path / "outputs" / "sweeps" / "tiny"
+    copy = tmp_path / "outputs" / "sweeps" / "tiny_csv"
     shutil.copytree(tiny_csv_sweep_source, copy)
     return copy
 
