@@ -13,7 +13,7 @@ from paxos_exp.analysis.files import copy_atomic, write_text_atomic
 from paxos_exp.analysis.style import FigureStyle, as_style
 from paxos_exp.analysis.load import load
 from paxos_exp.analysis.report import FIGURES, build_report, parse_formats
-from paxos_exp.analysis.report_text import FIGURE_CAPTIONS, command_text
+from paxos_exp.analysis.report_text import FIGURE_CAPTIONS, command_text, figure_link
 
 
 def write_experiment_folder(
@@ -87,7 +87,8 @@ def _readme_stub(sweep_dir: Path, dest: Path, report: Path,
     lines = [
         f"# {name.replace('_', ' ').capitalize()}",
         "",
-        "![Decision rate within the round limit against crash probability](decision_rate.png)",
+        ("![Decision rate within the round limit against crash probability]"
+         f"({figure_link('decision_rate', formats)[0]})"),
         "",
         (f"The committed report of a real run of the `{name}` sweep: {len(jobs)} jobs "
          f"(`{grid}`), {', '.join(map(str, trials))} trials each, seed "

@@ -164,7 +164,7 @@ def _job_directories(sweep: Any) -> str:
     return text
 
 
-def _figure_link(name: str, formats: Sequence[str]) -> tuple[str, list[str]]:
+def figure_link(name: str, formats: Sequence[str]) -> tuple[str, list[str]]:
     """The file report.md shows (PNG, else SVG, else the first) and the other files."""
     shown = next((fmt for fmt in ("png", "svg") if fmt in formats), formats[0])
     return f"{name}.{shown}", [f"{name}.{fmt}" for fmt in formats if fmt != shown]
@@ -273,7 +273,7 @@ def report_markdown(
         out += ["No completed job: no figure.", ""]
     for name in figures:
         title = name.replace("_", " ").capitalize()
-        shown, others = _figure_link(name, options.formats)
+        shown, others = figure_link(name, options.formats)
         also = (" (Also " + ", ".join(f"[{other}]({other})" for other in others) + ".)"
                 if others else "")
         out += [f"### {title}", "", f"![{title}]({shown})", "",
