@@ -6,6 +6,8 @@ Modules, one job each (import the one you need; this package imports nothing hea
 - :mod:`.grid`: what each sweep command asked for (the only module that imports Hydra/OmegaConf);
 - :mod:`.missing`: the jobs a sweep asked for and lacks; :mod:`.problems`: the problem kinds;
 - :mod:`.load`: ``load`` reads directories into tidy frames and lists every problem found;
+- :mod:`.api`: the public pandas API, ``paxos_exp.load_sweeps`` (typed tidy frames) and
+  ``paxos_exp.summarize`` (one row per configuration, intervals and theory);
 - :mod:`.stats`: Wilson intervals, z, acceptance intervals;
 - :mod:`.aggregate`: one row per configuration with intervals, exact theory (from core) and z;
 - :mod:`.layout` and :mod:`.plots`: figure layout helpers, and the seaborn figures (DataFrame

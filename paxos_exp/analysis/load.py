@@ -7,6 +7,10 @@ row per trial of every completed job, with the job's configuration columns) and,
 running elsewhere, has no result, was interrupted, failed, could not be read, or whose tables do
 not match its result.json; nothing is dropped silently.
 
+Table columns are typed as the job wrote them (Parquet, or CSV read into the same types):
+booleans, small integers, nullable integers (``first_decision_round``, ``decision``,
+``proposal``), categoricals for text. :mod:`.api` builds the public frames on top of this.
+
 The parts live apart: :mod:`.discover` finds the directories, :mod:`.job` reads one job,
 :mod:`.grid` rebuilds what a sweep asked for, :mod:`.missing` finds what it lacks.
 """
