@@ -123,7 +123,8 @@ def test_bad_sweep_value_stops_before_any_job(paxos_exp, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [(["nodes=abc"], "nodes"), (["nodez=3"], "nodez"), (["fail_prob=1.5"], "fail_prob"),
-     (["rounds=-1"], "rounds"), (["trials=0"], "trials"), (["runtime.start_method=forky"], "forky")],
+     (["rounds=-1"], "rounds"), (["trials=0"], "trials"), (["runtime.start_method=forky"], "forky"),
+     (["tables=xml"], "expected one of [parquet, csv, both]")],
 )
 def test_bad_single_run_is_a_clear_error(paxos_exp, tmp_path, args, message):
     done = paxos_exp(args, tmp_path)
