@@ -138,21 +138,28 @@ free_port() {
 }
 
 # -- munge ---------------------------------------------------------------------------------
+# Slurm 22.05's connections to slurmdbd (sacctmgr, slurmctld's accounting) ignore AuthInfo's
+# socket and use munge's default path. A munged already answering there (a machine where apt
+# started the service) serves everything; otherwise ours runs on our socket, and the default
+# path is a link to it for as long as the cluster runs.
 DEFAULT_MUNGE=/run/munge/munge.socket.2
-mungekey --create --keyfile="$DIR/munge/munge.key"
-munged --socket="$DIR/munge/munge.sock" --key-file="$DIR/munge/munge.key" \
-    --pid-file="$DIR/munge/munged.pid" --seed-file="$DIR/munge/munged.seed" \
-    --log-file="$DIR/log/munged.log"
-STARTED+=("munged $(pid_of "$DIR/munge/munged.pid")")
-munge_ok() { munge -n -S "$DIR/munge/munge.sock" | unmunge -S "$DIR/munge/munge.sock"; }
-wait_for 20 munged munge_ok
-# Slurm 22.05's connections to slurmdbd ignore AuthInfo's socket and use munge's default path:
-# link it to ours for as long as the cluster runs (only if nothing is there).
-if [ -e "$DEFAULT_MUNGE" ] || [ -L "$DEFAULT_MUNGE" ]; then
-    say "$DEFAULT_MUNGE exists (another munged?); slurmdbd connections will use it"
+MUNGE_SOCKET=$DIR/munge/munge.sock
+munge_ok() { munge -n -S "$1" | unmunge -S "$1"; }
+if munge_ok "$DEFAULT_MUNGE" >/dev/null 2>&1; then
+    MUNGE_SOCKET=$DEFAULT_MUNGE
+    say "using the munged already running at $DEFAULT_MUNGE"
+elif [ -e "$DEFAULT_MUNGE" ] || [ -L "$DEFAULT_MUNGE" ]; then
+    say "$DEFAULT_MUNGE exists but no munged answers there: remove it (Slurm needs that path)"
+    exit 1
 else
+    mungekey --create --keyfile="$DIR/munge/munge.key"
+    munged --socket="$MUNGE_SOCKET" --key-file="$DIR/munge/munge.key" \
+        --pid-file="$DIR/munge/munged.pid" --seed-file="$DIR/munge/munged.seed" \
+        --log-file="$DIR/log/munged.log"
+    STARTED+=("munged $(pid_of "$DIR/munge/munged.pid")")
+    wait_for 20 munged munge_ok "$MUNGE_SOCKET"
     [ -d /run/munge ] || { mkdir -p /run/munge; MUNGE_RUN_DIR=/run/munge; }
-    ln -s "$DIR/munge/munge.sock" "$DEFAULT_MUNGE"
+    ln -s "$MUNGE_SOCKET" "$DEFAULT_MUNGE"
     MUNGE_LINK=$DEFAULT_MUNGE
 fi
 
@@ -183,7 +190,7 @@ export SLURM_CONF=$DIR/slurm/slurm.conf
 umask 077
 cat >"$DIR/slurm/slurmdbd.conf" <<EOF
 AuthType=auth/munge
-AuthInfo=socket=$DIR/munge/munge.sock
+AuthInfo=socket=$MUNGE_SOCKET
 DbdHost=localhost
 DbdAddr=127.0.0.1
 DbdPort=$DBD_PORT
@@ -206,7 +213,7 @@ SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$DIR/munge/munge.sock
+AuthInfo=socket=$MUNGE_SOCKET
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc

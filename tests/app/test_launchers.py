@@ -1,0 +1,89 @@
+"""The cluster launchers' own logic, without a cluster (tests/cluster runs them on real ones):
+resources derived from the jobs, the check against the largest node, Ray's init options."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from hydra_plugins.paxos_exp_launchers._resources import (
+    ClusterCannotRun,
+    JobSize,
+    Machine,
+    check_fits,
+    gigabytes,
+    job_sizes,
+)
+from paxos_exp.core.errors import StopSweep
+from paxos_exp.runtime.limits import needs
+
+BASE = OmegaConf.create({"nodes": 5, "rounds": 3, "engine": "processes"})
+
+
+def test_each_jobs_size_comes_from_its_overrides_or_the_sweep():
+    sizes = job_sizes(BASE, [["nodes=9", "fail_prob=0.1"], ["rounds=1"], ["engine=inprocess", "nodes=200"]])
+    assert sizes == [JobSize(9, 3, "processes"), JobSize(5, 1, "processes"),
+                     JobSize(200, 3, "inprocess")]
+
+
+def test_cpus_are_one_per_node_up_to_a_machine_and_one_in_process():
+    assert JobSize(3, 3, "processes").cpus(64) == 3
+    assert JobSize(9, 3, "processes").cpus(2) == 2
+    assert JobSize(9, 3, "processes").cpus(None) == 9
+    assert JobSize(500, 3, "inprocess").cpus(64) == 1
+
+
+def test_memory_is_the_limits_estimate_plus_the_job_process_in_whole_gb():
+    size = JobSize(1000, 1000, "processes")
+    assert size.memory > needs(1000, 1000).memory
+    assert gigabytes(JobSize(5, 3, "processes").memory) == 1
+    assert gigabytes(size.memory) == -(-size.memory // 2**30)
+    assert JobSize(1000, 3, "inprocess").memory < JobSize(1000, 3, "processes").memory
+
+
+@pytest.mark.parametrize("cpus, memory, explicit, says", [
+    (4, 1 << 30, True, "hydra.launcher.cpus_per_task=4, but the largest node of SLURM partition p has 2"),
+    (2, 64 << 30, True, "hydra.launcher.mem_gb=64, but the largest node of SLURM partition p has 8.0 GiB"),
+    (2, 64 << 30, False, "the largest job (nodes=9 rounds=3) needs about 64 GB of memory"),
+])
+def test_what_the_largest_node_cannot_give_is_one_line_and_stops_the_sweep(cpus, memory, explicit, says):
+    machine = Machine("SLURM partition p", 2, 8 << 30)
+    with pytest.raises(ClusterCannotRun) as caught:
+        check_fits(machine, cpus, memory, explicit, explicit, JobSize(9, 3, "processes"),
+                   "hydra.launcher.cpus_per_task", "hydra.launcher.mem_gb", f"{memory >> 30} GB")
+    text = str(caught.value)
+    assert says in text and "no job was submitted" in text and "\n" not in text
+    assert isinstance(caught.value, StopSweep)  # paxos-exp prints it in one line, exit 1
+
+
+def test_what_fits_passes_and_an_unknown_cluster_is_not_checked():
+    check_fits(Machine("x", 2, 8 << 30), 2, 8 << 30, False, False, JobSize(3, 3, "processes"),
+               "c", "m", "8 GB")
+    check_fits(None, 999, 1 << 50, True, True, JobSize(3, 3, "processes"), "c", "m", "huge")
+
+
+ray_launcher = pytest.importorskip("hydra_plugins.paxos_exp_launchers.ray_launcher")
+
+
+def test_ray_without_an_address_starts_a_private_instance():
+    options = ray_launcher.init_options({"address": None, "num_cpus": None}, environ={})
+    assert options["address"] == "local" and options["num_cpus"] >= 1
+    assert options["object_store_memory"] > 0
+
+
+@pytest.mark.parametrize("init, environ", [
+    ({"address": "auto", "num_cpus": 4, "object_store_memory": 1 << 30}, {}),
+    ({"address": None, "num_cpus": 4}, {"RAY_ADDRESS": "10.0.0.1:6379"}),
+])
+def test_ray_connecting_drops_what_only_a_new_instance_takes(init, environ):
+    options = ray_launcher.init_options(init, environ=environ)
+    assert options["address"] in ("auto", "10.0.0.1:6379")
+    assert not {"num_cpus", "object_store_memory"} & set(options)
+
+
+def test_the_largest_ray_node_counts_alive_nodes_only():
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0, "memory": 4e9}},
+             {"Alive": False, "Resources": {"CPU": 64.0, "memory": 1e12}},
+             {"Alive": True, "Resources": {"CPU": 8.0, "memory": 2e9}}]
+    machine = ray_launcher.largest_node(nodes)
+    assert (machine.cpus, machine.memory) == (8, 4_000_000_000)
