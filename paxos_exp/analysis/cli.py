@@ -55,7 +55,8 @@ def _figure_options(parser: argparse.ArgumentParser, *, context: bool = True) ->
                            help="a title over each figure (default: off for paper, on for "
                                 "talk and poster)")
     group.add_argument("--dpi", type=float, default=None, metavar="DPI",
-                       help="PNG resolution (default: 300 for paper, 150 for talk and poster)")
+                       help="PNG resolution (default: 200 for paper, 150 for talk and "
+                            "poster; PDF, SVG and PGF are vector)")
 
 
 def _axes_options(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -68,13 +67,26 @@ def _draw_heatmap(
             shown = "1" if shown == "1.00" else shown.removeprefix("0")
             mark = flagged.iat[i, j]
             text[i, j] = shown + ("*" if (not is_missing(mark)) and bool(mark) else "")
-    sns.heatmap(table.astype(float), ax=axes, vmin=0.0, vmax=1.0, cmap=cmap, cbar=False,
-                annot=text, fmt="", annot_kws={"fontsize": style.font}, linewidths=0.5,
-                linecolor="white", square=False)
-    axes.tick_params(axis="x", labelrotation=0)
-    axes.tick_params(axis="y", labelrotation=0)
-    axes.set_xlabel("")
-    axes.set_ylabel("")
+    # One mesh per panel and a text per cell (seaborn's heatmap draws the whole figure once
+    # per panel to decide on rotating its labels; these stay horizontal anyway).
+    colormap = mpl.colormaps[cmap]
+    norm = mpl.colors.Normalize(0.0, 1.0)
+    axes.pcolormesh(np.ma.masked_invalid(numbers), cmap=colormap, norm=norm,
+                    edgecolors="white", linewidth=0.5)
+    rows, columns = numbers.shape
+    axes.set(xlim=(0, columns), ylim=(rows, 0))  # first row on top
+    axes.set_xticks(np.arange(columns) + 0.5, x_labels, rotation=0)
+    axes.set_yticks(np.arange(rows) + 0.5, y_labels, rotation=0)
+    axes.tick_params(length=0)
+    axes.grid(False)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    for (i, j), number in np.ndenumerate(numbers):
+        if text[i, j]:  # dark cells get white text (relative luminance of the colour)
+            red, green, blue, _ = colormap(norm(number))
+            light = 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.408
+            axes.text(j + 0.5, i + 0.5, text[i, j], ha="center", va="center",
+                      fontsize=style.font, color=".15" if light else "white")
 
 
 def decision_heatmap_figure(

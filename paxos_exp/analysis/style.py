@@ -35,7 +35,7 @@ class Context:
 
 CONTEXTS = {
     # LaTeX: \columnwidth of two-column classes is 3.3-3.5 in, \textwidth 6.5-7 in.
-    "paper": Context(font=8, title_font=9, single_width=3.4, full_width=6.9, dpi=300,
+    "paper": Context(font=8, title_font=9, single_width=3.4, full_width=6.9, dpi=200,
                      title=False, marker_size=3.5, line_width=1.0),
     # A 16:9 slide is 13.3 in wide; leave margins.
     "talk": Context(font=14, title_font=16, single_width=6.0, full_width=11.5, dpi=150,
