@@ -42,8 +42,8 @@ from paxos_exp.results import STATUS_INTERRUPTED
 FIGURE_CAPTIONS = {
     "decision_rate": "Decision within the round limit against crash probability. Points: "
     "measured fraction of trials with at least one decision, with 95% Wilson intervals; lines: "
-    "the exact probability 1 - (1 - f\u00b2)^R, in the colour, marker and line style of the "
-    "points.",
+    "the exact probability 1 - (1 - f\u00b2)^R in the colour of the points (each colour has "
+    "its own marker and line style too).",
     "round_decision_rate": "Fraction of rounds that decide (points, 95% Wilson intervals), "
     "against the exact f\u00b2 (lines; it does not depend on the round limit: every panel shows "
     "the same law).",
