@@ -63,7 +63,8 @@ class Sweeps:
       ``sent_<kind>``, ``crashed``, ``silenced``. None with ``rounds=False``.
     - ``problems``: every job missing, failed, interrupted, unreadable or set aside, with
       why (``kind``, ``path``, ``job_key``, ``detail``); nothing is dropped silently.
-    - ``config_columns``: the configuration columns, in order.
+    - ``config_columns``: the configuration columns of the jobs frame, in order (all but
+      ``trials`` are also in the per-trial and per-round frames).
     """
 
     jobs: pd.DataFrame
@@ -99,15 +100,15 @@ def load_sweeps(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     results = load(paths, trials=trials, rounds=rounds, categorical=True)
-    config = list(results.config_columns)
-    per_row = [column for column in config if column != "trials"]
+    for frame in (results.trials, results.rounds):
+        if frame is not None and "trials" in frame.columns:
+            del frame["trials"]  # in place: a copy of the big frame would double its memory
     return Sweeps(
-        jobs=_typed_jobs(results.jobs, config),
-        trials=(results.trials.drop(columns=["trials"], errors="ignore") if trials else None),
-        rounds=(results.rounds.drop(columns=["trials"], errors="ignore")
-                if results.rounds is not None else None),
+        jobs=_typed_jobs(results.jobs, results.config_columns),
+        trials=results.trials if trials else None,
+        rounds=results.rounds,
         problems=results.problems,
-        config_columns=tuple(per_row if not trials and not rounds else config),
+        config_columns=tuple(results.config_columns),
     )
 
 
