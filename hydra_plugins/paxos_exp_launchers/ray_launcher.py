@@ -22,8 +22,9 @@
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
@@ -51,7 +52,7 @@ except ImportError:  # the ray extra is not installed: its preset says so when c
     RayLauncher = None  # type: ignore[assignment, misc]
 
 
-def init_options(init: Dict[str, Any], environ: Any = os.environ) -> Dict[str, Any]:
+def init_options(init: dict[str, Any], environ: Any = os.environ) -> dict[str, Any]:
     """``ray.init``'s keyword arguments: connect when an address is given (here or in
     RAY_ADDRESS), without the options Ray refuses then; else a private local instance."""
     options = {key: value for key, value in init.items() if value is not None}
@@ -69,7 +70,7 @@ def init_options(init: Dict[str, Any], environ: Any = os.environ) -> Dict[str, A
     return {key: value for key, value in options.items() if key not in _NEW_INSTANCE_ONLY}
 
 
-def largest_node(nodes: List[Dict[str, Any]]) -> Machine | None:
+def largest_node(nodes: list[dict[str, Any]]) -> Machine | None:
     """The largest alive node of a Ray cluster (``ray.nodes()``)."""
     alive = [node.get("Resources", {}) for node in nodes if node.get("Alive")]
     if not alive:
@@ -84,14 +85,14 @@ class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-        self.lines: List[str] = []
+        self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
 
 
 def run_job_keeping_lines(hydra_context: Any, sweep_config: Any, task_function: Any,
-                          singleton_state: Any) -> Tuple[JobReturn, List[str]]:
+                          singleton_state: Any) -> tuple[JobReturn, list[str]]:
     """The Ray task: Hydra's job, and the lines paxos-exp logged during it (the launcher
     prints them). Hydra re-configures the root logger for the job, so the lines are taken
     from paxos-exp's own logger."""
@@ -106,10 +107,10 @@ def run_job_keeping_lines(hydra_context: Any, sweep_config: Any, task_function: 
         logger.removeHandler(keeper)
 
 
-def _gather(ray: Any, runs: List[Any]) -> List[JobReturn]:
+def _gather(ray: Any, runs: list[Any]) -> list[JobReturn]:
     """Every job's JobReturn in order, printing each job's lines as it ends; Ctrl-C or
     SIGTERM cancels the jobs not finished (each records that it was interrupted)."""
-    results: Dict[Any, JobReturn] = {}
+    results: dict[Any, JobReturn] = {}
     pending = list(runs)
     restore = sigterm_raises()
     try:
@@ -175,7 +176,7 @@ if RayLauncher is not None:
             return _gather(ray, runs)
 
         def _remote_options(self, job_overrides: Sequence[Sequence[str]],
-                            machine: Machine | None) -> List[Dict[str, Any]]:
+                            machine: Machine | None) -> list[dict[str, Any]]:
             """Each job's ``ray.remote`` options: as set, or num_cpus and memory derived from
             the job; checked against the largest node before any job is sent."""
             base = OmegaConf.to_container(self.ray_cfg.remote, resolve=True) or {}

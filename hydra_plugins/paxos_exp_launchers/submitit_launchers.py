@@ -22,14 +22,16 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from omegaconf import OmegaConf
 
 from hydra_plugins.paxos_exp_launchers._resources import (
+    ClusterCannotRun,
     check_fits,
     gigabytes,
     job_sizes,
@@ -69,7 +71,7 @@ class _LogCopier:
 
     def __init__(self, jobs: Sequence[Any]) -> None:
         self.jobs = jobs
-        self.offsets: Dict[int, int] = {}
+        self.offsets: dict[int, int] = {}
 
     def copy(self, final: bool = False) -> None:
         for number, job in enumerate(self.jobs):
@@ -96,7 +98,7 @@ if SlurmLauncher is not None:
         """What the paxos presets add to Hydra's submitit launchers (mixed in first)."""
 
         _EXECUTOR: str
-        params: Dict[str, Any]
+        params: dict[str, Any]
         config: Any
 
         # -- in the job -------------------------------------------------------------------
@@ -111,7 +113,7 @@ if SlurmLauncher is not None:
         def _largest(self) -> Any:
             return None
 
-        def _resources(self, job_overrides: Sequence[Sequence[str]]) -> Dict[str, Any]:
+        def _resources(self, job_overrides: Sequence[Sequence[str]]) -> dict[str, Any]:
             """The batch's cpus_per_task and mem_gb: as set, or derived from its largest job;
             checked against the largest machine before anything is submitted."""
             sizes = job_sizes(self.config, job_overrides)
@@ -159,9 +161,7 @@ if SlurmLauncher is not None:
                          for number, overrides in zip(numbers, job_overrides)]
             try:
                 jobs = executor.map_array(self, *zip(*arguments))
-            except Exception as error:  # sbatch refused the array (a limit, a bad option)
-                from hydra_plugins.paxos_exp_launchers._resources import ClusterCannotRun
-
+            except Exception as error:  # noqa: BLE001 - sbatch refused the array (a limit, a bad option)
                 raise ClusterCannotRun(
                     f"the {self._EXECUTOR} jobs could not be submitted: {_refusal(str(error))}"
                     f"; no job was submitted"

@@ -9,6 +9,7 @@ killed paxos-exp leaves nothing queued; a request no node can meet fails at once
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -16,9 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-
-from conftest import (
+from cluster_helpers import (
     array_ids,
     outcome,
     paxos_exp,
@@ -30,6 +29,8 @@ from conftest import (
     terminate,
     wait_until,
 )
+from hydra import compose, initialize_config_dir
+
 from paxos_exp.app import CONFIG_DIR
 from paxos_exp.app_config import job_config, job_key
 
@@ -200,7 +201,7 @@ def test_what_no_node_can_give_fails_at_once_in_one_line(cluster, tmp_path, args
 
 
 def test_the_local_ray_preset_runs_beside_a_running_cluster(cluster, tmp_path):
-    env = {key: value for key, value in __import__("os").environ.items() if key != "RAY_ADDRESS"}
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     done = paxos_exp(["-m", "nodes=3", "fail_prob=0,0.3", "trials=5", "rounds=2", "name=local",
                       "report=false", "hydra/launcher=paxos_ray"], tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

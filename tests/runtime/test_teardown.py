@@ -38,7 +38,7 @@ def test_a_node_slow_to_exit_after_the_last_trial_is_a_warning_not_a_failure(mon
     # Forked nodes run the patched module, so node 1 lingers after its last trial.
     monkeypatch.setattr(node_process, "_run_node", _lingering(node_process._run_node, {1}))
     monkeypatch.setattr(processes, "teardown_grace", lambda nodes, method: 0.3)
-    kwargs = dict(nodes=3, fail_prob=0.3, rounds=3, trials=8, seed=11)
+    kwargs = {"nodes": 3, "fail_prob": 0.3, "rounds": 3, "trials": 8, "seed": 11}
     with caplog.at_level(logging.WARNING, logger="paxos_exp"):
         real = paxos_exp.run(**kwargs, start_method="fork")
     assert real.trials == paxos_exp.run(**kwargs, engine="inprocess").trials
@@ -59,7 +59,7 @@ def test_a_node_that_exits_badly_after_the_last_trial_keeps_the_records(monkeypa
             os._exit(3)  # a crash in the interpreter's shutdown, after every record is sent
 
     monkeypatch.setattr(node_process, "_run_node", run_node)
-    kwargs = dict(nodes=3, fail_prob=0.2, rounds=2, trials=5, seed=4)
+    kwargs = {"nodes": 3, "fail_prob": 0.2, "rounds": 2, "trials": 5, "seed": 4}
     with caplog.at_level(logging.WARNING, logger="paxos_exp"):
         real = paxos_exp.run(**kwargs, start_method="fork")
     assert real.trials == paxos_exp.run(**kwargs, engine="inprocess").trials
