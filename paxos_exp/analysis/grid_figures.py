@@ -1,20 +1,20 @@
 """The two figures that are grids rather than curves: the decision-rate heatmap and the
-first deciding round (stacked bars). A DataFrame in, a Figure out; no file is read."""
+first deciding round (stacked bands, by ``DataFrame.plot.area``). A DataFrame in, a Figure out;
+no file is read."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from paxos_exp.analysis.aggregate import NO_DECISION
+from paxos_exp.analysis.exact import law_curve
 from paxos_exp.analysis.layout import (
     check_axes,
     floats,
@@ -133,10 +133,18 @@ def decision_heatmap_figure(
 
 # ----------------------------------------------------------------------------- first round
 
-# Bars show rounds 0 .. FIRST_ROUND_BUCKETS - 2 one by one, then "round K or later", then no
-# decision: six segments at most, whatever the round limit (R = 20 reads like R = 3).
+# Rounds 0 .. FIRST_ROUND_BUCKETS - 2 one by one, then "round K or later", then no decision:
+# five bands at most, whatever the round limit (R = 20 reads like R = 3).
 FIRST_ROUND_BUCKETS = 4
 NO_DECISION_LABEL = "no decision"
+EXACT_CUMULATIVE_LABEL = "exact, cumulative"
+SINGLE_WIDTH = 0.02  # half the width of the band drawn for a lone crash probability
+
+
+def _last_round(bucket: str, rounds: int) -> int:
+    """The last round a bucket holds, under round limit ``rounds``."""
+    number = int(bucket.split()[1])
+    return rounds - 1 if bucket.endswith("or later") else number
 
 
 def _bucket_labels(rounds_seen: list[int]) -> list[str]:
@@ -152,43 +160,43 @@ def _bucket(first_round: int) -> str:
     return f"round {last} or later" if first_round >= last else f"round {first_round}"
 
 
-def _draw_stacks(
+def _draw_bands(
     axes: Any,
     data: pd.DataFrame,
     *,
     x: str,
-    x_labels: list[str],
     buckets: list[str],
     colours: dict[str, Any],
     style: FigureStyle,
-    min_gap: float,
+    grid_values: np.ndarray,
 ) -> None:
+    """Measured fractions stacked bottom up (``DataFrame.plot.area``); the exact probability
+    of a first decision within each band's last round as a black line over them."""
     frame = pd.DataFrame({
-        "x": [format_value(x, v) for v in data[x].astype(object)],
+        "x": floats(data, x),
         "bucket": [_bucket(int(k)) for k in data["first_round"].astype(int)],
         "fraction": floats(data, "fraction"),
-        "theory": floats(data, "theory"),
     })
-    sums = frame.groupby(["x", "bucket"], sort=False)[["fraction", "theory"]].sum(min_count=1)
-    fractions = sums["fraction"].unstack().reindex(index=x_labels,
-                                                   columns=[*buckets, NO_DECISION_LABEL])
-    fractions.plot.bar(stacked=True, ax=axes, width=0.8, color=[colours[b] for b in
-                       fractions.columns], legend=False, rot=0, edgecolor="white",
-                       linewidth=0.3, zorder=2)
-    # The exact cumulative probability at the top of each decision bucket. A tick closer than
-    # ``min_gap`` to the one drawn below it would merge with it: it is left out.
-    exact = sums["theory"].unstack().reindex(index=x_labels, columns=buckets)
-    cumulative = exact.cumsum(axis=1, skipna=False).to_numpy(dtype=float)
-    positions = np.arange(len(x_labels), dtype=float)
-    width = 0.8 * style.sizes.line_width
-    outline = [patheffects.withStroke(linewidth=width + 1.2, foreground="white")]
-    below = np.full(len(x_labels), -np.inf)
-    for column in range(cumulative.shape[1]):
-        heights = cumulative[:, column]
-        keep = np.isfinite(heights) & (heights - below >= min_gap)
-        below = np.where(keep, heights, below)
-        axes.hlines(heights[keep], positions[keep] - 0.4, positions[keep] + 0.4,
-                    color="black", linewidth=width, zorder=3, path_effects=outline)
+    fractions = (frame.groupby(["x", "bucket"])["fraction"].sum().unstack()
+                 .reindex(columns=[*buckets, NO_DECISION_LABEL]).sort_index())
+    fractions = fractions.dropna(how="all").fillna(0.0)
+    exact_at = grid_values
+    if len(fractions) == 1:  # one crash probability: a band of width 2 SINGLE_WIDTH around it
+        only = float(fractions.index[0])
+        fractions = pd.concat([fractions, fractions])
+        fractions.index = [only - SINGLE_WIDTH, only + SINGLE_WIDTH]
+        grid_values, exact_at = fractions.index.to_numpy(dtype=float), np.array([only, only])
+    fractions.plot.area(stacked=True, ax=axes, color=[colours[b] for b in fractions.columns],
+                        legend=False, linewidth=0, zorder=2)
+    rounds = int(floats(data, "rounds")[0]) if "rounds" in data.columns and len(data) else 0
+    law = data.iloc[0] if len(data) else None
+    for bucket in buckets:
+        last = _last_round(bucket, rounds)
+        if law is None or last >= rounds:  # a band this round limit does not have
+            continue
+        exact = law_curve(law, exact_at, lambda law: 1.0 - (1.0 - law.decides) ** (last + 1))
+        axes.plot(grid_values, exact, color="black", linewidth=0.6 * style.sizes.line_width,
+                  zorder=3)
     axes.set_xlabel("")
 
 
@@ -199,9 +207,11 @@ def first_decision_round_figure(
     x: str = "fail_prob",
     style: Style = None,
 ) -> Figure:
-    """How trials split by their first deciding round (stacked bars: round 0, 1, 2, then "3
-    or later", no decision on top), one panel per ``row`` x ``col``; black ticks are the exact
-    cumulative probabilities. The buckets stay few whatever the round limit.
+    """How trials split by their first deciding round, against crash probability: measured
+    fractions stacked bottom up (round 0, 1, 2, "round 3 or later", no decision on top), and the
+    exact probability of a first decision by the end of each band as a black curve (the
+    cumulative law), one panel per ``row`` x ``col``. The bands stay few whatever the round
+    limit.
 
     ``distribution`` is :func:`paxos_exp.analysis.aggregate.first_round_distribution`.
     """
@@ -211,44 +221,38 @@ def first_decision_round_figure(
                    if k != NO_DECISION]
     buckets = _bucket_labels(rounds_seen) or ["round 0"]
     shades = [mpl.colormaps["viridis"](level) for level in
-              np.linspace(0.9, 0.2, len(buckets))] if len(buckets) > 1 else ["#3b8a8c"]
+              np.linspace(0.85, 0.25, len(buckets))] if len(buckets) > 1 else ["#3b8a8c"]
     colours: dict[str, Any] = dict(zip(buckets, shades))
-    colours[NO_DECISION_LABEL] = "0.85"
-    x_labels = [format_value(x, v) for v in (order(distribution[x]) if len(distribution)
-                                             else [0.0])]
-    columns = len(layout.cols)
-    panel_width = style.width(columns) / columns
-    # Every k-th crash probability is labelled, so labels never run into each other.
-    label_width = (max(map(len, x_labels)) + 1.5) * 0.6 * style.font / 72
-    stride = max(1, math.ceil(len(x_labels) * label_width / (0.9 * panel_width)))
+    colours[NO_DECISION_LABEL] = "0.88"
+    xs = floats(distribution, x) if len(distribution) else np.array([0.0, 1.0])
+    grid_values = np.union1d(np.linspace(np.nanmin(xs), np.nanmax(xs), 101), xs)
     with style.applied():
-        # Axes are not shared: every panel has the same positions and limits anyway, and
-        # shared axes make each bar call update all fifteen panels.
+        # Axes are not shared (pandas' plot would relabel every shared panel at each call);
+        # every panel gets the same limits, and only the outer ones their tick labels.
         panels = panel_figure(layout, style, aspect=2.2, sharex=False, sharey=False,
                               extra_height=8.5)
-        panel_points = panels.grid[0, 0].get_position().height * panels.figure.get_figheight() * 72
-        min_gap = 3.0 / max(panel_points, 1.0)  # 3 pt between two ticks, at least
-        positions = np.arange(len(x_labels))
         last_row = panels.grid.shape[0] - 1
         for panel in panels:
             axes = panel.axes
-            axes.grid(False, axis="x")
-            _draw_stacks(axes, panel.data, x=x, x_labels=x_labels, buckets=buckets,
-                         colours=colours, style=style, min_gap=min_gap)
+            axes.grid(False)
+            _draw_bands(axes, panel.data, x=x, buckets=buckets, colours=colours, style=style,
+                        grid_values=grid_values)
             axes.set_ylim(0, 1.0)
-            axes.set_xlim(-0.5, len(x_labels) - 0.5)
+            low, high = float(np.nanmin(xs)), float(np.nanmax(xs))
+            if low == high:
+                low, high = low - 2 * SINGLE_WIDTH, high + 2 * SINGLE_WIDTH
+            axes.set_xlim(low, high)
             i, j = panel.position
-            axes.set_xticks(positions[::stride], x_labels[::stride] if i == last_row else [])
-            if j > 0:
-                axes.tick_params(axis="y", labelleft=False)
+            axes.tick_params(labelbottom=i == last_row, labelleft=j == 0)
         entries: dict[str, Any] = {label: Patch(color=colours[label]) for label in buckets}
         entries[NO_DECISION_LABEL] = Patch(color=colours[NO_DECISION_LABEL])
-        entries["exact, cumulative"] = Line2D([], [], color="black",
-                                              linewidth=style.sizes.line_width)
-        add_legend(panels.figure, entries, style, title="first deciding round")
+        entries[EXACT_CUMULATIVE_LABEL] = Line2D([], [], color="black",
+                                                 linewidth=0.6 * style.sizes.line_width)
+        add_legend(panels.figure, entries, style,
+                   title="first deciding round (bands: measured; lines: exact)")
         return finish(
             panels, style,
-            "First deciding round: fraction of trials (bars) and exact cumulative probability "
-            "(black ticks)",
+            "First deciding round: fraction of trials (bands) and exact cumulative "
+            "probability (lines)",
             key_label(x), "fraction of trials",
         )

@@ -15,7 +15,6 @@ text and carry no title (the caption says what the figure shows).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,71 +24,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from paxos_exp.analysis.aggregate import row_law
+from paxos_exp.analysis.exact import messages_theory_curve, round_theory_curve, within_theory
 from paxos_exp.analysis.grid_figures import decision_heatmap_figure, first_decision_round_figure
 from paxos_exp.analysis.layout import (
     EXACT_LABEL,
     MEASURED_LABEL,
     Layout,
     floats,
-    is_missing,
     key_label,
     layout_for,
 )
 from paxos_exp.analysis.panels import add_legend, finish, hue_entries, panel_figure
 from paxos_exp.analysis.style import FigureStyle, as_style
-from paxos_exp.core.theory import RoundLaw
 
 Style = FigureStyle | str | None
-
-# ----------------------------------------------------------------------------- exact values
-
-_LAW_KEYS = ("nodes", "protocol", "faults", "join_quorum", "vote_quorum")
-
-
-def _plain(value: Any) -> Any:
-    """A hashable, plain spelling of a frame value (None for any missing value)."""
-    if is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-@functools.lru_cache(maxsize=16384)
-def _cached_law(key: tuple[Any, ...], fail_prob: float) -> RoundLaw | None:
-    return row_law({**dict(zip(_LAW_KEYS, key)), "fail_prob": fail_prob})
-
-
-def _law_key(row: pd.Series) -> tuple[Any, ...]:
-    return tuple(_plain(row.get(name)) for name in _LAW_KEYS)
-
-
-def _law_curve(row: pd.Series, probabilities: np.ndarray,
-               value: Callable[[RoundLaw], float]) -> np.ndarray:
-    """``value(law)`` of the row's exact law at each crash probability (NaN where none).
-    Laws are cached: every figure and panel of a report draws the same few curves."""
-    key = _law_key(row)
-    curve = []
-    for p in probabilities:
-        law = _cached_law(key, float(p))
-        curve.append(math.nan if law is None else value(law))
-    return np.array(curve, dtype=float)
-
-
-def _within_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    rounds = int(row["rounds"])
-    return _law_curve(row, probabilities, lambda law: law.decision_within(rounds))
-
-
-def _round_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    return _law_curve(row, probabilities, lambda law: law.decides)
-
-
-def _messages_theory(row: pd.Series, probabilities: np.ndarray) -> np.ndarray:
-    nodes = int(row["nodes"])
-    return _law_curve(row, probabilities, lambda law: law.messages_per_decision(nodes))
-
 
 # ----------------------------------------------------------------------------- line figures
 
@@ -210,7 +158,7 @@ def decision_rate_figure(
     """Decision rate within the round limit against crash probability, with the exact curve."""
     return _line_figure(
         summary, y="decision_rate", low="ci_low", high="ci_high",
-        theory_function=_within_theory, theory_column="theory", x=x, hue=hue, col=col, row=row,
+        theory_function=within_theory, theory_column="theory", x=x, hue=hue, col=col, row=row,
         title="Decision within the round limit: measured (95% Wilson interval) and exact",
         ylabel="P(decision within R rounds)", unit_interval=True, style=style,
     )
@@ -227,7 +175,7 @@ def round_decision_rate_figure(
     """Fraction of rounds that decide against crash probability, with the exact ``f^2``."""
     return _line_figure(
         summary, y="round_rate", low="round_ci_low", high="round_ci_high",
-        theory_function=_round_theory, theory_column="round_theory", x=x, hue=hue, col=col,
+        theory_function=round_theory_curve, theory_column="round_theory", x=x, hue=hue, col=col,
         row=row,
         title="Per-round decision rate: measured (95% Wilson interval) and exact f\u00b2",
         ylabel="P(a round decides)", unit_interval=True, style=style,
@@ -263,7 +211,7 @@ def messages_per_decision_figure(
     """Messages sent (CRASH included) per deciding round, log scale, with the exact ratio."""
     return _line_figure(
         summary, y="messages_per_decision", low="messages_per_decision_low",
-        high="messages_per_decision_high", theory_function=_messages_theory,
+        high="messages_per_decision_high", theory_function=messages_theory_curve,
         theory_column="messages_theory", x=x, hue=hue, col=col, row=row,
         title="Messages per decision (all messages, CRASH included): measured and exact",
         ylabel="messages per decision", log=True, style=style,

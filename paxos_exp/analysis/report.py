@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.discover import ReportError, Sweep
@@ -208,7 +209,13 @@ def save_figure(
     style = as_style(style)
     written = []
     with style.applied():
-        for number, fmt in enumerate(formats):
+        # Laid out once, here: with its layout engine on, every save would lay the figure out
+        # twice (a measuring pass, then again while drawing), and each format again.
+        engine = figure.get_layout_engine()
+        if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+            engine.execute(figure)
+            figure.set_layout_engine(None)
+        for fmt in formats:
             path = directory / f"{name}.{fmt}"
             options: dict[str, Any] = {}
             if fmt in _METADATA:
@@ -217,8 +224,6 @@ def save_figure(
                 options["dpi"] = dpi or style.sizes.dpi
             save_figure_atomic(figure, path, **options)
             written.append(path)
-            if number == 0:  # laid out once: the other formats reuse the positions
-                figure.set_layout_engine(None)
     return written
 
 

@@ -47,10 +47,10 @@ FIGURE_CAPTIONS = {
     "round_decision_rate": "Fraction of rounds that decide (points, 95% Wilson intervals), "
     "against the exact f\u00b2 (lines; it does not depend on the round limit: every panel shows "
     "the same law).",
-    "first_decision_round": "Distribution of the first deciding round (bars, bottom up: round "
-    "0, 1, 2, round 3 or later, no decision on top, so any round limit reads alike); black "
-    "ticks mark the exact cumulative probabilities (a tick within 3 pt of the one below is left "
-    "out).",
+    "first_decision_round": "The first deciding round against crash probability: measured "
+    "fractions of trials stacked bottom up (round 0, 1, 2, round 3 or later, no decision on "
+    "top, so any round limit reads alike); black lines: the exact probability of a first "
+    "decision by the end of each band (1 - (1 - f\u00b2)^(k+1)).",
     "decision_heatmap": "Measured decision rate by node count and crash probability, one panel "
     "per round limit; * marks a cell outside the 99% interval around the exact value.",
     "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "

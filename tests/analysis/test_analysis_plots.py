@@ -15,9 +15,8 @@ import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import LineCollection
+from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 
 from paxos_exp.analysis import aggregate, layout, plots
 from paxos_exp.core import theory
@@ -194,12 +193,16 @@ def test_decision_heatmap_figure() -> None:
     assert figure.axes[-1].get_ylabel() == "P(decision within R rounds)"
 
 
-def bar_stacks(axes: matplotlib.axes.Axes) -> dict[float, list[Rectangle]]:
-    stacks: dict[float, list[Rectangle]] = {}
-    for bar in (p for p in axes.patches if isinstance(p, Rectangle)):
-        if np.isfinite(bar.get_height()) and bar.get_height() > 0:
-            stacks.setdefault(round(bar.get_x() + bar.get_width() / 2, 6), []).append(bar)
-    return stacks
+def band_tops(axes: matplotlib.axes.Axes) -> np.ndarray:
+    """The top edge of the stacked bands of a panel (the highest band's upper boundary)."""
+    bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    assert bands, "no stacked bands"
+    top = bands[-1].get_paths()[0].vertices
+    return top[:, 1].max(initial=0.0), top
+
+
+def exact_lines(axes: matplotlib.axes.Axes) -> list[Line2D]:
+    return [line for line in axes.get_lines() if len(line.get_xdata()) > 50]
 
 
 def test_first_decision_round_figure() -> None:
@@ -209,18 +212,21 @@ def test_first_decision_round_figure() -> None:
     assert len(figure.axes) == len(NODES) * len(ROUNDS)
     assert legend_texts(figure) == ["round 0", "round 1", "round 2", "no decision",
                                     "exact, cumulative"]
-    assert legend_title(figure) == "first deciding round"
+    assert legend_title(figure).startswith("first deciding round")
     assert figure._supylabel.get_text() == "fraction of trials"  # one label for all rows
-    for axes in figure.axes:  # every bar stack reaches 1 (all trials accounted for)
-        stacks = bar_stacks(axes)
-        assert len(stacks) == len(FAIL_PROBS)
-        for bars in stacks.values():
-            assert max(b.get_y() + b.get_height() for b in bars) == pytest.approx(1.0)
+    for axes in figure.axes:
+        bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
+        assert len(bands) == 4  # rounds 0, 1, 2 and no decision, stacked
+        top, _ = band_tops(axes)
+        assert top == pytest.approx(1.0)  # every trial accounted for
+    # one exact curve per round the panel's limit has: R = 1 -> 1, R = 3 -> 3
+    assert [len(exact_lines(axes)) for axes in figure.axes[:2]] == [1, 3]
 
 
 def test_first_decision_round_reads_at_twenty_rounds() -> None:
-    """R = 20: rounds 3..19 share one bucket, so a stack has at most five segments (four
-    decision buckets and no decision) and at most four exact ticks, whatever R is."""
+    """R = 20: rounds 3..19 share one band, so there are at most five bands (four decision
+    bands and no decision) and four exact curves, whatever R is; the last curve is the exact
+    probability of a decision within the 20 rounds."""
     rng = np.random.default_rng(3)
     rows = []
     for fail_prob in (0.1, 0.3, 0.5):
@@ -236,17 +242,15 @@ def test_first_decision_round_reads_at_twenty_rounds() -> None:
     assert legend_texts(figure) == ["round 0", "round 1", "round 2", "round 3 or later",
                                     "no decision", "exact, cumulative"]
     (axes,) = figure.axes
-    for bars in bar_stacks(axes).values():
-        assert len(bars) <= 5
-        assert max(b.get_y() + b.get_height() for b in bars) == pytest.approx(1.0)
-    ticks = [c for c in axes.collections if isinstance(c, LineCollection)]
-    assert 0 < sum(len(c.get_segments()) for c in ticks) <= 4 * 3
-    # at p = 0.5 the "3 or later" tick is the exact probability of deciding within 20 rounds
-    last_bar = 2.0  # the third crash probability's position
-    heights = [segment[0][1] for c in ticks for segment in c.get_segments()
-               if segment[0][0] < last_bar < segment[1][0]]
-    assert max(heights) == pytest.approx(theory.decision_within_probability(5, 0.5, 20),
-                                         abs=1e-9)
+    assert len([c for c in axes.collections if isinstance(c, PolyCollection)]) == 5
+    lines = exact_lines(axes)
+    assert len(lines) == 4
+    x, y = lines[-1].get_xdata(), lines[-1].get_ydata()
+    at = int(np.argmin(np.abs(x - 0.5)))
+    assert y[at] == pytest.approx(theory.decision_within_probability(5, 0.5, 20))
+    x, y = lines[0].get_xdata(), lines[0].get_ydata()  # round 0: one round's law
+    at = int(np.argmin(np.abs(x - 0.3)))
+    assert y[at] == pytest.approx(theory.round_decision_probability(5, 0.3))
 
 
 # ----------------------------------------------------------------------------- paper sizes
@@ -317,7 +321,9 @@ def test_typed_frames_with_categoricals_and_nullable_integers_draw() -> None:
     plots.decision_heatmap_figure(summary)
     plots.messages_per_decision_figure(summary)
     figure = plots.first_decision_round_figure(distribution)
-    assert len(bar_stacks(figure.axes[0])) == len(FAIL_PROBS)
+    top, vertices = band_tops(figure.axes[0])
+    assert top == pytest.approx(1.0)
+    assert set(np.round(vertices[:, 0], 9)) >= set(FAIL_PROBS)  # every crash probability
 
 
 def test_plot_modules_leave_the_backend_alone() -> None:
