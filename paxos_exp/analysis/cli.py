@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--trials-table", action="store_true",
                        help="also write trials.csv, one row per trial of every job (big; "
                             "every job directory has its own trials table)")
+    _jobs_option(build)
     _figure_options(build)
 
     diagram = commands.add_parser(
@@ -121,7 +122,22 @@ def _parser() -> argparse.ArgumentParser:
                              "experiments/decision_vs_failure)")
     _axes_options(export)
     _figure_options(export)
+    _jobs_option(export)
     return parser
+
+
+def _jobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="figures drawn at a time, in worker processes (default: the "
+                             "CPUs this process may use; 1 draws them one after another)")
+
+
+def _workers(args: argparse.Namespace) -> int:
+    from paxos_exp.analysis.draw import usable_cpus
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ReportError(f"--jobs {args.jobs}: give 1 or more")
+    return args.jobs if args.jobs is not None else usable_cpus()
 
 
 def parse_rounds(text: str | None) -> tuple[int | None, int | None] | None:
@@ -165,7 +181,7 @@ def _report(args: argparse.Namespace) -> int:
     paths = list(args.paths) or [latest_sweep(Path("outputs") / "sweeps")]
     out = build_report(paths, out=args.out, hue=args.hue, col=args.col, row=args.row,
                        query=args.query, formats=args.formats, style=_style(args),
-                       dpi=args.dpi, trials_table=args.trials_table)
+                       dpi=args.dpi, trials_table=args.trials_table, workers=_workers(args))
     _announce_problems(out)
     print(f"report: {out / 'report.md'}")
     return 0
@@ -258,7 +274,8 @@ def _export(args: argparse.Namespace) -> int:
         raise ReportError("give a sweep directory and DEST (the experiment folder)")
     *sweeps, destination = args.sweep_dirs
     dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row,
-                                   formats=args.formats, style=_style(args), dpi=args.dpi)
+                                   formats=args.formats, style=_style(args), dpi=args.dpi,
+                                   workers=_workers(args))
     _announce_problems(sweeps[0] / "report")
     print(f"experiment folder: {dest}")
     return 0

@@ -23,6 +23,7 @@ from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from paxos_exp.analysis import aggregate
 from paxos_exp.analysis.discover import ReportError, Sweep
+from paxos_exp.analysis.draw import draw_figures
 from paxos_exp.analysis.files import save_figure_atomic, write_text_atomic
 from paxos_exp.analysis.style import CONTEXTS, FigureStyle, as_style
 from paxos_exp.analysis.load import Results, load
@@ -242,13 +243,16 @@ def build_report(
     style: FigureStyle | str | None = None,
     dpi: float | None = None,
     trials_table: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Read ``paths`` (sweep directories, job directories, globs) and write the report.
 
     ``formats`` are the figure formats (default PNG and SVG), ``style`` the figure style or
     context (default paper: LaTeX column and text widths, 8 pt text, no titles), ``dpi`` the PNG
     resolution (default the context's), ``trials_table`` also writes trials.csv (one row per
-    trial of every job: big, and every job directory has its own table already).
+    trial of every job: big, and every job directory has its own table already), ``workers``
+    draws that many figures at a time in forked processes (Linux; ``paxos-report`` uses the
+    CPUs it may run on).
 
     Returns the report directory (it holds report.md). Raises ReportError on bad input (a
     path that does not exist or holds no results, an unknown key, a bad query or format); a
@@ -277,26 +281,23 @@ def build_report(
         tables.append(("trials.csv", trials))
     for name, table in tables:
         write_table(directory / name, table)
+    table = summary_markdown(summary, keys) if not summary.empty else None
     write_text_atomic(
         directory / "summary.md",
         "# Summary: one row per configuration\n\n" + summary_note(keys) + "\n\n"
-        + (summary_markdown(summary, keys) if not summary.empty else "No completed job.\n"),
+        + (table or "No completed job.\n"),
     )
     figures: list[str] = []
     skipped: dict[str, str] = {}
     if not summary.empty:
-        for name, build in make_figures(summary, distribution, hue, col, row, style).items():
-            if name == "first_decision_round" and distribution.empty:
-                skipped[name] = "no readable trials table among the completed jobs"
-                continue
-            try:
-                with style.applied():
-                    figure = build()
-            except Exception as error:  # noqa: BLE001 - one bad figure must not stop the report
-                skipped[name] = f"{type(error).__name__}: {error}"
-                continue
-            save_figure(figure, directory, name, formats, style, dpi)
-            figures.append(name)
+        builders = make_figures(summary, distribution, hue, col, row, style)
+        if distribution.empty:
+            del builders["first_decision_round"]
+            skipped["first_decision_round"] = "no readable trials table among the completed jobs"
+        outcome = draw_figures(builders, directory, formats, style, dpi, save_figure,
+                               workers=workers)
+        figures = [name for name, why in outcome.items() if why is None]
+        skipped |= {name: why for name, why in outcome.items() if why is not None}
     for name, why in skipped.items():
         print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
     for note in results.notes:
@@ -304,7 +305,8 @@ def build_report(
     options = ReportOptions(hue=hue, col=col, row=row, query=query, formats=formats,
                             context=style.context, title=style.title, dpi=dpi,
                             trials_table=trials_table)
-    text = report_markdown(results, jobs, summary, keys, figures, directory, paths, options)
+    text = report_markdown(results, jobs, summary, keys, figures, directory, paths, options,
+                           summary_table=table)
     if skipped:
         text += "\n## Figures not drawn\n\n" + "".join(
             f"- `{name}`: {why}\n" for name, why in skipped.items())

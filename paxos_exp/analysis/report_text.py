@@ -179,7 +179,9 @@ def report_markdown(
     directory: Path,
     paths: Sequence[Path | str],
     options: ReportOptions | tuple[str | None, str | None, str | None, str | None],
+    summary_table: str | None = None,
 ) -> str:
+    """report.md; ``summary_table`` is summary.md's table when the caller has it already."""
     if not isinstance(options, ReportOptions):  # (hue, col, row, query), as before
         options = ReportOptions(*options)
     hue, col, row, query = options.hue, options.col, options.row, options.query
@@ -283,7 +285,7 @@ def report_markdown(
     if summary.empty:
         out += ["No completed job.", ""]
     else:
-        out += [summary_note(keys), "", summary_markdown(summary, keys)]
+        out += [summary_note(keys), "", summary_table or summary_markdown(summary, keys)]
 
     out += ["## Measurements outside the 99% interval around theory", ""]
     if not summary.empty:
