@@ -4,8 +4,9 @@ processes (figures are most of a report's time, and each is independent of the o
 Workers are forked (Linux), so they start at once with the frames and the figure builders in
 memory; nothing is pickled but figure names and outcomes. They ignore Ctrl-C (the parent stops
 them), and the parent waits for all of them with a deadline: a figure not drawn by then is
-reported as not drawn, and the workers are terminated. A figure that fails is reported, never
-fatal, whichever way it is drawn.
+reported as not drawn, and the workers are terminated. A figure that cannot be built is
+reported, never fatal; one that cannot be written (a full disk) stops the report, whichever
+way it is drawn.
 """
 
 from __future__ import annotations
@@ -44,13 +45,14 @@ def can_fork() -> bool:
 
 def _draw_one(name: str, build: Callable[[], Any], directory: Path, formats: Sequence[str],
               style: FigureStyle, dpi: float | None, save: Saver) -> str | None:
-    """Build and save one figure; the reason it was not drawn, or None."""
+    """Build and save one figure; the reason it was not drawn, or None. A figure that cannot
+    be built is reported; one that cannot be written (a full disk) stops the report."""
     try:
         with style.applied():
             figure = build()
-        save(figure, directory, name, formats, style, dpi)
     except Exception as error:  # noqa: BLE001 - one bad figure must not stop the report
         return f"{type(error).__name__}: {error}"
+    save(figure, directory, name, formats, style, dpi)
     return None
 
 

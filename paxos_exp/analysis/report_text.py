@@ -326,7 +326,8 @@ def report_markdown(
         grouped = problems.sort_values("kind", key=lambda kinds: kinds.map(rank),
                                        kind="stable")
         out += ["", markdown_table(grouped[["kind", "path", "job_key", "detail"]])]
-    formats = ", ".join(fmt.upper() for fmt in options.formats)
+    names = [fmt.upper() for fmt in options.formats]
+    formats = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     trials = ("`trials.csv` (one row per trial), " if options.trials_table else "")
     out += ["## Files", "",
             (f"`jobs.csv` (one row per job), {trials}`summary.csv` (one row per configuration, "

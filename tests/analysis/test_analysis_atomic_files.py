@@ -47,7 +47,7 @@ def umask_022() -> Iterator[None]:
 def test_report_files_are_complete_and_no_temporary_file_is_left(
     tiny_sweep: Path, tmp_path: Path
 ) -> None:
-    out = build_report([tiny_sweep], out=tmp_path / "r")
+    out = build_report([tiny_sweep], out=tmp_path / "r", trials_table=True)
     assert _leftovers(out) == []
     names = {path.name for path in out.iterdir()}
     expected = {*TABLES, "summary.md", "report.md",

@@ -85,3 +85,18 @@ def test_one_at_a_time_needs_no_worker(tmp_path: Path) -> None:
 def test_jobs_must_be_positive(tiny_sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tiny_sweep), "--jobs", "0"]) == 2
     assert "--jobs 0: give 1 or more" in capsys.readouterr().err
+
+
+@needs_fork
+def test_a_full_disk_in_a_worker_stops_the_report(tiny_sweep: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(self: Figure, target: object, *args: object, **kwargs: object) -> None:
+        target.write(b"\x89PNG half")  # type: ignore[attr-defined]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    out = tmp_path / "r"
+    with pytest.raises(OSError, match="No space left"):
+        build_report([tiny_sweep], out=out, workers=2)
+    assert not multiprocessing.active_children()
+    assert not list(out.glob(".*.tmp*")) and not list(out.glob("*.png"))

@@ -124,3 +124,15 @@ def test_bad_formats_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pgf_with_latex(tiny_sweep: Path, tmp_path: Path) -> None:
     out = build_report([tiny_sweep], out=tmp_path / "pgf", formats="pgf")
     assert AXIS_LABEL in (out / "decision_rate.pgf").read_text(encoding="utf-8")
+
+
+def test_diagram_formats_keep_text(traced_job: Path, tmp_path: Path) -> None:
+    job = tmp_path / traced_job.name
+    shutil.copytree(traced_job, job)
+    assert main(["diagram", str(job), "--trial", "0", "--rounds", "0:2", "--format",
+                 "pdf,svg"]) == 0
+    text, fonts, _ = pdf_text_and_fonts(job / "diagram_trial0_rounds0-2.pdf")
+    assert "START" in text and "/Type3" not in fonts
+    assert "START</text>" in (job / "diagram_trial0_rounds0-2.svg").read_text(encoding="utf-8")
+    assert not (job / "diagram_trial0_rounds0-2.png").exists()
+
