@@ -157,25 +157,50 @@ def wrap_title(title: str, width_inches: float, font: float) -> str:
     return "\n".join(lines)
 
 
+CHARACTER = 0.55  # the width of a character, in multiples of the font size
+HANDLE = 3.2  # legend handle length, in multiples of the font size
+
+
+def legend_shape(labels: list[str], width: float, style: FigureStyle,
+                 title: str | None = None) -> tuple[int, int, str | None]:
+    """Columns and rows of a legend of ``labels`` that fits ``width`` inches (columns filled
+    top to bottom, each as wide as its widest label), and its title wrapped to fit."""
+    font = style.font / 72  # inches
+    sizes = [(len(label) * CHARACTER + HANDLE + 1.4) * font for label in labels]
+    columns = 1
+    for candidate in range(len(labels), 0, -1):
+        rows = math.ceil(len(labels) / candidate)
+        widths = [max(sizes[start:start + rows]) for start in range(0, len(labels), rows)]
+        if sum(widths) <= 0.95 * width:
+            columns = candidate
+            break
+    if title is not None:
+        title = "\n".join(textwrap.wrap(title, max(20, int(0.95 * width / (CHARACTER * font)))))
+    return columns, math.ceil(len(labels) / columns), title
+
+
+def legend_height(labels: list[str], width: float, style: FigureStyle,
+                  title: str | None = None) -> float:
+    """The height of that legend, in multiples of the font size."""
+    if not labels:
+        return 0.0
+    _, rows, title = legend_shape(labels, width, style, title)
+    return 1.45 * rows + (1.3 * (title.count("\n") + 1) if title else 0.0) + 0.8
+
+
 def add_legend(
     figure: Figure,
     entries: dict[str, Any],
     style: FigureStyle,
     title: str | None = None,
 ) -> Any:
-    """One legend below the panels, as many entries in a row as the width holds."""
+    """One legend below the panels, as many columns as the width holds."""
     if not entries:
         return None
-    font = style.font / 72  # inches
-    handle = 3.2 * font * 0.6 + 1.2 * font  # handle length and padding
-    widest = max(len(label) for label in entries) * 0.55 * font + handle
-    columns = max(1, min(len(entries), int(figure.get_figwidth() * 0.95 // widest)))
-    if title is not None:
-        title = "\n".join(textwrap.wrap(title, max(20, int(figure.get_figwidth() * 0.95
-                                                          / (0.55 * font)))))
+    columns, _, title = legend_shape(list(entries), figure.get_figwidth(), style, title)
     return figure.legend(
         list(entries.values()), list(entries), loc="outside lower center", ncols=columns,
-        title=title, frameon=False, handlelength=3.2, columnspacing=1.2, borderaxespad=0.2,
+        title=title, frameon=False, handlelength=HANDLE, columnspacing=1.2, borderaxespad=0.2,
         fontsize=style.font, title_fontsize=style.font,
     )
 

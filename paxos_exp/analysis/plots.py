@@ -15,7 +15,6 @@ text and carry no title (the caption says what the figure shows).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +33,13 @@ from paxos_exp.analysis.layout import (
     key_label,
     layout_for,
 )
-from paxos_exp.analysis.panels import add_legend, finish, hue_entries, panel_figure
+from paxos_exp.analysis.panels import (
+    add_legend,
+    finish,
+    hue_entries,
+    legend_height,
+    panel_figure,
+)
 from paxos_exp.analysis.style import FigureStyle, as_style
 
 Style = FigureStyle | str | None
@@ -118,9 +123,19 @@ def _line_figure(
     xs = floats(summary, x) if len(summary) else np.array([0.0, 1.0])
     grid_values = np.union1d(np.linspace(np.nanmin(xs), np.nanmax(xs), 101), xs)
     exact = theory_function is not None or theory_column is not None
+    entries = hue_entries(layout, hue, style, lines=True)
+    what = f"{measured_label}; {EXACT_LABEL}" if exact else measured_label
+    legend_title: str | None = f"{key_label(hue)} ({what})" if hue is not None else what
+    if not entries:  # one colour, no series: a legend that only explains the marks
+        entries = {"measured": Line2D([], [], color="0.2", marker="o", linestyle="none")}
+        if exact:
+            entries["exact"] = Line2D([], [], color="0.2", linestyle="-")
+        legend_title = None
+    # Room below the panels: tick labels, the x label, and the legend with its title.
+    width = style.width(len(layout.cols))
+    below = 4.5 + legend_height(list(entries), width, style, legend_title)
     with style.applied():
-        panels = panel_figure(layout, style, aspect=1.25, extra_height=_legend_height(
-            layout, hue, style))
+        panels = panel_figure(layout, style, aspect=1.25, extra_height=below)
         for panel in panels:
             if log:
                 panel.axes.set_yscale("log")
@@ -129,22 +144,8 @@ def _line_figure(
                          grid_values=grid_values, log=log)
         if unit_interval:
             panels.grid[0, 0].set_ylim(-0.03, 1.03)
-        entries = hue_entries(layout, hue, style, lines=True)
-        what = f"{measured_label}; {EXACT_LABEL}" if exact else measured_label
-        legend_title = f"{key_label(hue)} ({what})" if hue is not None else what
-        if not entries:  # one colour, no series: a legend that only explains the marks
-            entries = {"measured": Line2D([], [], color="0.2", marker="o", linestyle="none")}
-            if exact:
-                entries["exact"] = Line2D([], [], color="0.2", linestyle="-")
-            legend_title = None
         add_legend(panels.figure, entries, style, title=legend_title)
         return finish(panels, style, title, key_label(x), ylabel)
-
-
-def _legend_height(layout: Layout, hue: str | None, style: FigureStyle) -> float:
-    """Room below the panels for the x label and the legend, in multiples of the font."""
-    entries = len(layout.hue_order) + sum(1 for label in layout.series_order if label)
-    return 7.0 + 1.6 * max(0, math.ceil(entries / 6) - 1)
 
 
 def decision_rate_figure(
