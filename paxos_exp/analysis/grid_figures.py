@@ -168,10 +168,11 @@ def _draw_bands(
     buckets: list[str],
     colours: dict[str, Any],
     style: FigureStyle,
-    grid_values: np.ndarray,
 ) -> None:
     """Measured fractions stacked bottom up (``DataFrame.plot.area``); the exact probability
-    of a first decision within each band's last round as a black line over them."""
+    of a first decision within each band's last round as a black line over them. Both join
+    the same crash probabilities with straight lines, so where a band's edge leaves its line
+    the measurement leaves the law (not the interpolation)."""
     frame = pd.DataFrame({
         "x": floats(data, x),
         "bucket": [_bucket(int(k)) for k in data["first_round"].astype(int)],
@@ -180,12 +181,13 @@ def _draw_bands(
     fractions = (frame.groupby(["x", "bucket"])["fraction"].sum().unstack()
                  .reindex(columns=[*buckets, NO_DECISION_LABEL]).sort_index())
     fractions = fractions.dropna(how="all").fillna(0.0)
-    exact_at = grid_values
-    if len(fractions) == 1:  # one crash probability: a band of width 2 SINGLE_WIDTH around it
-        only = float(fractions.index[0])
+    measured_at = fractions.index.to_numpy(dtype=float)
+    drawn_at = measured_at
+    if len(fractions) == 1:  # one crash probability: a block of width 2 SINGLE_WIDTH
+        only = float(measured_at[0])
         fractions = pd.concat([fractions, fractions])
         fractions.index = [only - SINGLE_WIDTH, only + SINGLE_WIDTH]
-        grid_values, exact_at = fractions.index.to_numpy(dtype=float), np.array([only, only])
+        drawn_at, measured_at = fractions.index.to_numpy(dtype=float), np.array([only, only])
     fractions.plot.area(stacked=True, ax=axes, color=[colours[b] for b in fractions.columns],
                         legend=False, linewidth=0, zorder=2)
     rounds = int(floats(data, "rounds")[0]) if "rounds" in data.columns and len(data) else 0
@@ -194,8 +196,9 @@ def _draw_bands(
         last = _last_round(bucket, rounds)
         if law is None or last >= rounds:  # a band this round limit does not have
             continue
-        exact = law_curve(law, exact_at, lambda law: 1.0 - (1.0 - law.decides) ** (last + 1))
-        axes.plot(grid_values, exact, color="black", linewidth=0.6 * style.sizes.line_width,
+        exact = law_curve(law, measured_at,
+                          lambda law: 1.0 - (1.0 - law.decides) ** (last + 1))
+        axes.plot(drawn_at, exact, color="black", linewidth=0.6 * style.sizes.line_width,
                   zorder=3)
     axes.set_xlabel("")
 
@@ -209,9 +212,9 @@ def first_decision_round_figure(
 ) -> Figure:
     """How trials split by their first deciding round, against crash probability: measured
     fractions stacked bottom up (round 0, 1, 2, "round 3 or later", no decision on top), and the
-    exact probability of a first decision by the end of each band as a black curve (the
-    cumulative law), one panel per ``row`` x ``col``. The bands stay few whatever the round
-    limit.
+    exact probability of a first decision by the end of each band as a black line (the
+    cumulative law at the same crash probabilities), one panel per ``row`` x ``col``. The bands
+    stay few whatever the round limit.
 
     ``distribution`` is :func:`paxos_exp.analysis.aggregate.first_round_distribution`.
     """
@@ -225,7 +228,6 @@ def first_decision_round_figure(
     colours: dict[str, Any] = dict(zip(buckets, shades))
     colours[NO_DECISION_LABEL] = "0.88"
     xs = floats(distribution, x) if len(distribution) else np.array([0.0, 1.0])
-    grid_values = np.union1d(np.linspace(np.nanmin(xs), np.nanmax(xs), 101), xs)
     with style.applied():
         # Axes are not shared (pandas' plot would relabel every shared panel at each call);
         # every panel gets the same limits, and only the outer ones their tick labels.
@@ -235,8 +237,7 @@ def first_decision_round_figure(
         for panel in panels:
             axes = panel.axes
             axes.grid(False)
-            _draw_bands(axes, panel.data, x=x, buckets=buckets, colours=colours, style=style,
-                        grid_values=grid_values)
+            _draw_bands(axes, panel.data, x=x, buckets=buckets, colours=colours, style=style)
             axes.set_ylim(0, 1.0)
             low, high = float(np.nanmin(xs)), float(np.nanmax(xs))
             if low == high:

@@ -123,7 +123,7 @@ def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: 
         figure.supylabel(ylabel, fontsize=style.font)
     else:
         grid[0, 0].set_ylabel(ylabel)
-    width = figure.get_figwidth() / grid.shape[1]
+    width = 0.8 * figure.get_figwidth() / grid.shape[1]  # a panel, less margins and labels
     for panel in panels:
         i, j = panel.position
         if panels.margin_titles:

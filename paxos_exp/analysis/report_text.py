@@ -50,7 +50,8 @@ FIGURE_CAPTIONS = {
     "first_decision_round": "The first deciding round against crash probability: measured "
     "fractions of trials stacked bottom up (round 0, 1, 2, round 3 or later, no decision on "
     "top, so any round limit reads alike); black lines: the exact probability of a first "
-    "decision by the end of each band (1 - (1 - f\u00b2)^(k+1)).",
+    "decision by the end of each band, 1 - (1 - f\u00b2)^(k+1), at the same crash "
+    "probabilities (both joined by straight lines).",
     "decision_heatmap": "Measured decision rate by node count and crash probability, one panel "
     "per round limit; * marks a cell outside the 99% interval around the exact value.",
     "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "
