@@ -116,7 +116,11 @@ def test_a_directory_holding_two_grids_is_not_counted_against_the_latest(
     assert "of 2 in the sweep" not in line, line
     assert line.endswith("3 job directories, written by 2 different sweep commands asking "
                          "for 2 + 2 jobs (the latest last; they may share jobs)"), line
-    # a resumed command is one grid: the same command again adds nothing
-    run_sweep(tmp_path, "two", *second)
+    # a resumed command is one grid: the same command again (as sweep.json records a rerun)
+    # adds nothing
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    manifest["history"].append({key: manifest[key] for key in ("command", "overrides",
+                                                                 "total_jobs")})
+    (sweep / "sweep.json").write_text(json.dumps(manifest))
     report = (build_report([sweep], out=tmp_path / "r") / "report.md").read_text()
     assert "2 different sweep commands asking for 2 + 2 jobs" in report
