@@ -190,8 +190,8 @@ if RayLauncher is not None:
                 remotes.append(remote)
             largest = max(zip(sizes, remotes), key=lambda pair: pair[1]["memory"])
             cpus = max(remote["num_cpus"] for remote in remotes)
-            check_fits(machine, cpus, largest[1]["memory"], "num_cpus" in base,
-                       "memory" in base, largest[0], "hydra.launcher.ray.remote.num_cpus",
+            check_fits(machine, cpus, largest[1]["memory"], base.get("num_cpus") is not None,
+                       base.get("memory") is not None, largest[0], "hydra.launcher.ray.remote.num_cpus",
                        "hydra.launcher.ray.remote.memory",
                        f"{largest[1]['memory'] / 2**30:.1f} GiB")
             return remotes

@@ -104,8 +104,10 @@ def draw_figures(
                 pool.join()
     finally:
         _JOB.clear()
-    for name in set(names) - set(outcome):  # a worker stopped while saving leaves its temporary
-        for temporary in directory.glob(f".{name}.*.tmp.*"):
-            temporary.unlink(missing_ok=True)
+        # A worker stopped while saving (the deadline, another worker's error, Ctrl-C) leaves
+        # its temporary: remove those of every figure not drawn, on every way out.
+        for name in set(names) - set(outcome):
+            for temporary in directory.glob(f".{name}.*.tmp.*"):
+                temporary.unlink(missing_ok=True)
     return {name: outcome[name] if name in outcome else
             f"not drawn within {deadline:g} s (the workers were stopped)" for name in names}

@@ -37,7 +37,7 @@ def _lingering(original, linger_nodes):
 def test_a_node_slow_to_exit_after_the_last_trial_is_a_warning_not_a_failure(monkeypatch, caplog):
     # Forked nodes run the patched module, so node 1 lingers after its last trial.
     monkeypatch.setattr(node_process, "_run_node", _lingering(node_process._run_node, {1}))
-    monkeypatch.setattr(processes, "teardown_grace", lambda nodes, method: 0.3)
+    monkeypatch.setattr(processes, "teardown_grace", lambda nodes, method: 3.0)  # node 1 lingers 60 s; the others need far less
     kwargs = {"nodes": 3, "fail_prob": 0.3, "rounds": 3, "trials": 8, "seed": 11}
     with caplog.at_level(logging.WARNING, logger="paxos_exp"):
         real = paxos_exp.run(**kwargs, start_method="fork")
