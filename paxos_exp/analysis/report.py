@@ -298,6 +298,11 @@ def build_report(
                                workers=workers)
         figures = [name for name, why in outcome.items() if why is None]
         skipped |= {name: why for name, why in outcome.items() if why is not None}
+    # A figure not drawn this time must not keep an earlier build's file beside the new ones
+    # (export would copy it, and report.md would not explain it).
+    for name in {*FIGURES, "violation_rate"} - set(figures):
+        for fmt in formats:
+            (directory / f"{name}.{fmt}").unlink(missing_ok=True)
     for name, why in skipped.items():
         print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
     for note in results.notes:

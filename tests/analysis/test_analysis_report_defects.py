@@ -124,3 +124,16 @@ def test_a_directory_holding_two_grids_is_not_counted_against_the_latest(
     (sweep / "sweep.json").write_text(json.dumps(manifest))
     report = (build_report([sweep], out=tmp_path / "r") / "report.md").read_text()
     assert "2 different sweep commands asking for 2 + 2 jobs" in report
+
+
+def test_a_figure_not_drawn_this_time_leaves_no_file_of_an_earlier_build(tmp_path):
+    """A stale figure beside the new ones would be copied by export as if it were current."""
+    # own_value at N=3, p=0.3 breaks agreement in most of 40 trials (seeded: always the same).
+    sweep = run_sweep(tmp_path, "stale", "protocol=classic,own_value", "nodes=3",
+                      "fail_prob=0.3", "rounds=10", "trials=40", "engine=inprocess",
+                      "report=false")
+    out = build_report([sweep], out=tmp_path / "report", formats="png")
+    assert (out / "violation_rate.png").is_file()
+    # The same sweep filtered to the safe protocol: no violations, so no violation figure.
+    build_report([sweep], out=out, query="protocol == 'classic'", formats="png")
+    assert not list(out.glob("violation_rate.*"))
