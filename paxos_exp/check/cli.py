@@ -80,9 +80,10 @@ def _check_transcripts(args: argparse.Namespace) -> int:
                 result = check_lines(_stdin(), "<stdin>", options)
             else:
                 result = check_file(name, options)
-        except UsageError as error:
+        except UsageError as error:  # an option that does not fit this file: the others go on
+            errors.append((name, str(error)))
             print(f"paxos-check: error: {name}: {error}", file=sys.stderr)
-            return EXIT_USAGE
+            continue
         except OSError as error:
             reason = error.strerror or str(error)
             errors.append((name, reason))
