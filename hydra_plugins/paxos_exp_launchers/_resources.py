@@ -34,6 +34,10 @@ class ClusterCannotRun(StopSweep):
     """The cluster cannot give a job what it asks for: nothing was submitted."""
 
 
+class JobFailed(Exception):
+    """A job of the sweep failed on the cluster; the message is its one-line reason."""
+
+
 @dataclass(frozen=True)
 class JobSize:
     """What one job of a sweep runs: its node count, rounds and engine."""

@@ -27,10 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    setup_globals,
+)
 from omegaconf import OmegaConf, open_dict
 
 from hydra_plugins.paxos_exp_launchers._resources import (
+    JobFailed,
     Machine,
     check_fits,
     job_sizes,
@@ -107,17 +114,31 @@ def run_job_keeping_lines(hydra_context: Any, sweep_config: Any, task_function: 
         logger.removeHandler(keeper)
 
 
-def _gather(ray: Any, runs: list[Any]) -> list[JobReturn]:
-    """Every job's JobReturn in order, printing each job's lines as it ends; Ctrl-C or
-    SIGTERM cancels the jobs not finished (each records that it was interrupted)."""
+def _gather(ray: Any, runs: list[Any], names: Sequence[tuple[Sequence[str], str]] = ()
+            ) -> list[JobReturn]:
+    """Every job's JobReturn in order, printing each job's lines as it ends; a job whose
+    worker died (killed, out of memory, a lost node) is a failed job naming it, and the others
+    go on. Ctrl-C or SIGTERM cancels the jobs not finished (each records that it was
+    interrupted). ``names``: each run's overrides and a name for messages."""
     results: dict[Any, JobReturn] = {}
     pending = list(runs)
+    named = dict(zip(runs, names))
     restore = sigterm_raises()
     try:
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            # A bounded wait, so a SIGTERM or Ctrl-C is acted on within a second.
+            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
             for run in done:
-                result, lines = ray.get(run)
+                try:
+                    result, lines = ray.get(run)
+                except ray.exceptions.RayError as error:
+                    overrides, name = named.get(run, ((), "a Ray job"))
+                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    failure = JobFailed(f"{name} ended without a result ({type(error).__name__}"
+                                        f": {reason}); rerun the same command to redo it")
+                    results[run] = JobReturn(overrides=list(overrides),
+                                             status=JobStatus.FAILED, _return_value=failure)
+                    continue
                 results[run] = result
                 for line in lines:
                     sys.stdout.write(line + "\n")
@@ -158,10 +179,12 @@ if RayLauncher is not None:
                 log.info("starting %d jobs on %s", len(job_overrides), where)
                 ray.init(**options)
             remotes = self._remote_options(job_overrides, largest_node(ray.nodes()))
-            runs = []
+            runs, names = [], []
             for number, (overrides, remote) in enumerate(zip(job_overrides, remotes),
                                                          start=initial_job_idx):
                 log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+                names.append((overrides, f"job {number + 1} "
+                                         f"({' '.join(filter_overrides(overrides))})"))
                 sweep_config = self.hydra_context.config_loader.load_sweep_config(
                     self.config, list(overrides))
                 with open_dict(sweep_config):
@@ -173,7 +196,7 @@ if RayLauncher is not None:
                     sweep_config.hydra.sweep.dir = str(sweep_dir.resolve())
                 runs.append(ray.remote(**remote)(run_job_keeping_lines).remote(
                     self.hydra_context, sweep_config, self.task_function, Singleton.get_state()))
-            return _gather(ray, runs)
+            return _gather(ray, runs, names)
 
         def _remote_options(self, job_overrides: Sequence[Sequence[str]],
                             machine: Machine | None) -> list[dict[str, Any]]:

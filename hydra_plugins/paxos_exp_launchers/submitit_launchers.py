@@ -32,6 +32,7 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.paxos_exp_launchers._resources import (
     ClusterCannotRun,
+    JobFailed,
     check_fits,
     gigabytes,
     job_sizes,
@@ -42,13 +43,9 @@ from hydra_plugins.paxos_exp_launchers._resources import (
 
 log = logging.getLogger("paxos_exp")
 
-_POLL_SECONDS = 1.0
+_POLL_SECONDS = 1.0  # how often the jobs' state and logs are looked at while waiting
 # submitit's own log lines in a job's log (its handler's, and through Hydra's): not copied
-_SUBMITIT_CHATTER = "][submitit]["  # how often the jobs' state and logs are looked at while waiting
-
-
-class JobFailed(Exception):
-    """A job of the sweep failed on the cluster; the message is its one-line reason."""
+_SUBMITIT_CHATTER = "][submitit]["
 
 
 def _reason(error: BaseException) -> str:

@@ -87,3 +87,36 @@ def test_the_largest_ray_node_counts_alive_nodes_only():
              {"Alive": True, "Resources": {"CPU": 8.0, "memory": 2e9}}]
     machine = ray_launcher.largest_node(nodes)
     assert (machine.cpus, machine.memory) == (8, 4_000_000_000)
+
+
+def test_a_ray_job_whose_worker_died_is_one_failed_job_and_the_others_go_on():
+    """Ray raises out of ray.get when a worker dies; the sweep gets a failed job naming it
+    (as under SLURM), the finished jobs' results, and nothing cancelled."""
+    from types import SimpleNamespace
+
+    ray_exceptions = pytest.importorskip("ray.exceptions")
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.paxos_exp_launchers.ray_launcher import _gather
+
+    finished = JobReturn(overrides=["nodes=3"], status=JobStatus.COMPLETED, _return_value=0.5)
+    outcomes = {"a": (finished, ["[1/2] nodes=3: done"]),
+                "b": ray_exceptions.WorkerCrashedError()}
+    cancelled = []
+
+    def get(run):
+        outcome = outcomes[run]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    fake_ray = SimpleNamespace(
+        wait=lambda pending, num_returns, timeout: (pending[:1], pending[1:]),
+        get=get, cancel=cancelled.append, exceptions=ray_exceptions)
+    results = _gather(fake_ray, ["a", "b"], [(["nodes=3"], "job 1 (nodes=3)"),
+                                             (["nodes=5"], "job 2 (nodes=5)")])
+    assert results[0] is finished and not cancelled
+    assert results[1].status is JobStatus.FAILED and results[1].overrides == ["nodes=5"]
+    with pytest.raises(Exception, match=r"job 2 \(nodes=5\) ended without a result "
+                                        r"\(WorkerCrashedError"):
+        _ = results[1].return_value
