@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
-from paxos_exp.core.draws import MAX_SEED, initial_value
+from paxos_exp.core.draws import MAX_SEED, Draws, SeededDraws, initial_value
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS, FaultModel, Faults
 from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS, Protocol
@@ -157,9 +157,9 @@ class RunConfig:
         """Whether the protocol, with these settings, promises agreement and validity."""
         return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params)  # type: ignore[union-attr]
 
-    def build_faults(self) -> Faults:
-        """The fault model bound to this run."""
-        return self.fault_plugin.build(self)
+    def build_faults(self, draws: Draws | None = None) -> Faults:
+        """The fault model bound to this run, drawing from ``draws`` (the seed's by default)."""
+        return self.fault_plugin.build(self, SeededDraws(self.seed) if draws is None else draws)
 
     @property
     def law(self) -> RoundLaw | None:

@@ -117,6 +117,18 @@ class RoundDriver:
         leads = self._hosts[leader]
         acceptors = self._acceptors[leader]
         contexts = [RoundContext(run.trial, rnd, leader, nodes, self.quorums) for run in runs]
+        faults = self.faults
+        if faults.stateful:
+            for run in runs:
+                faults.begin_round(run.trial, rnd)
+        if faults.stops:
+            # Nodes back with their state wiped start afresh; a leader that is down leads no
+            # round: it takes no step and writes no line (its acceptors hear nothing).
+            for run in runs:
+                self._wipe(run, rnd)
+            if leads and any(faults.down(run.trial, rnd, leader) for run in runs):
+                self._play_down_leader(rnd, runs, contexts)
+                return
         # Phase 1: the leader's START (failure-prone, to every node, itself included).
         if leads:
             for run, ctx in zip(runs, contexts):
@@ -168,6 +180,39 @@ class RoundDriver:
         for node in acceptors:
             for run in runs:
                 run.reports[node].append(run.outboxes[node].report(rnd, None))  # type: ignore[union-attr]
+
+    def _wipe(self, run: TrialRun, rnd: int) -> None:
+        """Reset ``maxVoted*`` (and every other memory but the initial value) of each hosted
+        node the fault model brings back with its state wiped this round."""
+        for node in self.hosted:
+            if self.faults.wiped(run.trial, rnd, node):
+                state = run.states[node]
+                run.states[node] = NodeState(node, state.val)  # type: ignore[union-attr]
+
+    def _play_down_leader(self, rnd: int, runs: Sequence[TrialRun],
+                          contexts: Sequence[RoundContext]) -> None:
+        """One round of trials some of whose leader is down: those trials' nodes all sit it
+        out (an acceptor hears nothing from a down leader), the others play it one at a
+        time (the driver plays trials in lockstep only when they take the same steps)."""
+        leader = rnd % self.nodes
+        for run, ctx in zip(runs, contexts):
+            if not self.faults.down(run.trial, rnd, leader):
+                self._play_one(rnd, run)
+                continue
+            for node in self._acceptors[leader]:
+                self._accept(run, ctx, node, Phase.JOIN)  # nothing arrives: no step
+                self._accept(run, ctx, node, Phase.VOTE)
+            for node in self.hosted:
+                row: LeaderRow | None = (0, None, 0, None) if node == leader else None
+                run.reports[node].append(run.outboxes[node].report(rnd, row))  # type: ignore[union-attr]
+
+    def _play_one(self, rnd: int, run: TrialRun) -> None:
+        """Round ``rnd`` of one trial whose leader is up (state changes already made)."""
+        faults, self.faults = self.faults, _Started(self.faults)
+        try:
+            self.play(rnd, [run])
+        finally:
+            self.faults = faults
 
     def _accept(self, run: TrialRun, ctx: RoundContext, node: int, phase: Phase) -> None:
         """An acceptor's step of one phase: at most one message, from the leader."""
@@ -224,3 +269,17 @@ class RoundDriver:
                 trace.append((rnd, int(phase), sender, receiver, message.kind.value,
                                      message.body, hit, False))
             deliver(trial, rnd, phase, receiver, message)
+
+
+class _Started:
+    """A fault model whose round was already begun and whose wiped nodes were already reset:
+    the same answers, without advancing or resetting again (a round is begun once)."""
+
+    __slots__ = ("_faults", "silences", "stops", "stateful")
+
+    def __init__(self, faults: Faults) -> None:
+        self._faults = faults
+        self.silences, self.stops, self.stateful = faults.silences, False, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._faults, name)

@@ -119,7 +119,7 @@ SILENCING = "silence_node_2"
 def silencing_model(monkeypatch: pytest.MonkeyPatch) -> str:
     FAULTS.names()  # the registry is filled on first use
     model = FaultModel(name=SILENCING, description="omission, and node 2 is mute",
-                       build=lambda config: _SilenceNode2(config.fail_prob, config.seed))
+                       build=lambda config, draws: _SilenceNode2(config.fail_prob, draws))
     monkeypatch.setitem(FAULTS._found, model.name, model)
     return model.name
 

@@ -15,6 +15,8 @@ from paxos_exp.core import messages as m
 from paxos_exp.core.assemble import TrialAssembler
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.driver import RoundDriver, TrialRun
+from paxos_exp.core.draws import SeededDraws
+from paxos_exp.core.faults import FaultsBase
 from paxos_exp.core.faults.omission import Omission
 from paxos_exp.core.messages import KINDS, Kind, Phase
 from paxos_exp.core.node import NodeState
@@ -43,7 +45,7 @@ class ListNetwork:
         return got
 
 
-class SilenceFrom:
+class SilenceFrom(FaultsBase):
     """A fault model that silences every message sent by one node, and crashes nothing."""
 
     silences = True
@@ -144,6 +146,70 @@ def test_a_silenced_leader_changes_round_and_every_message_of_the_round_is_silen
     assert all(run.reports[node][0][1:4] == ((0,) * len(KINDS), 0, 0) for node in (0, 1, 3, 4))
 
 
+class Down(FaultsBase):
+    """Node ``node`` is down in the rounds ``down_in`` (every message to or from it silenced)
+    and comes back wiped in the rounds ``wiped_in``; ``begin_round`` calls are noted."""
+
+    silences = stops = stateful = True
+
+    def __init__(self, node, down_in=(), wiped_in=()):
+        self.node, self.down_in, self.wiped_in = node, set(down_in), set(wiped_in)
+        self.begun = []
+
+    def begin_round(self, trial, rnd):
+        self.begun.append((trial, rnd))
+
+    def down(self, trial, rnd, node):
+        return node == self.node and rnd in self.down_in
+
+    def wiped(self, trial, rnd, node):
+        return node == self.node and rnd in self.wiped_in
+
+    def silenced(self, trial, rnd, phase, sender, receiver):
+        return self.down(trial, rnd, sender) or self.down(trial, rnd, receiver)
+
+
+class Lines:
+    def __init__(self):
+        self.lines = []
+
+    def opening(self, line):
+        self.lines.append(line)
+
+    def line(self, line):
+        self.lines.append(line)
+
+
+def test_a_down_leader_takes_no_step_writes_no_line_and_its_acceptors_hear_nothing():
+    calls, lines, network = [], Lines(), ListNetwork(5)
+    faults = Down(1, down_in={1})
+    driver = RoundDriver(_recording_classic(calls), Quorums.for_nodes(5), faults, 5, range(5),
+                         network, lines)
+    run = TrialRun(0, (0, 1, 1, 0, 1), range(5), 5, True)
+    before = list(run.states)
+    driver.play(1, [run])
+    assert faults.begun == [(0, 1)]
+    assert run.states == before and calls == [] and lines.lines == []
+    assert run.reports[1][0] == (1, (0,) * len(KINDS), 0, 0, (0, None, 0, None))
+    assert all(run.reports[node][0] == (1, (0,) * len(KINDS), 0, 0, None) for node in (0, 2, 3, 4))
+    assert not any(msgs for _, _, msgs in network.received)
+    # The next round (node 1 up, not its round to lead) is an ordinary one.
+    driver.play(2, [run])
+    assert run.reports[2][1][4][3] is not None and ("request", 1) in calls
+
+
+def test_a_down_acceptor_is_missing_from_the_quorum_and_a_wiped_node_forgets_its_vote():
+    faults = Down(4, down_in={0}, wiped_in={1})
+    run, _ = _play(faults, [0])
+    assert run.reports[0][0][4][:1] == (4,) and run.states[4] == NodeState(4, 1)
+    assert run.states[3].max_voted_round == 0  # the others voted in round 0
+    # Node 3 voted in round 0; it starts round 1 wiped (and down): only its value is left.
+    assert run.states[3] != NodeState(3, 0)
+    RoundDriver(PROTOCOLS.get("classic"), Quorums.for_nodes(5),
+                Down(3, down_in={1}, wiped_in={1}), 5, range(5), ListNetwork(5), None).play(1, [run])
+    assert run.states[3] == NodeState(3, 0)
+
+
 def test_the_records_and_the_trace_carry_the_silenced_counts():
     config = RunConfig(nodes=5, fail_prob=0.0, rounds=5, initial_values=(0, 1, 1, 0, 1), trace=True)
     run, _ = _play(SilenceFrom(2), range(5))
@@ -165,7 +231,7 @@ def test_the_records_and_the_trace_carry_the_silenced_counts():
 
 
 def test_without_silences_every_node_is_expected_and_a_round_decides():
-    run, _ = _play(Omission(0.0, 0), [0])
+    run, _ = _play(Omission(0.0, SeededDraws(0)), [0])
     assert run.reports[0][0][4] == (5, 0, 5, 0)  # node 0's value is 0, nobody voted before
     assert all(row[3] == 0 for reports in run.reports for row in reports)
 
@@ -173,7 +239,7 @@ def test_without_silences_every_node_is_expected_and_a_round_decides():
 def test_a_failure_prone_send_hit_by_the_draw_becomes_crash_naming_the_leader():
     # p=1: every START becomes CRASH 1; the acceptors relay CRASH (plain, never hit); the
     # leader has no join and sends ROUNDCHANGE (plain) to the others.
-    run, network = _play(Omission(1.0, 0), [1], nodes=3)
+    run, network = _play(Omission(1.0, SeededDraws(0)), [1], nodes=3)
     assert network.received == [
         (0, Phase.JOIN, [m.crash(1, 1)]),
         (2, Phase.JOIN, [m.crash(1, 1)]),
@@ -192,7 +258,7 @@ def test_a_failure_prone_send_hit_by_the_draw_becomes_crash_naming_the_leader():
 
 @pytest.mark.parametrize("seed", [3, 17])
 def test_the_driver_crashes_exactly_the_sends_the_fault_model_names(seed):
-    faults = Omission(0.4, seed)
+    faults = Omission(0.4, SeededDraws(seed))
     run, _ = _play(faults, range(10))
     outcomes = []
     for rows in run.traces:
@@ -207,7 +273,7 @@ def test_the_driver_crashes_exactly_the_sends_the_fault_model_names(seed):
     assert any(outcomes) and not all(outcomes)  # both kinds of outcome were checked
 
 
-class CrashAt:
+class CrashAt(FaultsBase):
     """A fault model that turns exactly the failure-prone sends at the given positions
     ``(round, phase, sender, receiver)`` into CRASH, and silences nothing."""
 

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from paxos_exp.core import messages as m
-from paxos_exp.core.draws import MAX_SEED, fails, initial_value, uniform
+from paxos_exp.core.draws import MAX_SEED, SeededDraws, fails, initial_value, uniform
 from paxos_exp.core.faults import FAULTS
 from paxos_exp.core.faults.omission import Omission
 from paxos_exp.core.node import Send
@@ -167,7 +167,7 @@ def _send(fail_prob, sends, seed=0, trial=0, rnd=4, phase=Phase.JOIN, leader=1):
 
     sender = sends[0].message.sender
     wire = _Wire()
-    driver = RoundDriver(PROTOCOLS.get("classic"), Quorums.for_nodes(5), Omission(fail_prob, seed),
+    driver = RoundDriver(PROTOCOLS.get("classic"), Quorums.for_nodes(5), Omission(fail_prob, SeededDraws(seed)),
                          5, [sender], wire, None)
     run = TrialRun(trial, [0] * 5, [sender], 5, trace=False)
     driver._send(run, rnd, leader, sender, sends, phase)
@@ -177,22 +177,23 @@ def _send(fail_prob, sends, seed=0, trial=0, rnd=4, phase=Phase.JOIN, leader=1):
 
 def test_omission_is_registered_and_keeps_the_theory():
     model = FAULTS.get("omission")
-    assert model.keeps_theory and not Omission(0.5, 1).silences
+    assert model.keeps_theory and not Omission(0.5, SeededDraws(1)).silences
 
 
 def test_omission_built_from_a_config_draws_with_its_seed_and_never_silences():
     from paxos_exp.core.config import RunConfig
 
-    bound = FAULTS.get("omission").build(RunConfig(nodes=4, fail_prob=0.5, rounds=1, seed=13))
-    assert (bound.fail_prob, bound.seed, bound.silences) == (0.5, 13, False)
+    bound = FAULTS.get("omission").build(RunConfig(nodes=4, fail_prob=0.5, rounds=1, seed=13),
+                                         SeededDraws(13))
+    assert (bound.fail_prob, bound.draws.seed, bound.silences) == (0.5, 13, False)
     positions = [(t, r, ph, s, d) for t in range(2) for r in range(10) for ph in (Phase.JOIN, Phase.VOTE)
                  for s in range(4) for d in range(4)]
     hits = [bound.crashes(*position) for position in positions]
     assert hits == [uniform(13, *position) < 0.5 for position in positions]
     assert 0 < sum(hits) < len(hits)
     assert not any(bound.silenced(*position) for position in positions)
-    assert not Omission(0.0, 13).crashes(0, 0, Phase.JOIN, 1, 0)
-    assert all(Omission(1.0, 13).crashes(*position) for position in positions[:50])
+    assert not Omission(0.0, SeededDraws(13)).crashes(0, 0, Phase.JOIN, 1, 0)
+    assert all(Omission(1.0, SeededDraws(13)).crashes(*position) for position in positions[:50])
 
 
 def test_a_plain_send_never_fails():
@@ -225,7 +226,7 @@ def test_a_send_uses_the_draw_of_its_position_strictly_below_p():
                                  phase=Phase.VOTE, leader=0)
             crashed = delivered[0][1].kind is m.Kind.CRASH
             assert crashed == (u < p), (rnd, p)  # U < p fails; U == p does not
-            assert Omission(p, 11).crashes(2, rnd, Phase.VOTE, 3, 0) == (u < p)
+            assert Omission(p, SeededDraws(11)).crashes(2, rnd, Phase.VOTE, 3, 0) == (u < p)
 
 
 @pytest.mark.parametrize("bad", [-1, MAX_SEED + 1])
