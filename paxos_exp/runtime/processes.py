@@ -320,9 +320,10 @@ class _Supervisor:
 
     # -- failure -------------------------------------------------------------------------
     def problem(self) -> bool:
-        """A node reported an error or exited before sending every trial. (One that exits
-        badly after its last trial has no effect on the records: a warning at the end.)"""
-        if self.errors:
+        """A node reported an error or exited before sending every trial. (One that fails or
+        exits badly after its last trial has no effect on the records: a warning at the end.
+        A node's pipe keeps its order, so an error read after its last trial came after it.)"""
+        if any(node not in self.finished for node in self.errors):
             return True
         return any(node not in self.finished for node in self.exited)
 
@@ -457,11 +458,17 @@ class _Supervisor:
 
 
 def _warn_unclean_exits(supervisor: _Supervisor, grace: float) -> None:
-    """Name the nodes that, after sending every trial, did not exit within ``grace`` seconds
-    (they are terminated next) or exited unsuccessfully: the run's records are complete."""
+    """Name the nodes that, after sending every trial, reported an error, did not exit within
+    ``grace`` seconds (they are terminated next) or exited unsuccessfully: the run's records
+    are complete, so none of this fails it. (The job keeps these lines in its result.json.)"""
     nodes = supervisor.config.nodes
+    for node, (_, _, category, text, _) in sorted(supervisor.errors.items())[:10]:
+        log.warning("node %d reported an error after its last trial (%s): %s; every trial was "
+                    "already recorded", node, category, text)
     late = [node for node in range(nodes) if node not in supervisor.exited]
-    unclean = {node: code for node, code in supervisor.exited.items() if code != 0}
+    # A node that reported an error exits with status 1 by design: said once, above.
+    unclean = {node: code for node, code in supervisor.exited.items()
+               if code != 0 and node not in supervisor.errors}
     if late:
         log.warning(
             "node%s %s did not exit within %.0f s of the last trial (%s start method, N=%d); "
@@ -551,15 +558,14 @@ def run_processes(
             elif now - last_change > stall_limit:
                 raise supervisor.fail(handle, f"no node made progress for {stall_limit:g} s")
         finished_at = time.perf_counter()
-        # Every node has sent its last trial, and every trial is in the sink; each node now
-        # exits on its own. A slow or unclean exit loses nothing: it is a warning, not a
-        # failure (only an error a node reports still fails the run).
+        # Every node has sent its last trial, and every trial is in the sink (safety-checked
+        # there); each node now exits on its own. Nothing that happens from here on can change
+        # a record: an error a node reports on its way out, a slow or an unclean exit, is a
+        # warning naming the node, never a failure that would throw the finished trials away.
         grace = teardown_grace(nodes, options.start_method)
         deadline = time.monotonic() + grace
         while len(supervisor.exited) < nodes and time.monotonic() < deadline:
             supervisor.pump(max(0.0, deadline - time.monotonic()), handle)
-        if supervisor.errors:
-            raise supervisor.fail(handle, "a node reported an error after the last trial")
         _warn_unclean_exits(supervisor, grace)
         aborting = False
     finally:
