@@ -11,11 +11,9 @@ import math
 import os
 import re
 import shutil
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,8 +26,10 @@ from omegaconf.errors import OmegaConfBaseException
 from omegaconf import DictConfig
 
 from paxos_exp.app_config import (
+    JobFailed,
     job_config,
     job_key,
+    job_name,
     register_configs,
     register_resolvers,
     run_spec,
@@ -38,6 +38,8 @@ from paxos_exp.app_config import (
 from paxos_exp.core.errors import ConfigError, RunError, StopSweep
 from paxos_exp.core.config import Safety
 from paxos_exp.core.records import Timings, TrialRecord
+from paxos_exp.host import SIGTERM_STATUS, Terminated, sigterm_raises
+from paxos_exp.hydra_callbacks import current_output
 from paxos_exp.results import (
     LOCK_FILE,
     RESULT_FILE,
@@ -178,8 +180,6 @@ def run_job(cfg: DictConfig, output_dir: Path | None = None) -> dict[str, Any]:
     config = job_config(cfg)
     key = job_key(config)
     position, left = _position(hydra_cfg) if hydra_cfg is not None else ("", None)
-    if hydra_cfg is not None and str(hydra_cfg.mode) == "RunMode.MULTIRUN":
-        _current_sweep[:] = [Path(hydra_cfg.sweep.dir)]
     label = _describe(config) if all(k in config for k in ("nodes", "fail_prob", "rounds")) else key
     # Every value is checked before anything is locked, written or started, and so is
     # whether this machine can give a run of this size what it needs.
@@ -268,7 +268,10 @@ def _run_and_record(
     )
     progress = None
     tables: JobTables | None = None
-    restore_sigterm = _sigterm_as_exit()
+    # SIGTERM (a launcher cancelling the job) unwinds like Ctrl-C, so the node processes and
+    # socket directory are cleaned up and result.json says what happened.
+    restore_sigterm = sigterm_raises()
+    engine_warnings = _EngineWarnings()
     record = True  # whether this run's result.json is written (not over a kept ok one)
     try:
         if options.engine == "processes" and options.start_method != "fork" and _under_joblib(hydra_cfg):
@@ -283,7 +286,8 @@ def _run_and_record(
                            formats=table_formats(cfg.get("tables")),
                            sizes=TableSizes.of(run_config))
         sink = tables if run_config.safety is Safety.record else _StopAtViolation(tables, output_dir)
-        stats = stream_config(run_config, options, sink, on_trial=progress)
+        with engine_warnings:
+            stats = stream_config(run_config, options, sink, on_trial=progress)
         document.foreign_messages = stats.foreign_messages
         if stats.foreign_messages:
             log.warning(
@@ -319,8 +323,8 @@ def _run_and_record(
                 tables.discard()
         else:
             document.status = STATUS_INTERRUPTED
-            document.error = (f"interrupted ({type(error).__name__}); rerun the same command "
-                                 "to redo it")
+            how = "SIGTERM" if isinstance(error, Terminated) else type(error).__name__
+            document.error = f"interrupted ({how}); rerun the same command to redo it"
             if tables is not None and document.tables is None:
                 # Whatever whole trials were done stay readable, marked as interrupted.
                 try:
@@ -335,12 +339,36 @@ def _run_and_record(
         if progress is not None:
             progress.close()
         if record:
+            document.warnings = list(engine_warnings.lines)
             document.finished_at = _now()
             if document.summary is not None:
                 document.summary.wall.job = time.perf_counter() - began
             document.wall_seconds = time.perf_counter() - began
             write_result(output_dir, document)
     return document
+
+
+class _EngineWarnings(logging.Handler):
+    """The warnings the engine logs while this job runs (a node that reported an error or
+    exited badly after its last trial, one slow to exit): shown like any log line, and kept
+    for result.json, where they stay with the results they did not change."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+        self.logger = logging.getLogger("paxos_exp.runtime")  # the engines' logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:  # not another job's (a launcher running threads)
+            self.lines.append(record.getMessage())
+
+    def __enter__(self) -> _EngineWarnings:
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.logger.removeHandler(self)
 
 
 class SafetyViolation(RunError):
@@ -395,19 +423,6 @@ def _remove_leftovers(directory: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _sigterm_as_exit() -> Callable[[], None]:
-    """Make SIGTERM (a launcher cancelling the job) unwind like Ctrl-C, so the node processes
-    and socket directory are cleaned up and result.json says what happened. Returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signal handlers can only be set from the main thread
-
-    def handler(_signum: int, _frame: Any) -> None:
-        raise SystemExit(143)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
-
-
 def _under_joblib(hydra_cfg: Any) -> bool:
     try:
         return "joblib" in str(hydra_cfg.launcher._target_).lower()
@@ -422,7 +437,18 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def hydra_main(cfg: DictConfig) -> float:
-    """One job; returns its ``optimized_metric`` (a float, so optimising sweepers work)."""
+    """One job; returns its ``optimized_metric`` (a float, so optimising sweepers work). A job
+    that fails raises :class:`JobFailed`, whose one line names it and where its files are."""
+    hydra_cfg = HydraConfig.get()
+    try:
+        return _job(cfg, hydra_cfg)
+    except JobFailed:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure of a job becomes its one line
+        raise _failure(hydra_cfg, error) from error
+
+
+def _job(cfg: DictConfig, hydra_cfg: Any) -> float:
     try:
         metric = metrics.check(cfg.get("optimized_metric", metrics.DEFAULT_METRIC))
         summary = run_job(cfg)
@@ -430,7 +456,6 @@ def hydra_main(cfg: DictConfig) -> float:
             return math.nan
         return metrics.value(metric, Summary.from_dict(summary), cfg)
     except ConfigError as error:
-        hydra_cfg = HydraConfig.get()
         if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
             raise  # the job fails, the sweep goes on and exits non-zero
         # A single run with a bad value: a one-line error, no traceback, exit status 2, and
@@ -439,10 +464,28 @@ def hydra_main(cfg: DictConfig) -> float:
         print(f"paxos-exp: error: {error}", file=sys.stderr)
         sys.exit(2)
     except OSError as error:
-        stop = stop_for(error, Path(HydraConfig.get().runtime.output_dir))
+        stop = stop_for(error, Path(hydra_cfg.runtime.output_dir))
         if stop is None:
             raise
         raise stop from error
+
+
+def _failure(hydra_cfg: Any, error: Exception) -> JobFailed:
+    """A failed job's line, the same under every launcher (the cluster ones name a job that
+    ended without a result the same way): which job, why, and where its files are."""
+    multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    name = job_name(int(hydra_cfg.job.num) + 1 if multirun else None,
+                    list(hydra_cfg.overrides.task))
+    directory = Path(hydra_cfg.runtime.output_dir)
+    log_file = directory / f"{hydra_cfg.job.name}.log"
+    previous, _ = _previous_result(directory)
+    if previous is None:
+        where = f"its log: {log_file}"
+    elif previous.status == STATUS_OK:  # a rerun that failed: the good result stays
+        where = f"the earlier ok result in {directory} is kept; this run's log: {log_file}"
+    else:
+        where = f"its result.json and log are in {directory}"
+    return JobFailed(f"{name} failed: {type(error).__name__}: {_one_line(error)}; {where}")
 
 
 def main() -> None:
@@ -452,8 +495,17 @@ def main() -> None:
     # Hydra prints its own multi-line report (or a traceback) of any error unless told to
     # let it through; let it through, and say it in one line here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    # SIGTERM (kill, a scheduler's time limit, a CI runner cancelling) unwinds like Ctrl-C
+    # wherever it lands: in a job, between jobs, while a launcher waits or the report is
+    # written, so no node process, socket or temporary file is left; then one line says so.
+    restore_sigterm = sigterm_raises()
     try:
         hydra_main()
+    except Terminated:
+        if full:
+            raise
+        print(f"paxos-exp: stopped by SIGTERM; {_kept()}; {_resume_hint()}", file=sys.stderr)
+        sys.exit(SIGTERM_STATUS)
     except KeyboardInterrupt:
         if full:
             raise
@@ -476,34 +528,62 @@ def main() -> None:
             raise
         print(f"paxos-exp: error: {stop if stop is not None else _one_line(error)}", file=sys.stderr)
         sys.exit(1)
-    except Exception as error:  # a job failed: Hydra re-raises the first failure at the end
+    except JobFailed as error:  # Hydra re-raises the first failed job's as the sweep ends
         if full:
             raise
         retry = _resume_hint().replace("to resume", "to retry it")
-        print(f"paxos-exp: error: a job failed ({type(error).__name__}: {_one_line(error)}); "
-              f"its result.json says why (HYDRA_FULL_ERROR=1 shows the traceback); {retry}",
-              file=sys.stderr)
+        print(f"paxos-exp: error: {error}; {retry}", file=sys.stderr)  # one line already
+        sys.exit(1)
+    except Exception as error:  # a launcher's own failure, outside any job
+        if full:
+            raise
+        retry = _resume_hint().replace("to resume", "to retry it")
+        print(f"paxos-exp: error: {type(error).__name__}: {_one_line(error)} "
+              f"(HYDRA_FULL_ERROR=1 shows the traceback); {retry}", file=sys.stderr)
         sys.exit(1)
     finally:
+        restore_sigterm()
         if not full:
             os.environ.pop("HYDRA_FULL_ERROR", None)
-
-
-_current_sweep: list[Path] = []  # the sweep directory of the job running (or last run) here
 
 
 def _resume_hint() -> str:
     """How to pick up where this command stopped: an ad-hoc sweep's directory is only reused
     when named (the sweeper writes the words into sweep.json)."""
-    if _current_sweep:
+    sweep = current_output.get("sweep")
+    if sweep is not None:
         try:
-            manifest = json.loads((_current_sweep[-1] / SWEEP_MANIFEST).read_text(encoding="utf-8"))
+            manifest = json.loads((sweep / SWEEP_MANIFEST).read_text(encoding="utf-8"))
             hint = manifest.get("resume")
             if isinstance(hint, str) and hint:
                 return hint
         except (OSError, ValueError, AttributeError):
             pass  # no readable manifest: the plain advice holds
     return "rerun the same command to resume"
+
+
+def _status(directory: Path) -> str | None:
+    """A job directory's result.json status, or None (none, or not readable)."""
+    try:
+        status = json.loads((directory / RESULT_FILE).read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
+
+
+def _kept() -> str:
+    """What a command stopped by a signal leaves for the next one, in words."""
+    sweep, run = current_output.get("sweep"), current_output.get("run")
+    if sweep is not None:
+        done = sum(_status(path.parent) == STATUS_OK for path in sweep.glob(f"*/{RESULT_FILE}"))
+        jobs = "1 finished job is" if done == 1 else f"{done} finished jobs are"
+        return f"{jobs} kept in {sweep}"
+    status = _status(run) if run is not None else None
+    if status == STATUS_INTERRUPTED:
+        return f"the job's whole trials so far are kept in {run} (status interrupted)"
+    if status == STATUS_OK:
+        return f"the job's result is kept in {run}"
+    return "no job had finished"
 
 
 _DETAIL_LINES = ("full_key:", "object_type=", "reference_type=", "provider=", "Config search path")

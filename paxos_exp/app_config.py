@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -230,6 +231,23 @@ def job_key(config: dict[str, Any]) -> str:
         f"{prefix}n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"
         f"_t{config.get('trials')}_{digest}"
     )
+
+
+class JobFailed(Exception):
+    """One job of a sweep failed. Its message is the whole story in one line, as paxos-exp
+    prints it last: the job named by :func:`job_name`, why it failed, and where its
+    result.json and log are. Every launcher raises it (a job in its own process, or a cluster
+    launcher for a job that ended without a result), so a failure reads the same under each."""
+
+
+def job_name(number: int | None, overrides: Sequence[str], where: str | None = None) -> str:
+    """How a job is named in a failure line: ``job 2 (nodes=3 fail_prob=0.2)``, its number in
+    the sweep (from 1) and its own overrides (Hydra's are left out), ``where`` after them
+    (``slurm job 41_1``); ``the job (...)`` for a single run (no number)."""
+    own = " ".join(text for text in overrides if not text.startswith(("hydra.", "hydra/")))
+    inside = "; ".join(part for part in (own, where) if part)
+    head = "the job" if number is None else f"job {number}"
+    return f"{head} ({inside})" if inside else head
 
 
 def _job_key_resolver(*, _root_: DictConfig) -> str:

@@ -18,14 +18,26 @@ from paxos_exp.results import check_writable, locked_elsewhere
 
 log = logging.getLogger("paxos_exp")
 
+# Where this paxos-exp command writes: {"run": job directory} or {"sweep": sweep directory},
+# set as it starts, in the paxos-exp process whichever launcher runs the jobs, so its last
+# line can say what a stopped command leaves behind and how to resume it.
+current_output: dict[str, Path] = {}
+
+
 class SweepCallback(Callback):
     # Hydra makes its output directories inside its own error handler, which prints a
     # traceback; checking first turns a read-only or full disk into one line.
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(Path(config.hydra.run.dir).parent)
+        run_dir = Path(config.hydra.run.dir)
+        current_output.clear()
+        current_output["run"] = run_dir
+        check_writable(run_dir.parent)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_writable(Path(config.hydra.sweep.dir))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        current_output.clear()
+        current_output["sweep"] = sweep_dir
+        check_writable(sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -138,6 +138,9 @@ class JobResult:
     # table was kept; {} in a result.json written before tables were recorded.
     tables: dict[str, dict[str, Any]] | None = field(default_factory=dict)
     foreign_messages: int = 0
+    # What went wrong without touching the records, one line each (a node that reported an
+    # error or exited badly after its last trial); absent in files written before warnings.
+    warnings: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)

@@ -13,12 +13,9 @@ when it cannot be given (a job that can never be scheduled would otherwise pend 
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import signal
 import subprocess
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +29,6 @@ _SIZE_KEYS = ("nodes", "rounds", "engine")
 
 class ClusterCannotRun(StopSweep):
     """The cluster cannot give a job what it asks for: nothing was submitted."""
-
-
-class JobFailed(Exception):
-    """A job of the sweep failed on the cluster; the message is its one-line reason."""
 
 
 @dataclass(frozen=True)
@@ -158,19 +151,3 @@ def check_fits(machine: Machine | None, cpus: int, memory: int, explicit_cpus: b
             f"or use a partition with larger nodes"
         )
 
-
-def sigterm_raises() -> Callable[[], None]:
-    """While waiting on a cluster: SIGTERM unwinds like Ctrl-C (SystemExit 143), so the jobs
-    still queued or running can be cancelled. Returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(_signum: int, _frame: Any) -> None:
-        raise SystemExit(143)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
-
-
-def local_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

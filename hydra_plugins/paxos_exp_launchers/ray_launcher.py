@@ -36,14 +36,9 @@ from hydra.core.utils import (
 )
 from omegaconf import OmegaConf, open_dict
 
-from hydra_plugins.paxos_exp_launchers._resources import (
-    JobFailed,
-    Machine,
-    check_fits,
-    job_sizes,
-    local_cpus,
-    sigterm_raises,
-)
+from hydra_plugins.paxos_exp_launchers._resources import Machine, check_fits, job_sizes
+from paxos_exp.app_config import JobFailed, job_name
+from paxos_exp.host import sigterm_raises, usable_cpus
 
 log = logging.getLogger("paxos_exp")
 
@@ -66,7 +61,7 @@ def init_options(init: dict[str, Any], environ: Any = os.environ) -> dict[str, A
     address = options.get("address") or environ.get("RAY_ADDRESS") or None
     if address is None or address == "local":
         options["address"] = "local"
-        options.setdefault("num_cpus", local_cpus())
+        options.setdefault("num_cpus", usable_cpus())
         options.setdefault("object_store_memory", _OBJECT_STORE_BYTES)
         return options
     options["address"] = address
@@ -135,7 +130,7 @@ def _gather(ray: Any, runs: list[Any], names: Sequence[tuple[Sequence[str], str]
                     overrides, name = named.get(run, ((), "a Ray job"))
                     reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                     failure = JobFailed(f"{name} ended without a result ({type(error).__name__}"
-                                        f": {reason}); rerun the same command to redo it")
+                                        f": {reason})")
                     results[run] = JobReturn(overrides=list(overrides),
                                              status=JobStatus.FAILED, _return_value=failure)
                     continue
@@ -183,8 +178,7 @@ if RayLauncher is not None:
             for number, (overrides, remote) in enumerate(zip(job_overrides, remotes),
                                                          start=initial_job_idx):
                 log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
-                names.append((overrides, f"job {number + 1} "
-                                         f"({' '.join(filter_overrides(overrides))})"))
+                names.append((overrides, job_name(number + 1, overrides)))
                 sweep_config = self.hydra_context.config_loader.load_sweep_config(
                     self.config, list(overrides))
                 with open_dict(sweep_config):

@@ -14,36 +14,46 @@ needs from them. The presets ``conf/hydra/launcher/paxos_submitit_slurm.yaml`` a
   one-line reason, and the other jobs' results are kept, as under the basic launcher. A job
   that ended without a result (``scancel``, a node lost) is a failed job saying so.
 - **Nothing left queued.** Ctrl-C or SIGTERM while waiting cancels every job of the array
-  that has not finished (``scancel``), then stops.
+  that has not finished (``scancel``; under submitit_local, SIGTERM to each job, waited for, so
+  each unwinds and records ``interrupted``), then stops.
+- **A refusing sbatch** (a limit, a bad option) is one line quoting SLURM's reason, and the
+  batch script and pickles submitit wrote for the array are removed.
 """
 
+import contextlib
+import io
 import logging
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from hydra_plugins.paxos_exp_launchers._resources import (
     ClusterCannotRun,
-    JobFailed,
     check_fits,
     gigabytes,
     job_sizes,
-    local_cpus,
-    sigterm_raises,
     slurm_largest,
 )
+from paxos_exp.app_config import JobFailed, job_name
+from paxos_exp.host import sigterm_raises, usable_cpus
 
 log = logging.getLogger("paxos_exp")
 
 _POLL_SECONDS = 1.0  # how often the jobs' state and logs are looked at while waiting
+# How long cancelled submitit_local jobs get to unwind (stop their node processes, write
+# result.json) before submitit kills them: a job's own clean-up takes a few seconds at most.
+_LOCAL_STOP_SECONDS = 60.0
 # submitit's own log lines in a job's log (its handler's, and through Hydra's): not copied
 _SUBMITIT_CHATTER = "][submitit]["
 
@@ -103,7 +113,12 @@ if SlurmLauncher is not None:
             result = super().__call__(*args, **kwargs)  # type: ignore[misc]
             if result.status == JobStatus.FAILED:
                 # Exit non-zero (submitit records the reason), so the scheduler sees it failed.
-                raise JobFailed(_reason(result._return_value))
+                # paxos-exp's job already said it all in one line (JobFailed); anything else
+                # failed outside it and is named here.
+                failure = result._return_value
+                if isinstance(failure, JobFailed):
+                    raise JobFailed(str(failure))
+                raise JobFailed(_reason(failure))
             return result
 
         # -- in paxos-exp -----------------------------------------------------------------
@@ -115,7 +130,7 @@ if SlurmLauncher is not None:
             checked against the largest machine before anything is submitted."""
             sizes = job_sizes(self.config, job_overrides)
             machine = self._largest()
-            most = machine.cpus if machine is not None else local_cpus()
+            most = machine.cpus if machine is not None else usable_cpus()
             cpus = self.params.get("cpus_per_task")
             explicit_cpus = cpus is not None
             if cpus is None:
@@ -156,19 +171,33 @@ if SlurmLauncher is not None:
             state = Singleton.get_state()
             arguments = [(list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", state)
                          for number, overrides in zip(numbers, job_overrides)]
-            try:
-                jobs = executor.map_array(self, *zip(*arguments))
-            except Exception as error:  # noqa: BLE001 - sbatch refused the array (a limit, a bad option)
-                raise ClusterCannotRun(
-                    f"the {self._EXECUTOR} jobs could not be submitted: {_refusal(str(error))}"
-                    f"; no job was submitted"
-                ) from None
+            jobs = self._submit(executor, arguments)
             log.info("submitted %d jobs (%s, %d CPUs and %d GB each) as %s; their logs: %s",
                      len(jobs), self._EXECUTOR, params["cpus_per_task"], params["mem_gb"],
                      _array_id(jobs), Path(str(self.params["submitit_folder"])).parent)
             self._wait(jobs)
             return [self._outcome(job, overrides, number)
                     for job, overrides, number in zip(jobs, job_overrides, numbers)]
+
+        def _submit(self, executor: Any, arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+            """Submit the array; if sbatch refuses it (a limit, a bad option), one line quoting
+            SLURM's reason, and none of the files submitit wrote for it is left behind."""
+            from submitit.core.utils import JobPaths
+
+            staging = JobPaths.get_first_id_independent_folder(executor.folder)
+            before = set(staging.iterdir()) if staging.is_dir() else None
+            said = io.StringIO()  # submitit prints sbatch's refusal as well as raising it
+            try:
+                with contextlib.redirect_stderr(said):
+                    jobs = executor.map_array(self, *zip(*arguments))
+            except Exception as error:  # noqa: BLE001 - sbatch refused the array
+                _remove_new(staging, before)
+                raise ClusterCannotRun(
+                    f"the {self._EXECUTOR} jobs could not be submitted: {_refusal(str(error))}"
+                    f"; no job was submitted"
+                ) from None
+            sys.stderr.write(said.getvalue())  # nothing is hidden when the array went in
+            return list(jobs)
 
         def _wait(self, jobs: Sequence[Any]) -> None:
             """Wait for every job, copying their log lines here; on Ctrl-C or SIGTERM,
@@ -197,8 +226,7 @@ if SlurmLauncher is not None:
                 subprocess.run(["scancel", *ids], check=False, timeout=60,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             else:
-                for job in jobs:
-                    job.cancel(check=False)
+                _stop_local(jobs)
             log.warning("cancelled %d unfinished jobs (%s: %s)", len(ids),
                         "scancel" if self._EXECUTOR == "slurm" else "local",
                         _array_id(jobs))
@@ -208,20 +236,59 @@ if SlurmLauncher is not None:
             error names the job and says why in one line."""
             from submitit.core.utils import FailedJobError, UncompletedJobError
 
-            name = f"job {number + 1} ({' '.join(filter_overrides(overrides))}; {self._EXECUTOR} job {job.job_id})"
+            plain = job_name(number + 1, overrides)
+            name = job_name(number + 1, overrides,
+                            f"{self._EXECUTOR} job {job.job_id}")
             try:
                 return job.results()[0]
             except FailedJobError as error:
                 found = re.findall(r"JobFailed: (.*)", str(error))
                 reason = found[-1] if found else _last_line(str(error))
-                failure = JobFailed(f"{name} failed: {reason}")
+                if reason.startswith(f"{plain} failed: "):
+                    # The job's own line (why, where its result.json is), with its cluster id.
+                    failure = JobFailed(name + reason[len(plain):])
+                else:  # it failed outside paxos-exp's job (Hydra, the launcher in the job)
+                    failure = JobFailed(f"{name} failed: {reason}; its log: {job.paths.stderr}")
             except UncompletedJobError:
                 failure = JobFailed(
                     f"{name} ended without a result (state {job.state}); its log: "
-                    f"{job.paths.stderr}; rerun the same command to redo it"
+                    f"{job.paths.stderr}"
                 )
             return JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
                              _return_value=failure)
+
+    def _stop_local(jobs: Sequence[Any]) -> None:
+        """Stop submitit_local's jobs as scancel does a SLURM job's: SIGTERM to each job's
+        submitit process, which passes it on to the job (submitit's own cancel sends SIGINT and
+        kills the job a second later, before a job with node processes has cleaned up), then
+        wait for them until a deadline; what is left then is cancelled submitit's way."""
+        processes = [getattr(job, "_process", None) for job in jobs]
+        for process in processes:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _LOCAL_STOP_SECONDS
+        for job, process in zip(jobs, processes):
+            try:
+                if process is not None:
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                    continue
+            except subprocess.TimeoutExpired:
+                pass
+            job.cancel(check=False)
+
+    def _remove_new(folder: Path, before: set[Path] | None) -> None:
+        """Remove what appeared in ``folder`` since ``before`` (its entries then; None: it did
+        not exist, and goes too if nothing else is left in it)."""
+        try:
+            for path in set(folder.iterdir()) - (before or set()):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            if before is None:
+                folder.rmdir()
+        except OSError:
+            pass  # best effort: the refusal is what the user must see
 
     def _finished(job: Any) -> bool:
         try:

@@ -31,12 +31,12 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from paxos_exp.app_config import ADHOC_NAME, check_name, job_config, run_spec
+from paxos_exp.app_config import ADHOC_NAME, check_name, job_config, job_name, run_spec
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.hydra_callbacks import warn_running_elsewhere
 from paxos_exp.results import SWEEP_MANIFEST, write_atomic
@@ -111,6 +111,16 @@ def _lighten(job_return: JobReturn) -> None:
     job: the launcher and the sweeper keep every JobReturn to the end of the sweep."""
     job_return.cfg = None
     job_return.hydra_cfg = None
+
+
+def _name_failed_jobs(results: Sequence[JobReturn], initial_job_idx: int) -> None:
+    """Several failed jobs in a batch: name them all in one line (the command's last line
+    names the first, with why and where its result.json is)."""
+    failed = [job_name(initial_job_idx + position + 1, result.overrides or [])
+              for position, result in enumerate(results) if result.status == JobStatus.FAILED]
+    if len(failed) > 1:
+        log.error("%d jobs failed: %s%s; each one's result.json says why", len(failed),
+                  ", ".join(failed[:10]), ", ..." if len(failed) > 10 else "")
 
 
 class LightJobReturns(Callback):
@@ -252,6 +262,7 @@ class PaxosSweeper(BasicSweeper):
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
                 results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                _name_failed_jobs(results, initial_job_idx)
                 for result in results:
                     _ = result.return_value  # raises if the job failed, as BasicSweeper does
                     _lighten(result)

@@ -4,14 +4,21 @@ not grow with the number of trials."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import pty
 import resource
 import select
+import shutil
 import signal
+import struct
 import subprocess
 import sys
+import tempfile
+import termios
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -125,6 +132,32 @@ def test_force_then_failure_keeps_the_old_ok_result(tmp_path: Path, monkeypatch:
     with pytest.raises(app.RunError):
         app.run_job(_cfg(force=True), directory)
     assert (directory / RESULT_FILE).read_bytes() == before
+
+
+def test_a_node_error_after_the_last_trial_is_a_warning_in_result_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+):
+    from paxos_exp.runtime import node_process
+
+    original = node_process._run_node
+
+    def run_node(args, *rest):  # forked nodes run it: node 1 fails on its way out
+        original(args, *rest)
+        if args.node == 1:
+            raise OSError("context termination failed (injected)")
+
+    monkeypatch.setattr(node_process, "_run_node", run_node)
+    with caplog.at_level(logging.WARNING, logger="paxos_exp"):
+        app.run_job(_cfg(engine="processes", trials=6), tmp_path / "job")
+    document = read_result(tmp_path / "job")
+    assert document.status == "ok" and document.summary.trials == 6  # the trials are kept
+    assert len(document.warnings) == 1, document.warnings
+    assert document.warnings[0].startswith("node 1 reported an error after its last trial")
+    assert "context termination failed (injected)" in document.warnings[0]
+    assert document.warnings[0] in caplog.text  # and on the console
+    monkeypatch.setattr(node_process, "_run_node", original)
+    app.run_job(_cfg(engine="processes", trials=6), tmp_path / "clean")
+    assert read_result(tmp_path / "clean").warnings == []
 
 
 def _table_rows(path: Path) -> pd.DataFrame:
@@ -300,6 +333,79 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_status_130(tmp_path: Path):
     assert len(lines) == 1 and lines[0].startswith("paxos-exp: interrupted; rerun "), lines
     assert lines[0].endswith("to resume") or "to resume (" in lines[0]
     assert "Traceback" not in err
+
+
+def _read_terminal(fd: int, until: bytes | None, timeout: float = 120) -> bytes:
+    """What a child writes to the terminal ``fd`` (the master side of its stderr): up to
+    ``until``, or to the end (the child exited), within the deadline."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while until is None or until not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {until!r} within {timeout} s; saw {seen[-2000:]!r}"
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child's side of the terminal is closed
+            chunk = b""
+        if not chunk:
+            assert until is None, f"output ended before {until!r}; saw {seen[-2000:]!r}"
+            break
+        seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("how", ["kill", "kill the group", "Ctrl-C"])
+def test_a_signal_mid_job_leaves_one_line_and_nothing_running(tmp_path: Path, how: str):
+    """SIGTERM (kill, a scheduler's limit; to paxos-exp alone or to its whole process group)
+    or Ctrl-C while a job's node processes run: one line saying what is kept and how to
+    resume, status 143 or 130; the job records that it was interrupted, and no node process,
+    socket directory or temporary file is left."""
+    sockets = Path(tempfile.mkdtemp(prefix="pxt-", dir="/tmp"))  # short: ipc socket paths
+    sweep = tmp_path / "sweep"
+    # A terminal for stderr, so the job shows its progress bar: once a trial is counted, the
+    # second job's node processes are running.
+    terminal, child_side = pty.openpty()
+    fcntl.ioctl(child_side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))  # a width
+    proc = subprocess.Popen(
+        [*APP, "-m", "trials=5,1000000", "nodes=3", "rounds=3", "report=false",
+         f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=child_side, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(sockets)},
+    )
+    os.close(child_side)
+    try:
+        seen = _read_terminal(terminal, b"[2/2] nodes=3")  # the second job's bar
+        seen += _read_terminal(terminal, b"trial/s")  # ... counting its trials
+        assert list(sockets.glob("pxe-*"))  # its node sockets
+        if how == "kill":
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT if how == "Ctrl-C" else signal.SIGTERM)
+        seen += _read_terminal(terminal, None)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(terminal)
+        left = sorted(sockets.iterdir())
+        shutil.rmtree(sockets, ignore_errors=True)
+    err = seen.decode(errors="replace").replace("\r", "\n")
+    lines = [line.strip() for line in err.splitlines() if line.strip().startswith("paxos-exp:")]
+    hint = f"rerun with hydra.sweep.dir={sweep} to resume"
+    if how == "Ctrl-C":
+        assert code == 130 and lines == [f"paxos-exp: interrupted; {hint}"], err[-3000:]
+    else:
+        assert code == 143, err[-3000:]
+        assert lines == [f"paxos-exp: stopped by SIGTERM; 1 finished job is kept in {sweep}; "
+                         f"{hint}"], err[-3000:]
+    assert "Traceback" not in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # not one node process of its group is left
+    assert left == []  # no socket directory
+    assert not list(sweep.rglob("*.tmp"))
+    statuses = sorted(result["status"] for result in job_results(sweep).values())
+    assert statuses == ["interrupted", "ok"]
 
 
 def _tmpfs(path: Path, options: str) -> None:

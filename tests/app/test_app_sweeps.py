@@ -85,22 +85,40 @@ def test_sweep_writes_one_ok_result_per_job_and_resumes(paxos_exp, tmp_path):
     assert "already done" not in forced.stderr + forced.stdout
 
 
-def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
-    # Make one job fail for real, deterministically: a directory squats on the path of its
-    # rounds table, so writing its results fails (an I/O error, as on a full disk).
+def _doomed(tmp_path, sweep, overrides):
+    """Make the job of ``overrides`` fail for real, deterministically: directories squat on
+    the paths of its tables, so writing its results fails (an I/O error, as on a full disk)."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["nodes=3", "fail_prob=0.2", "trials=3", "rounds=2"])
-    doomed = tmp_path / "outputs" / "sweeps" / "f" / job_key(job_config(cfg))
-    (doomed / "rounds.parquet").mkdir(parents=True)
+        cfg = compose(config_name="config", overrides=overrides)
+    doomed = tmp_path / "outputs" / "sweeps" / sweep / job_key(job_config(cfg))
+    for name in ("rounds.parquet", "trials.parquet"):
+        (doomed / name).mkdir(parents=True)
+    return doomed
+
+
+def _last_line_names(done, number, overrides, doomed, retry):
+    """The command's last line names the failed job (number, own overrides), says why, and
+    where its result.json and log are, as under SLURM."""
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"paxos-exp: error: job {number} ({overrides}") and (
+        ") failed: IsADirectoryError: [Errno 21] Is a directory: " in last), last
+    assert f"; its result.json and log are in {doomed}; {retry}" in last, last
+    assert (doomed / "result.json").is_file() and (doomed / "paxos.log").is_file()
+
+
+def test_failing_job_keeps_the_others_and_exits_nonzero(paxos_exp, tmp_path):
+    doomed = _doomed(tmp_path, "f", ["nodes=3", "fail_prob=0.2", "trials=3", "rounds=2"])
     done = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
-    assert done.returncode != 0
+    assert done.returncode == 1
+    _last_line_names(done, 2, "fail_prob=0.2 nodes=3 trials=3 rounds=2 name=f)", doomed,
+                     "rerun the same command to retry it (name=f writes to outputs/sweeps/f)")
     results = job_results(tmp_path / "outputs" / "sweeps" / "f")
     assert len(results) == 2
     by_p = {r["config"]["fail_prob"]: r for r in results.values()}
     assert by_p[0.1]["status"] == "ok" and by_p[0.1]["summary"]["trials"] == 3
     failed = by_p[0.2]
     assert failed["status"] == "failed" and failed["summary"] is None
-    assert "rounds.parquet" in failed["error"]
+    assert "trials.parquet" in failed["error"]
     # Rerunning redoes only the failed job (and fails again: the squatter is still there).
     again = paxos_exp(["-m", "fail_prob=0.1,0.2", "nodes=3", "trials=3", "rounds=2", "name=f"], tmp_path)
     assert again.returncode != 0 and (again.stderr + again.stdout).count("already done") == 1
@@ -147,14 +165,18 @@ def test_joblib_launcher(paxos_exp, tmp_path, start_method):
 
 
 def test_submitit_local_launcher(paxos_exp, tmp_path):
+    # The SLURM launcher's code on this machine; one job fails, named as under SLURM.
+    doomed = _doomed(tmp_path, "sl", ["nodes=3", "fail_prob=0.2", "trials=5", "rounds=2"])
     done = paxos_exp(
         ["-m", "nodes=3", "fail_prob=0,0.2", "trials=5", "rounds=2", "hydra/launcher=paxos_submitit_local",
          "hydra.sweeper.max_batch_size=2", "name=sl"],
         tmp_path,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     results = job_results(tmp_path / "outputs" / "sweeps" / "sl")
-    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+    assert sorted(r["status"] for r in results.values()) == ["failed", "ok"]
+    _last_line_names(done, 2, "nodes=3 fail_prob=0.2 trials=5 rounds=2 name=sl; local job ",
+                     doomed, "rerun the same command to retry it")
 
 
 @pytest.mark.slow
@@ -163,11 +185,14 @@ def test_submitit_local_launcher(paxos_exp, tmp_path):
     reason="the ray extra is not installed (pip install -e '.[ray]')",
 )
 def test_ray_launcher_local(paxos_exp, tmp_path):
+    doomed = _doomed(tmp_path, "ray", ["nodes=3", "fail_prob=0.2", "trials=5", "rounds=2"])
     done = paxos_exp(
         ["-m", "nodes=3", "fail_prob=0,0.2", "trials=5", "rounds=2", "hydra/launcher=paxos_ray", "name=ray"],
         tmp_path,
         timeout=540,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]
     results = job_results(tmp_path / "outputs" / "sweeps" / "ray")
-    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+    assert sorted(r["status"] for r in results.values()) == ["failed", "ok"]
+    _last_line_names(done, 2, "nodes=3 fail_prob=0.2 trials=5 rounds=2 name=ray)", doomed,
+                     "rerun the same command to retry it")

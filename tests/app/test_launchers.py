@@ -120,3 +120,74 @@ def test_a_ray_job_whose_worker_died_is_one_failed_job_and_the_others_go_on():
     with pytest.raises(Exception, match=r"job 2 \(nodes=5\) ended without a result "
                                         r"\(WorkerCrashedError"):
         _ = results[1].return_value
+
+
+def _fake_slurm(bin_dir, calls, sbatch_says: str) -> None:
+    """SLURM's commands as small shell scripts that log their calls: a partition whose largest
+    node has 4 CPUs and 8000 MB, and an sbatch that refuses every job with ``sbatch_says``."""
+    bodies = {
+        "sinfo": 'echo "debug* 4 8000"',
+        "srun": "exit 1",  # submitit only checks that there is one
+        "sbatch": f'echo "{sbatch_says}" >&2; exit 1',
+        "squeue": "exit 1", "sacct": "exit 1", "scancel": "exit 1",
+    }
+    bin_dir.mkdir()
+    for name, body in bodies.items():
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}"\n{body}\n')
+        script.chmod(0o755)
+
+
+def test_an_array_sbatch_refuses_is_one_line_quoting_slurm_and_leaves_nothing(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    import os
+    import subprocess
+    import sys
+
+    refusal = ("Batch job submission failed: Job violates accounting/QOS policy (job submit "
+               "limit, user's size and/or time limits)")
+    calls = tmp_path / "calls.txt"
+    _fake_slurm(tmp_path / "bin", calls, f"sbatch: error: {refusal}")
+    done = subprocess.run(
+        [sys.executable, "-m", "paxos_exp.app", "-m", "nodes=3", "fail_prob=0.1,0.2",
+         "trials=3", "rounds=2", "name=refused", "report=false",
+         "hydra/launcher=paxos_submitit_slurm"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert done.returncode == 1, done.stderr
+    said = [line for line in done.stderr.splitlines() if not line.startswith("[")]
+    assert said == [f"paxos-exp: error: the slurm jobs could not be submitted: {refusal}; no job "
+                    "was submitted"], done.stderr
+    called = [line.split()[0] for line in calls.read_text().splitlines()]
+    assert called.count("sbatch") == 1 and "sinfo" in called
+    assert not {"squeue", "sacct", "scancel"} & set(called)  # nothing to follow or cancel
+    sweep = tmp_path / "outputs" / "sweeps" / "refused"
+    assert not list(sweep.glob("*/result.json"))
+    assert not (sweep / ".submitit").exists()  # submitit's batch script and pickles are gone
+
+
+def test_joblib_runs_as_many_jobs_as_the_cpus_this_process_may_use(tmp_path):
+    """n_jobs is derived, not fixed: under an affinity of one CPU, joblib runs one job at a
+    time (a fixed n_jobs: 2 would run two on the one CPU)."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    import os
+    import subprocess
+    import sys
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs to tell a derived n_jobs from a fixed one")
+    script = (
+        "import os, joblib\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "from paxos_exp.app import CONFIG_DIR\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "with initialize_config_dir(config_dir=CONFIG_DIR, version_base='1.3'):\n"
+        "    cfg = compose(config_name='config', overrides=['hydra/launcher=paxos_joblib'],\n"
+        "                  return_hydra_config=True)\n"
+        "print(joblib.effective_n_jobs(cfg.hydra.launcher.n_jobs))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]
