@@ -25,9 +25,11 @@ def paxos_exp(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 
 def start_paxos_exp(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[str]:
-    handle = open(log, "w")  # noqa: SIM115 - closed with the process by the caller's wait
-    return subprocess.Popen(["paxos-exp", *args], cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
-                            text=True)
+    """The console script started in the background, its output (both streams) to ``log``."""
+    # The child gets its own copy of the descriptor; this process's is closed at once.
+    with open(log, "w", encoding="utf-8") as handle:
+        return subprocess.Popen(["paxos-exp", *args], cwd=cwd, stdout=handle,
+                                stderr=subprocess.STDOUT, text=True)
 
 
 def readme_command(launcher: str, cluster: dict[str, str]) -> list[str]:

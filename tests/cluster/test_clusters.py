@@ -140,7 +140,11 @@ def test_a_killed_paxos_exp_leaves_no_job_queued(cluster, tmp_path):
         if process.poll() is None:
             process.kill()
     assert code == 143
-    assert "cancelled 4 unfinished jobs (scancel" in (tmp_path / "killed.log").read_text()
+    log = (tmp_path / "killed.log").read_text()
+    assert "cancelled 4 unfinished jobs (scancel" in log
+    last = log.strip().splitlines()[-1]
+    assert last.startswith("paxos-exp: stopped by SIGTERM; ") and (
+        "kept in outputs/sweeps/killed; rerun the same command to resume" in last), last
     wait_until(lambda: not [line for line in squeue() if line.startswith(array)], 60,
                "the array leaving the queue")
     states = sacct_states(array)
@@ -165,15 +169,17 @@ def test_a_failing_job_is_reported_failed(cluster, tmp_path, launcher):
                       "report=false", f"hydra/launcher={launcher}"], tmp_path)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("paxos-exp: error: ") and "Is a directory" in last, last
-    # The failed job is named (by Hydra, as under the basic launcher), with its overrides.
+    assert last.startswith("paxos-exp: error: job 2 (nodes=3 fail_prob=0.2 ") and (
+        "Is a directory" in last), last
+    # Named as under the basic launcher: its number and overrides, and where its files are.
+    assert f"its result.json and log are in {doomed.resolve()}" in last, last
     assert re.search(r"Error executing job with overrides: \[.*'fail_prob=0.2'", done.stderr)
     results = {path.parent.name: json.loads(path.read_text())
                for path in (tmp_path / "outputs" / "sweeps" / "fail").glob("*/result.json")}
     assert results[doomed.name]["status"] == "failed"
     assert [r["status"] for name, r in results.items() if name != doomed.name] == ["ok"]
     if launcher == "paxos_submitit_slurm":
-        assert "fail_prob=0.2" in last  # names the job
+        assert "; slurm job " in last  # and its SLURM job id
         [array] = array_ids(tmp_path / "outputs" / "sweeps" / "fail")
         assert sorted(sacct_states(array).values()) == ["COMPLETED", "FAILED"]
 
