@@ -21,7 +21,9 @@
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,13 +40,16 @@ from omegaconf import OmegaConf, open_dict
 
 from hydra_plugins.paxos_exp_launchers._resources import Machine, check_fits, job_sizes
 from paxos_exp.app_config import JobFailed, job_name
-from paxos_exp.host import sigterm_raises, usable_cpus
+from paxos_exp.host import Terminated, usable_cpus
 
 log = logging.getLogger("paxos_exp")
 
 # ray.init options only a new instance takes: Ray refuses them when connecting to a cluster.
 _NEW_INSTANCE_ONLY = ("num_cpus", "num_gpus", "resources", "labels", "object_store_memory",
                       "_system_config", "_enable_object_reconstruction", "_node_name")
+# How long cancelled jobs get to unwind (stop their node processes, write result.json) before
+# paxos-exp goes on stopping: a job's own clean-up takes a few seconds at most.
+STOP_SECONDS = 60.0
 # hydra-ray-launcher's object store for a new instance (small: results are tiny).
 _OBJECT_STORE_BYTES = 78643200
 
@@ -113,12 +118,17 @@ def _gather(ray: Any, runs: list[Any], names: Sequence[tuple[Sequence[str], str]
             ) -> list[JobReturn]:
     """Every job's JobReturn in order, printing each job's lines as it ends; a job whose
     worker died (killed, out of memory, a lost node) is a failed job naming it, and the others
-    go on. Ctrl-C or SIGTERM cancels the jobs not finished (each records that it was
-    interrupted). ``names``: each run's overrides and a name for messages."""
+    go on. Ctrl-C or SIGTERM cancels the jobs not finished and waits for them to unwind (each
+    records that it was interrupted). ``names``: each run's overrides and a name for messages.
+
+    SIGTERM only sets a flag here, looked at after each bounded wait: Ray's blocking calls turn
+    any SystemExit raised by a signal handler while they wait into a SystemExit(1) of their
+    own, which would lose both the signal and paxos-exp's line saying what happened."""
     results: dict[Any, JobReturn] = {}
     pending = list(runs)
     named = dict(zip(runs, names))
-    restore = sigterm_raises()
+    terminated: list[int] = []
+    restore = _on_sigterm(terminated.append)
     try:
         while pending:
             # A bounded wait, so a SIGTERM or Ctrl-C is acted on within a second.
@@ -138,15 +148,29 @@ def _gather(ray: Any, runs: list[Any], names: Sequence[tuple[Sequence[str], str]
                 for line in lines:
                     sys.stdout.write(line + "\n")
                 sys.stdout.flush()
+            if terminated:
+                raise Terminated()
     except BaseException:
         for run in pending:
             ray.cancel(run)
         if pending:
             log.warning("cancelled the %d Ray jobs not finished", len(pending))
+            # Cancelling interrupts each job (KeyboardInterrupt); it then stops its node
+            # processes and writes result.json. Ending paxos-exp (and a private Ray instance)
+            # before that would cut it short.
+            ray.wait(pending, num_returns=len(pending), timeout=STOP_SECONDS)
         raise
     finally:
         restore()
     return [results[run] for run in runs]
+
+
+def _on_sigterm(record: Any) -> Any:
+    """SIGTERM calls ``record(signum)`` (in the main thread) until the returned undo runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: record(signum))
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 if RayLauncher is not None:
@@ -172,7 +196,12 @@ if RayLauncher is not None:
                 where = ("a private local Ray instance" if options["address"] == "local"
                          else f"the Ray cluster at {options['address']}")
                 log.info("starting %d jobs on %s", len(job_overrides), where)
+                ours = signal.getsignal(signal.SIGTERM)
                 ray.init(**options)
+                if threading.current_thread() is threading.main_thread() and ours is not None:
+                    # ray.init sets its own SIGTERM handler (a silent exit status 15) for the
+                    # rest of the process; paxos-exp's says what happened and exits 143.
+                    signal.signal(signal.SIGTERM, ours)
             remotes = self._remote_options(job_overrides, largest_node(ray.nodes()))
             runs, names = [], []
             for number, (overrides, remote) in enumerate(zip(job_overrides, remotes),

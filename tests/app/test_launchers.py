@@ -191,3 +191,37 @@ def test_joblib_runs_as_many_jobs_as_the_cpus_this_process_may_use(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1"]
+
+
+def test_sigterm_while_ray_waits_stops_the_sweep_as_sigterm_and_waits_for_the_cancelled():
+    """Ray's blocking calls turn a SystemExit raised by a signal handler into SystemExit(1):
+    the launcher notes SIGTERM and raises Terminated itself after the bounded wait, cancels the
+    jobs not finished and waits for them to unwind."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    ray_exceptions = pytest.importorskip("ray.exceptions")
+    from paxos_exp.host import Terminated
+
+    calls = []
+
+    def wait(pending, num_returns, timeout):
+        calls.append(("wait", list(pending), num_returns))
+        if len(calls) == 1:
+            try:  # SIGTERM while Ray waits, delivered as Ray's C code checks for signals
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):
+                    pass
+            except SystemExit:
+                raise SystemExit(1) from None  # what ray.wait makes of it
+        return [], list(pending)
+
+    fake_ray = SimpleNamespace(wait=wait, get=None, exceptions=ray_exceptions,
+                               cancel=lambda run: calls.append(("cancel", run)))
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        ray_launcher._gather(fake_ray, ["a", "b"], [(["nodes=3"], "job 1 (nodes=3)"),
+                                                    (["nodes=5"], "job 2 (nodes=5)")])
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert calls[1:] == [("cancel", "a"), ("cancel", "b"), ("wait", ["a", "b"], 2)]
