@@ -36,9 +36,8 @@ def test_core_imports_only_the_standard_library_and_itself():
             assert allowed, f"{module} imports {name}"
 
 
-# The one module outside the runtime that starts processes: paxos-report draws its figures in
-# forked workers (no sockets, no protocol; see analysis/draw.py).
-FIGURE_WORKERS = "analysis/draw.py"
+# Processes are the runtime's business, whichever library would start them.
+PROCESS_LIBRARIES = ("zmq", "multiprocessing", "concurrent", "joblib", "loky")
 
 
 def test_only_the_runtime_imports_zmq_and_multiprocessing():
@@ -46,8 +45,7 @@ def test_only_the_runtime_imports_zmq_and_multiprocessing():
         if module.startswith("runtime/"):
             continue
         for name in imports:
-            forbidden = ("zmq",) if module == FIGURE_WORKERS else ("zmq", "multiprocessing")
-            assert _top(name) not in forbidden, f"{module} imports {name}"
+            assert _top(name) not in PROCESS_LIBRARIES, f"{module} imports {name}"
 
 
 def test_analysis_never_imports_the_runtime():

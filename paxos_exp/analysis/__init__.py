@@ -10,9 +10,12 @@ Modules, one job each (import the one you need; this package imports nothing hea
   ``paxos_exp.summarize`` (one row per configuration, intervals and theory);
 - :mod:`.stats`: Wilson intervals, z, acceptance intervals;
 - :mod:`.aggregate`: one row per configuration with intervals, exact theory (from core) and z;
-- :mod:`.layout` and :mod:`.plots`: figure layout helpers, and the seaborn figures (DataFrame
-  in, Figure out); :mod:`.diagram`: the message-sequence diagram of one traced trial;
+- :mod:`.style` and :mod:`.theme`: figure sizes per context, over seaborn's theme (its values,
+  checked against seaborn by a test; seaborn itself is not imported);
+- :mod:`.layout` and :mod:`.plots`: figure layout helpers, and the figures (DataFrame in,
+  Figure out); :mod:`.diagram`: the message-sequence diagram of one traced trial;
 - :mod:`.report_text` and :mod:`.report`: report.md's text, and ``build_report``;
+  :mod:`.draw`: its figures drawn into files, one after another;
 - :mod:`.export`: a study folder under ``experiments/``; :mod:`.files`: atomic writes;
 - :mod:`.cli`: the ``paxos-report`` command.
 """

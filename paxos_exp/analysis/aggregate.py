@@ -304,18 +304,27 @@ def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.Da
         return pd.DataFrame(columns=columns)
     work = _sortable(trials, keys)
     work = work.assign(first_round=work["first_decision_round"].fillna(NO_DECISION).astype(int))
+    grouped = work.groupby(keys, dropna=False, sort=True, observed=True)
+    # Counted for every group at once (one bincount over group x first round), not group by
+    # group: a sweep has hundreds of groups.
+    group = grouped.ngroup().to_numpy()
+    configs = grouped.size().index  # the groups' key values, in the order ngroup numbers them
+    first = work["first_round"].to_numpy()  # NO_DECISION (-1), 0, 1, ...
+    width = int(first.max()) + 2
+    counts = np.bincount(group * width + first + 1, minlength=len(configs) * width
+                         ).reshape(len(configs), width)
+    totals = counts.sum(axis=1)
+    first_rows = np.unique(group, return_index=True)[1]  # each group's first row
     rows = []
-    for values, group in work.groupby(keys, dropna=False, sort=True, observed=True):
+    for number, values in enumerate(configs):
         values = values if isinstance(values, tuple) else (values,)
-        config = pd.Series(values, index=keys, dtype=object)
-        rounds = int(config["rounds"])
+        rounds = int(dict(zip(keys, values))["rounds"])
         # The law's other columns (protocol, quorums) are the same in every row of a group.
-        law = row_law(group.iloc[0])
+        law = row_law(work.iloc[first_rows[number]])
         probabilities = law.first_round(rounds) if law is not None else [math.nan] * (rounds + 1)
-        counts = group["first_round"].value_counts()
-        total = len(group)
+        total = int(totals[number])
         for k, probability in zip([*range(rounds), NO_DECISION], probabilities):
-            count = int(counts.get(k, 0))
+            count = int(counts[number, k + 1]) if k + 1 < width else 0
             rows.append((*values, k, count, total, count / total, probability))
     out = pd.DataFrame(rows, columns=columns)
     for key in keys:

@@ -127,17 +127,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _jobs_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="figures drawn at a time, in worker processes (default: the "
-                             "CPUs this process may use; 1 draws them one after another)")
+    # Accepted, no longer listed: figures were once drawn in worker processes, and scripts
+    # may still pass it.
+    parser.add_argument("--jobs", type=int, default=None, help=argparse.SUPPRESS)
 
 
-def _workers(args: argparse.Namespace) -> int:
-    from paxos_exp.analysis.draw import usable_cpus
-
-    if args.jobs is not None and args.jobs < 1:
-        raise ReportError(f"--jobs {args.jobs}: give 1 or more")
-    return args.jobs if args.jobs is not None else usable_cpus()
+def _note_jobs(args: argparse.Namespace) -> None:
+    if args.jobs is not None:
+        print(f"{PROG}: note: --jobs is no longer needed and is ignored: the figures are drawn "
+              "one after another", file=sys.stderr)
 
 
 def parse_rounds(text: str | None) -> tuple[int | None, int | None] | None:
@@ -175,13 +173,14 @@ def _style(args: argparse.Namespace):  # -> FigureStyle
 
 def _report(args: argparse.Namespace) -> int:
     _use_agg()
+    _note_jobs(args)
     from paxos_exp.analysis.discover import latest_sweep
     from paxos_exp.analysis.report import build_report
 
     paths = list(args.paths) or [latest_sweep(Path("outputs") / "sweeps")]
     out = build_report(paths, out=args.out, hue=args.hue, col=args.col, row=args.row,
                        query=args.query, formats=args.formats, style=_style(args),
-                       dpi=args.dpi, trials_table=args.trials_table, workers=_workers(args))
+                       dpi=args.dpi, trials_table=args.trials_table)
     _announce_problems(out)
     print(f"report: {out / 'report.md'}")
     return 0
@@ -268,14 +267,14 @@ def _diagram(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     _use_agg()
+    _note_jobs(args)
     from paxos_exp.analysis.export import write_experiment_folder
 
     if len(args.sweep_dirs) < 2:
         raise ReportError("give a sweep directory and DEST (the experiment folder)")
     *sweeps, destination = args.sweep_dirs
     dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row,
-                                   formats=args.formats, style=_style(args), dpi=args.dpi,
-                                   workers=_workers(args))
+                                   formats=args.formats, style=_style(args), dpi=args.dpi)
     _announce_problems(sweeps[0] / "report")
     print(f"experiment folder: {dest}")
     return 0

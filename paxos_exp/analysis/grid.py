@@ -103,12 +103,15 @@ def _latest_grid(sweep: Sweep, columns: Sequence[str]) -> Grid:
     if not path.is_file():
         return lost
     try:
-        from omegaconf import OmegaConf
+        # Plain YAML is enough for the two entries read here (OmegaConf would build the whole
+        # composed config first: Hydra's help texts, its logging settings...).
+        import yaml
 
-        config = OmegaConf.load(path)
-        node = config.hydra.sweeper.get("params")
-        params = OmegaConf.to_container(node) if node is not None else {}
-        task = list(config.hydra.overrides.task)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where built
+        with open(path, encoding="utf-8") as handle:
+            hydra = yaml.load(handle, Loader=loader)["hydra"]
+        params = hydra["sweeper"].get("params") or {}
+        task = [str(item) for item in hydra["overrides"]["task"]]
         arguments = [f"{key}={value}" for key, value in params.items()] + task
         values = _override_values(arguments, columns)
     except Exception:  # noqa: BLE001 - best effort: without the grid we still report the count

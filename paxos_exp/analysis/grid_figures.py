@@ -1,5 +1,5 @@
 """The two figures that are grids rather than curves: the decision-rate heatmap and the
-first deciding round (stacked bands, by ``DataFrame.plot.area``). A DataFrame in, a Figure out;
+first deciding round (stacked bands, by matplotlib's ``stackplot``). A DataFrame in, a Figure out;
 no file is read."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from paxos_exp.analysis.layout import (
     layout_for,
     order,
 )
-from paxos_exp.analysis.panels import add_legend, finish, panel_figure
+from paxos_exp.analysis.panels import CHARACTER, add_legend, finish, panel_figure
 from paxos_exp.analysis.style import FigureStyle, as_style
 
 Style = FigureStyle | str | None
@@ -121,10 +121,16 @@ def decision_heatmap_figure(
         for each in axes:  # the lowest panel's tick labels serve all
             if each.get_subplotspec().rowspan.stop < panels.grid.shape[0]:
                 each.set_xticklabels([])
+        # Facet titles wrapped to the cells' own width: the y labels beside each panel and
+        # the colour bar take the rest (a longer title would run into the next panel or the
+        # colour bar).
+        labels_width = max(len(format_value(y, v)) for v in y_values) * CHARACTER * inch
+        columns = panels.grid.shape[1]
+        title_width = max(1.0, (panels.figure.get_figwidth() - 0.6) / columns - labels_width)
         figure = finish(panels, style,
                         "Measured decision rate within the round limit "
                         "(* outside the 99% interval around the exact value)",
-                        "crash probability p", key_label(y))
+                        "crash probability p", key_label(y), title_width=title_width)
         mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap)
         figure.colorbar(mappable, ax=axes, label="P(decision within R rounds)",
                         fraction=0.05, pad=0.02, aspect=30)
@@ -169,7 +175,7 @@ def _draw_bands(
     colours: dict[str, Any],
     style: FigureStyle,
 ) -> None:
-    """Measured fractions stacked bottom up (``DataFrame.plot.area``); the exact probability
+    """Measured fractions stacked bottom up (``Axes.stackplot``); the exact probability
     of a first decision within each band's last round as a black line over them. Both join
     the same crash probabilities with straight lines, so where a band's edge leaves its line
     the measurement leaves the law (not the interpolation)."""
@@ -188,8 +194,10 @@ def _draw_bands(
         fractions = pd.concat([fractions, fractions])
         fractions.index = [only - SINGLE_WIDTH, only + SINGLE_WIDTH]
         drawn_at, measured_at = fractions.index.to_numpy(dtype=float), np.array([only, only])
-    fractions.plot.area(stacked=True, ax=axes, color=[colours[b] for b in fractions.columns],
-                        legend=False, linewidth=0, zorder=2)
+    # Axes.stackplot rather than DataFrame.plot.area: the same fill_between bands, without
+    # pandas' set-up around them (a third of this figure's time).
+    axes.stackplot(drawn_at, fractions.to_numpy(dtype=float).T,
+                   colors=[colours[b] for b in fractions.columns], linewidth=0, zorder=2)
     rounds = int(floats(data, "rounds")[0]) if "rounds" in data.columns and len(data) else 0
     law = data.iloc[0] if len(data) else None
     for bucket in buckets:
@@ -233,8 +241,18 @@ def first_decision_round_figure(
         # every panel gets the same limits, and only the outer ones their tick labels.
         panels = panel_figure(layout, style, aspect=2.2, sharex=False, sharey=False,
                               extra_height=8.5)
-        last_row = panels.grid.shape[0] - 1
+        # A combination the sweep does not have (a setting only one node count ran with) is
+        # no panel at all, not an empty frame; tick labels go on the outermost drawn panels.
+        drawn = [panel for panel in panels if not panel.data.empty] or list(panels)
+        lowest = {j: max(p.position[0] for p in drawn if p.position[1] == j)
+                  for j in {p.position[1] for p in drawn}}
+        leftmost = {i: min(p.position[1] for p in drawn if p.position[0] == i)
+                    for i in {p.position[0] for p in drawn}}
+        shown = {id(panel) for panel in drawn}
         for panel in panels:
+            if id(panel) not in shown:
+                panel.axes.set_visible(False)
+        for panel in drawn:
             axes = panel.axes
             axes.grid(False)
             _draw_bands(axes, panel.data, x=x, buckets=buckets, colours=colours, style=style)
@@ -244,7 +262,7 @@ def first_decision_round_figure(
                 low, high = low - 2 * SINGLE_WIDTH, high + 2 * SINGLE_WIDTH
             axes.set_xlim(low, high)
             i, j = panel.position
-            axes.tick_params(labelbottom=i == last_row, labelleft=j == 0)
+            axes.tick_params(labelbottom=i == lowest[j], labelleft=j == leftmost[i])
         entries: dict[str, Any] = {label: Patch(color=colours[label]) for label in buckets}
         entries[NO_DECISION_LABEL] = Patch(color=colours[NO_DECISION_LABEL])
         entries[EXACT_CUMULATIVE_LABEL] = Line2D([], [], color="black",

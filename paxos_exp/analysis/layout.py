@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
+from paxos_exp.analysis import theme
 from paxos_exp.analysis.aggregate import DEFAULT_CONFIG_COLUMNS, varies
 from paxos_exp.analysis.style import CONTEXTS, FigureStyle, as_style
 
@@ -149,12 +149,12 @@ def labels(
                  if not (omit_missing and is_missing(value))]
         return ", ".join(parts)
 
-    distinct = {tuple(map(_canonical, combo)): combo for combo in combos}
-    ordered = sorted(distinct.values(), key=rank)
-    lookup = {tuple(map(_canonical, combo)): name(combo) for combo in ordered}
-    series = pd.Series([lookup[tuple(map(_canonical, combo))] for combo in combos],
-                       index=frame.index)
-    return series, list(dict.fromkeys(lookup[tuple(map(_canonical, c))] for c in ordered))
+    canonical = [tuple(map(_canonical, combo)) for combo in combos]  # once per row
+    distinct = dict(zip(canonical, combos))
+    ordered = sorted(distinct.items(), key=lambda item: rank(item[1]))
+    lookup = {key: name(combo) for key, combo in ordered}
+    series = pd.Series([lookup[key] for key in canonical], index=frame.index)
+    return series, list(dict.fromkeys(lookup[key] for key, _ in ordered))
 
 
 def _canonical(value: Any) -> str:
@@ -208,9 +208,7 @@ def layout_for(
         data["_hue"], hue_order = labels(data, [hue], short=True)
     else:
         data["_hue"], hue_order = "all", ["all"]
-    colours = sns.color_palette("colorblind", max(len(hue_order), 1))
-    if len(hue_order) > len(set(colours)):
-        colours = sns.color_palette("husl", len(hue_order))
+    colours = theme.palette(max(len(hue_order), 1))
     if hue is None:
         colours = ["0.2"]
     palette = dict(zip(hue_order, colours))

@@ -104,9 +104,12 @@ def panel_figure(
     return Panels(figure, panels, grid, margin)
 
 
-def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: str) -> Figure:
+def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: str,
+           title_width: float | None = None) -> Figure:
     """Axis labels on the outer panels, facet titles, the figure title if the style has
-    titles, and tick labels in the style's size (also for ticks made when it is drawn)."""
+    titles, and tick labels in the style's size (also for ticks made when it is drawn).
+    Facet titles are wrapped to ``title_width`` inches (default: the figure's width per
+    column, less margins)."""
     figure, grid = panels.figure, panels.grid
     visible = [axes for axes in grid.flat if axes.get_visible()]
     for axes in visible:
@@ -123,7 +126,8 @@ def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: 
         figure.supylabel(ylabel, fontsize=style.font)
     else:
         grid[0, 0].set_ylabel(ylabel)
-    width = 0.8 * figure.get_figwidth() / grid.shape[1]  # a panel, less margins and labels
+    width = title_width if title_width is not None else \
+        0.8 * figure.get_figwidth() / grid.shape[1]  # a panel, less margins and labels
     for panel in panels:
         i, j = panel.position
         if panels.margin_titles:

@@ -243,16 +243,13 @@ def build_report(
     style: FigureStyle | str | None = None,
     dpi: float | None = None,
     trials_table: bool = False,
-    workers: int = 1,
 ) -> Path:
     """Read ``paths`` (sweep directories, job directories, globs) and write the report.
 
     ``formats`` are the figure formats (default PNG and SVG), ``style`` the figure style or
     context (default paper: LaTeX column and text widths, 8 pt text, no titles), ``dpi`` the PNG
     resolution (default the context's), ``trials_table`` also writes trials.csv (one row per
-    trial of every job: big, and every job directory has its own table already), ``workers``
-    draws that many figures at a time in forked processes (Linux; ``paxos-report`` uses the
-    CPUs it may run on).
+    trial of every job: big, and every job directory has its own table already).
 
     Returns the report directory (it holds report.md). Raises ReportError on bad input (a
     path that does not exist or holds no results, an unknown key, a bad query or format); a
@@ -294,8 +291,7 @@ def build_report(
         if distribution.empty:
             del builders["first_decision_round"]
             skipped["first_decision_round"] = "no readable trials table among the completed jobs"
-        outcome = draw_figures(builders, directory, formats, style, dpi, save_figure,
-                               workers=workers)
+        outcome = draw_figures(builders, directory, formats, style, dpi, save_figure)
         figures = [name for name, why in outcome.items() if why is None]
         skipped |= {name: why for name, why in outcome.items() if why is not None}
     # A figure not drawn this time must not keep an earlier build's file beside the new ones

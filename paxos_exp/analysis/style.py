@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib as mpl
-import seaborn as sns
 
-GRID_STYLE = {"axes.grid": True, "grid.linestyle": ":", "grid.alpha": 0.6}
+from paxos_exp.analysis import theme
+
+# Dotted grid lines over seaborn's whitegrid (seaborn's own axes_style never let a grid.alpha
+# through: the grid was always opaque).
+GRID_STYLE = {"axes.grid": True, "grid.linestyle": ":"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class FigureStyle:
         """rcParams: seaborn's context (line widths, tick sizes), this context's text sizes,
         and text kept as text in PDF (TrueType, fonttype 42) and SVG (``<text>`` elements)."""
         sizes = self.sizes
-        params = dict(sns.plotting_context(self.context))
+        params = theme.plotting_context(self.context)
         font = sizes.font
         params.update({
             "font.size": font, "axes.labelsize": font, "axes.titlesize": font,
@@ -93,9 +96,9 @@ class FigureStyle:
 
     @contextlib.contextmanager
     def applied(self, axes_style: str = "whitegrid") -> Iterator[None]:
-        """The style's rcParams (and a seaborn axes style) for drawing and saving."""
+        """The style's rcParams (over a seaborn axes style) for drawing and saving."""
         extra = GRID_STYLE if axes_style == "whitegrid" else {}
-        with sns.axes_style(axes_style, extra), mpl.rc_context(self.rc()):
+        with mpl.rc_context({**theme.axes_style(axes_style, extra), **self.rc()}):
             yield
 
 

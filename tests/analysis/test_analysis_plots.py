@@ -8,6 +8,7 @@ import math
 
 import matplotlib
 import matplotlib.axes
+import matplotlib.axis
 import matplotlib.colors as mcolors
 import matplotlib.figure
 import matplotlib.pyplot
@@ -348,3 +349,59 @@ def test_a_single_configuration_still_draws() -> None:
     assert len(figure.axes) == 1
     figure = plots.decision_heatmap_figure(one)
     assert len(figure.axes) == 2
+
+
+# ----------------------------------------------------------------------------- sparse grids
+
+
+def sparse_trials() -> pd.DataFrame:
+    """protocol_variants' shape: a setting (the join quorum) that only N = 5 ran with, so
+    some (setting, N) combinations have no trial at all."""
+    rows = []
+    for nodes, join_quorum in ((3, None), (5, None), (5, 2)):
+        for fail_prob in (0.1, 0.3):
+            for trial in range(20):
+                rows.append({"nodes": nodes, "fail_prob": fail_prob, "rounds": 3,
+                             "join_quorum": join_quorum, "trial": trial,
+                             "first_decision_round": trial % 4 if trial % 4 < 3 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_first_round_figure_draws_no_frame_for_a_combination_without_trials() -> None:
+    keys = ["nodes", "fail_prob", "rounds", "join_quorum"]
+    distribution = aggregate.first_round_distribution(sparse_trials(), keys)
+    distribution.attrs["group_keys"] = keys
+    figure = plots.first_decision_round_figure(distribution, row="join_quorum", col="nodes")
+    grid = np.array(figure.axes).reshape(2, 2)  # rows: join quorum not set, 2; columns: N
+    visible = [[axes.get_visible() for axes in row] for row in grid]
+    assert visible == [[True, True], [False, True]]  # no N = 3 run has join quorum 2
+    figure.draw_without_rendering()
+
+    def labelled(axis: matplotlib.axis.Axis) -> bool:
+        return any(label.get_visible() and label.get_text() for label in axis.get_ticklabels())
+
+    # Tick labels on the outermost drawn panels: the lone panel of the second row has its
+    # own y labels, and column N = 3 has its x labels on its one panel.
+    assert labelled(grid[1, 1].yaxis) and labelled(grid[0, 0].xaxis)
+    assert not labelled(grid[0, 1].yaxis)
+
+
+def test_heatmap_facet_titles_stay_clear_of_each_other_and_the_colour_bar() -> None:
+    # protocol_variants' shape: long names on the y axis, long facet titles over two columns.
+    summary = summary_frame()
+    summary["variant"] = summary["nodes"].map({3: "classic", 4: "no_vote_without_join",
+                                               5: "ignore_own_state"})
+    summary["setting"] = np.where(summary["fail_prob"] > 0.2, "safety = record, join quorum = "
+                                  "2, vote quorum = 3, allow unsafe = true", "safety = fail")
+    summary.attrs["group_keys"] = [*aggregate.CORE_KEYS, "variant", "setting"]
+    figure = plots.decision_heatmap_figure(summary, y="variant", col="rounds", row="setting")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    colour_bar = figure.axes[-1].get_window_extent(renderer)
+    titles = [axes.title.get_window_extent(renderer) for axes in figure.axes[:-1]
+              if axes.get_visible() and axes.get_title()]
+    assert titles
+    for title in titles:
+        assert title.x1 <= colour_bar.x0 + 1, "a facet title runs into the colour bar"
+    for one, other in itertools.combinations(titles, 2):
+        assert not one.overlaps(other), "two facet titles overlap"
