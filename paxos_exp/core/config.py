@@ -233,8 +233,10 @@ class RunConfig:
 
     @property
     def claims_safety(self) -> bool:
-        """Whether the protocol, with these settings, promises agreement and validity."""
-        return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params)  # type: ignore[union-attr]
+        """Whether the protocol, with these settings, promises agreement and validity, under
+        fault models that keep it (amnesia does not)."""
+        return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params) and all(  # type: ignore[union-attr]
+            FAULTS.get(choice.name).keeps_safety(choice.params) for choice in self.fault_choices)
 
     def build_faults(self, draws: Draws | None = None) -> Faults:
         """The fault model bound to this run, drawing from ``draws`` (the seed's by default)."""

@@ -118,6 +118,10 @@ def _no_check(_nodes: int, _params: Any) -> None:
     return None
 
 
+def _keeps_safety(_params: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class FaultModel:
     """A registered fault model. ``build(config, draws)`` binds it to a run (``config`` is the
@@ -126,7 +130,8 @@ class FaultModel:
     simulated). ``keeps_theory``: the protocols' exact laws, written for the assignment's
     omission model, hold under it. ``check(nodes, params)`` raises ConfigError for settings
     that do not fit the run's size (before any process starts); ``params`` checks the rest
-    itself."""
+    itself. ``keeps_safety(params)``: whether a protocol that claims safety keeps it under
+    the model (False for amnesia: a run then records violations instead of failing)."""
 
     name: str
     description: str
@@ -134,6 +139,7 @@ class FaultModel:
     params: type = NoParams
     keeps_theory: bool = False
     check: Callable[[int, Any], None] = _no_check
+    keeps_safety: Callable[[Any], bool] = _keeps_safety
 
 
 class Composite:

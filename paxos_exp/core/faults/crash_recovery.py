@@ -108,4 +108,5 @@ FAULTS = FaultModel(
                 "round; back durable, or wiped with amnesia=true (unsafe)",
     build=build,
     params=Params,
+    keeps_safety=lambda params: not params.amnesia,
 )
