@@ -29,6 +29,7 @@ from paxos_exp.core.config import (
     Safety,
     StartMethod,
     canonical_fail_prob,
+    choose_faults,
     parse_initial_values,
 )
 from paxos_exp.core.errors import ConfigError
@@ -167,7 +168,8 @@ def catalogue() -> str:
     lines = ["Protocols (protocol=NAME):"]
     for protocol in PROTOCOLS:
         lines.append(f"  {protocol.name:<22} {protocol.description}")
-    lines.append("Fault models (faults=NAME):")
+    lines.append("Fault models (faults=NAME, settings faults.NAME.KEY; several at once: "
+                 "faults=[omission,partition]):")
     for model in FAULTS:
         lines.append(f"  {model.name:<22} {model.description}")
     return "\n".join(lines)
@@ -226,10 +228,22 @@ def job_key(config: dict[str, Any]) -> str:
     protocol = config.get("protocol")
     name = protocol.get("name") if isinstance(protocol, dict) else None
     prefix = "" if name in (None, "classic") else f"{name}_"
+    faults = _faults_name(config.get("faults"))
+    prefix += "" if faults in (None, DEFAULT_FAULTS) else f"{faults}_"
     return (
         f"{prefix}n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"
         f"_t{config.get('trials')}_{digest}"
     )
+
+
+def _faults_name(faults: Any) -> str | None:
+    """The fault models' name for a job key (``omission+partition``), None if not valid."""
+    if faults is None:
+        return None
+    try:
+        return choose_faults(faults).name
+    except (ConfigError, TypeError):
+        return None
 
 
 def _job_key_resolver(*, _root_: DictConfig) -> str:

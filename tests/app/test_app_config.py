@@ -227,3 +227,9 @@ def test_a_single_omission_keeps_its_spec_and_job_key():
 def test_a_bad_fault_setting_names_its_key(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         run_spec(job_config(_compose(overrides)))
+
+
+def test_a_job_key_names_fault_models_other_than_omission():
+    composed = job_key(job_config(_compose(["faults=[omission,crash_stop]", "nodes=3"])))
+    assert composed.startswith("crash_stop+omission_n3_")
+    assert job_key(job_config(_compose(["nodes=3"]))).startswith("n3_")
