@@ -120,6 +120,10 @@ def test_job_key_is_stable_and_ignores_bookkeeping_and_float_noise():
      "settings; join_quorum belongs to protocol=flexible"),
     (["protocol=flexible", "protocol.join_quorm=2"], "the protocol flexible has no setting "
      "join_quorm; its settings: join_quorum, vote_quorum, allow_unsafe"),
+    (["faults=crash_stop", "faults.max_crashed=2"], "faults.max_crashed: a fault model's "
+     "settings are written faults.NAME.KEY, such as faults.crash_stop.max_crashed=..."),
+    (["faults.partition.partition_prob=0.5"], "partition is not one of this job's fault "
+     "models; choose it with faults=partition, or several with faults=[omission,partition]"),
 ])
 def test_a_setting_the_chosen_protocol_lacks_is_one_line_naming_who_has_it(tmp_path, args, expected):
     from app_helpers import run_paxos_exp
