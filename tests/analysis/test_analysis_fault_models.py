@@ -39,4 +39,7 @@ def test_a_sweep_over_lists_of_fault_models_is_read_and_reported_whole(tmp_path:
     out = build_report([sweep])
     problems = pd.read_csv(out / "problems.csv") if (out / "problems.csv").exists() else None
     assert problems is None or problems.empty
-    assert "omission+partition" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "omission+partition" in text
+    # A model's setting that other jobs lack is told apart by their fault models.
+    assert "| `crash_prob` | varies: 0.1, not set (faults omission, omission+partition) |" in text
