@@ -618,6 +618,33 @@ def _missing_setting(text: str) -> str | None:
     return None
 
 
+_FAULT_OVERRIDE = re.compile(r"Could not override 'faults\.([\w.]+)'")
+
+
+def _fault_setting(text: str) -> str | None:
+    """``faults.KEY=...`` or ``faults.NAME.KEY=...`` that Hydra cannot place: a fault model's
+    settings are ``faults.NAME.KEY``, and NAME must be one of the job's models."""
+    from dataclasses import fields
+
+    from paxos_exp.core.faults import FAULTS
+
+    found = _FAULT_OVERRIDE.search(text)
+    if found is None:
+        return None
+    parts = found.group(1).split(".")
+    plugins = {plugin.name: plugin for plugin in FAULTS}
+    if len(parts) == 1:
+        having = [name for name, plugin in plugins.items()
+                  if parts[0] in {field.name for field in fields(plugin.params)}]
+        example = f"faults.{having[0]}.{parts[0]}=..." if having else "faults.NAME.KEY=..."
+        return (f"faults.{parts[0]}: a fault model's settings are written faults.NAME.KEY, "
+                f"such as {example}")
+    if parts[0] in plugins:
+        return (f"faults.{found.group(1)}: {parts[0]} is not one of this job's fault models; "
+                f"choose it with faults={parts[0]}, or several with faults=[omission,{parts[0]}]")
+    return None
+
+
 def _one_line(error: BaseException) -> str:
     """An error's message and its causes' on one line, without Hydra's and OmegaConf's
     detail lines (``full_key: ...``, search paths) or hints about HYDRA_FULL_ERROR."""
@@ -631,8 +658,8 @@ def _one_line(error: BaseException) -> str:
                     parts.append(text)
         seen = seen.__cause__
     text = "; ".join(parts)
-    return (_missing_extra(text) or _missing_setting(text) or _sweeper_setting(text) or text
-            or type(error).__name__)
+    return (_missing_extra(text) or _missing_setting(text) or _fault_setting(text)
+            or _sweeper_setting(text) or text or type(error).__name__)
 
 
 # The launchers' Hydra plug-ins, by the config name their presets extend, and the extra that

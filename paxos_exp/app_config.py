@@ -30,6 +30,7 @@ from paxos_exp.core.config import (
     Safety,
     StartMethod,
     canonical_fail_prob,
+    choose_faults,
     parse_initial_values,
 )
 from paxos_exp.core.errors import ConfigError
@@ -168,7 +169,8 @@ def catalogue() -> str:
     lines = ["Protocols (protocol=NAME):"]
     for protocol in PROTOCOLS:
         lines.append(f"  {protocol.name:<22} {protocol.description}")
-    lines.append("Fault models (faults=NAME):")
+    lines.append("Fault models (faults=NAME, settings faults.NAME.KEY; several at once: "
+                 "faults=[omission,partition]):")
     for model in FAULTS:
         lines.append(f"  {model.name:<22} {model.description}")
     return "\n".join(lines)
@@ -227,6 +229,8 @@ def job_key(config: dict[str, Any]) -> str:
     protocol = config.get("protocol")
     name = protocol.get("name") if isinstance(protocol, dict) else None
     prefix = "" if name in (None, "classic") else f"{name}_"
+    faults = _faults_name(config.get("faults"))
+    prefix += "" if faults in (None, DEFAULT_FAULTS) else f"{faults}_"
     return (
         f"{prefix}n{config.get('nodes')}_p{config.get('fail_prob')}_r{config.get('rounds')}"
         f"_t{config.get('trials')}_{digest}"
@@ -248,6 +252,16 @@ def job_name(number: int | None, overrides: Sequence[str], where: str | None = N
     inside = "; ".join(part for part in (own, where) if part)
     head = "the job" if number is None else f"job {number}"
     return f"{head} ({inside})" if inside else head
+
+
+def _faults_name(faults: Any) -> str | None:
+    """The fault models' name for a job key (``omission+partition``), None if not valid."""
+    if faults is None:
+        return None
+    try:
+        return choose_faults(faults).name
+    except (ConfigError, TypeError):
+        return None
 
 
 def _job_key_resolver(*, _root_: DictConfig) -> str:

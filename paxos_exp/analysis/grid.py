@@ -4,6 +4,8 @@ analysis module that imports Hydra or OmegaConf."""
 
 from __future__ import annotations
 
+import json
+
 import itertools
 import math
 from collections.abc import Sequence
@@ -26,6 +28,12 @@ def normalise(value: Any) -> Any:
         return canonical_fail_prob(value)
     if hasattr(value, "name") and not isinstance(value, str):  # enums
         return str(value.name)
+    if isinstance(value, (list, tuple)):
+        # faults=[omission,partition]: the column spells composed models sorted, joined by
+        # "+"; a list setting (link=[0,1]) is spelled as JSON (analysis.job.flatten_config).
+        if all(isinstance(item, str) for item in value):
+            return "+".join(sorted(value))
+        return json.dumps(list(value))
     return str(value)
 
 

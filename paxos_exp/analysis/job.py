@@ -9,6 +9,8 @@ nullable integers (``Int8``...) where a value may be missing, categoricals for t
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,16 +58,30 @@ def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
     ``start_method``), or ``group_leaf`` when the leaf name is taken; a plug-in group's
     ``name`` is the group's column (``protocol.name`` -> ``protocol``)."""
     flat: dict[str, Any] = {key: value for key, value in config.items()
-                            if not isinstance(value, dict)}
+                            if not isinstance(value, dict) and not _plugins(value)}
     for group, values in config.items():
+        if _plugins(values):
+            # Several fault models composed: ``omission+partition``, each one's settings as
+            # columns of their own.
+            values = {"name": "+".join(str(plugin["name"]) for plugin in values),
+                      **{key: value for plugin in values for key, value in plugin.items()
+                         if key != "name"}}
         if isinstance(values, dict):
             for leaf, value in flatten_config(values).items():
                 if leaf == "name":
                     flat[group] = value
                     continue
+                if isinstance(value, (list, tuple)):  # a setting such as link: [0, 1]
+                    value = json.dumps(value)
                 name = leaf if leaf not in flat and leaf not in config else f"{group}_{leaf}"
                 flat[name] = value
     return flat
+
+
+def _plugins(value: Any) -> bool:
+    """Whether ``value`` is a list of plug-ins with their settings (composed fault models)."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(item, dict) and "name" in item for item in value)
 
 
 def _with_plugins(flat: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:

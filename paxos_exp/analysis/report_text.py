@@ -115,10 +115,21 @@ def _config_lines(jobs: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return lines
 
 
+def _fault_settings() -> set[str]:
+    """The names of every registered fault model's settings (columns of the jobs table)."""
+    from dataclasses import fields
+
+    from paxos_exp.core.faults import FAULTS
+
+    return {field.name for model in FAULTS for field in fields(model.params)}
+
+
 def _not_set(jobs: pd.DataFrame, column: str) -> str:
     """``null`` for a key no job sets; ``not set (protocol classic, own_value)`` when the jobs
-    without it are told apart by their protocol (or fault model)."""
-    for owner in ("protocol", "faults"):
+    without it are told apart by their protocol (or fault model: ``not set (faults omission)``
+    for a fault model's setting)."""
+    owners = ("faults", "protocol") if column in _fault_settings() else ("protocol", "faults")
+    for owner in owners:
         if owner != column and owner in jobs.columns:
             names = [str(name) for name in dict.fromkeys(jobs[owner].astype(object).tolist())
                      if not missing(name)]

@@ -29,11 +29,23 @@ class UsageError(ValueError):
 @dataclass(frozen=True)
 class Options:
     """``nodes``: N for a transcript without a header; ``join_quorum``/``vote_quorum``: the
-    quorum sizes of a flexible-quorum run (default: strict majorities)."""
+    quorum sizes of a flexible-quorum run (default: strict majorities); ``faults``: what may
+    have happened besides CRASH (:data:`FAULTS`)."""
 
     nodes: int | None = None
     join_quorum: int | None = None
     vote_quorum: int | None = None
+    faults: str = "omission"
+
+
+# What ``--faults`` allows besides PROTOCOL.md's CRASH markers:
+#   omission: nothing (every message arrives, as itself or as CRASH);
+#   silent: messages silenced and nodes down (crash_stop, crash_recovery, partition,
+#     link_loss): a leader may print fewer than N receipts, an acceptor nothing in a phase,
+#     and a round whose leader is down has no line at all;
+#   amnesia: silent, and a node may come back with its votes forgotten: a JOIN may report
+#     -1 None, and a leader's own state may be reset.
+FAULTS = ("omission", "silent", "amnesia")
 
 
 @dataclass
@@ -74,7 +86,8 @@ class RunChecker:
         self.first_decision: Decision | None = None
         if params is not None:
             self.states = [NodeView() for _ in range(params.nodes)]
-            self.grouper = RoundGrouper(params.nodes, params.rounds, problems.append)
+            self.grouper = RoundGrouper(params.nodes, params.rounds, problems.append,
+                                        gaps=params.silent)
 
     def feed(self, event) -> None:
         self.last_line = event.line
@@ -111,7 +124,7 @@ class RunChecker:
         summary.rounds_seen = self.grouper.rounds_seen
         summary.initial_values = [state.val for state in self.states]
         rounds, highest = self.params.rounds, self.grouper.highest
-        if rounds is not None and highest < rounds - 1:
+        if rounds is not None and highest < rounds - 1 and not self.params.silent:
             after = "before round 0" if highest < 0 else f"after round {highest}"
             missing = rounds_text(highest + 1, rounds - 1)
             self.problems.append(Problem(self.last_line, "round-order",
@@ -141,7 +154,10 @@ def _params(nodes: int, fail_prob: float | None, rounds: int | None, options: Op
             raise UsageError(f"{flag} {size} does not fit a run of {nodes} nodes: give a size "
                              f"from 1 to {nodes}")
         sizes.append(nodes // 2 + 1 if size is None else size)
-    return Params(nodes, fail_prob, rounds, sizes[0], sizes[1])
+    if options.faults not in FAULTS:
+        raise UsageError(f"--faults {options.faults}: choose one of {', '.join(FAULTS)}")
+    return Params(nodes, fail_prob, rounds, sizes[0], sizes[1],
+                  silent=options.faults != "omission", amnesia=options.faults == "amnesia")
 
 
 def _open_run(header: Header, options: Options, problems: list[Problem]) -> RunChecker:

@@ -10,7 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from paxos_exp.check.checker import FileResult, Options, UsageError, check_file, check_lines
+from paxos_exp.check.checker import (
+    FAULTS,
+    FileResult,
+    Options,
+    UsageError,
+    check_file,
+    check_lines,
+)
 from paxos_exp.check.output import as_json, problem_line, summary_line
 from paxos_exp.check.problems import RULES
 
@@ -60,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  "for flexible quorums)")
     transcript.add_argument("--vote-quorum", type=_count("--vote-quorum"), metavar="Q2",
                             help="votes needed to decide (default: a strict majority)")
+    transcript.add_argument("--faults", choices=FAULTS, default="omission",
+                            help="what may have happened besides CRASH: omission (nothing, the "
+                                 "default); silent (messages silenced and nodes down, as "
+                                 "paxos-exp's crash_stop, crash_recovery, partition and "
+                                 "link_loss do: fewer receipts, missing lines and rounds); "
+                                 "amnesia (silent, and nodes that forget their votes)")
     commands.add_parser("rules", help="list the rules the transcript check applies",
                         description="List the rules 'paxos-check transcript' reports, by name.")
     return parser
@@ -70,7 +83,8 @@ def _stdin() -> io.TextIOWrapper:
 
 
 def _check_transcripts(args: argparse.Namespace) -> int:
-    options = Options(nodes=args.nodes, join_quorum=args.join_quorum, vote_quorum=args.vote_quorum)
+    options = Options(nodes=args.nodes, join_quorum=args.join_quorum, vote_quorum=args.vote_quorum,
+                      faults=args.faults)
     names = args.files or [STDIN]
     results: list[FileResult] = []
     errors: list[tuple[str, str]] = []

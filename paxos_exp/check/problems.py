@@ -11,7 +11,8 @@ RULES: dict[str, str] = {
     "header": "the first line is 'NUM_NODES: N, CRASH PROB: p, NUM_ROUNDS: R' with N >= 1, "
               "0 <= p <= 1, R >= 0",
     "round-order": "rounds 0..R-1 each appear once, in order; no line of a round after a later "
-                   "round began (the barrier); no round beyond NUM_ROUNDS; none missing at the end",
+                   "round began (the barrier); no round beyond NUM_ROUNDS; none missing at the end "
+                   "(--faults silent: a round may be absent, its leader down)",
     "round-leader": "node r mod N leads round r: it prints no ACCEPTOR line in it, every CRASH "
                     "names it, and every node id is below N",
     "node-order": "each node prints its lines of a round in protocol order (leader: ROUND, join "
@@ -19,7 +20,8 @@ RULES: dict[str, str] = {
                   "join phase, then vote phase)",
     "line-count": "per round: one ROUND line; the leader prints exactly N receipts per phase it "
                   "runs and one outcome (a change of round, or N vote receipts and at most one "
-                  "decision); each acceptor prints exactly one line per phase",
+                  "decision); each acceptor prints exactly one line per phase (--faults "
+                  "silent: at most N receipts, at most one line)",
     "phase-message": "each receipt can arrive there: leader join phase START (its own, once), "
                      "JOIN, CRASH; leader vote phase PROPOSE (its own, once), VOTE, CRASH; "
                      "acceptor join phase START, CRASH; acceptor vote phase PROPOSE, CRASH, "
@@ -29,7 +31,8 @@ RULES: dict[str, str] = {
                 "PROPOSE, one PROPOSE value per round, ROUNDCHANGE (a plain send) reaches every "
                 "acceptor exactly when the leader changed round",
     "join-state": "each JOIN reports an earlier round and the maxVotedRound/maxVotedVal that "
-                  "an acceptor which received START holds (states rebuilt from the lines)",
+                  "an acceptor which received START holds (states rebuilt from the lines; "
+                  "--faults amnesia: or -1 None)",
     "quorum": "the leader proposes exactly when joins > N/2 (else changes round) and decides "
               "exactly when votes > N/2 (or the --join-quorum/--vote-quorum sizes)",
     "value-rule": "the proposal is the value of the highest voted round among the JOINs the "

@@ -133,7 +133,7 @@ def line_count(view: RoundView) -> Iterator[Problem]:
         own = "START" if phase is Phase.JOIN else "PROPOSE"
         why = (f"the leader receives exactly N = {nodes} messages in the {_phase(phase)} phase "
                f"(its own {own} or CRASH, and one from each acceptor)")
-        if len(receipts) < nodes:
+        if len(receipts) < nodes and not view.params.silent:
             missing.append((Problem(first, "line-count", f"the leader printed {len(receipts)} "
                                     f"{_phase(phase)}-phase receipts; {why}", r), nodes - len(receipts)))
         elif len(receipts) > nodes:
@@ -157,7 +157,7 @@ def line_count(view: RoundView) -> Iterator[Problem]:
         silent = [node for node in range(nodes)
                   if node != view.leader and not view.acceptor(node, phase)] \
             if view.missing_acceptors(phase) else []
-        if silent:
+        if silent and not view.params.silent:  # --faults silent: it may have heard nothing
             who = f"acceptor {silent[0]}" if len(silent) == 1 else f"acceptors {_nodes(silent)}"
             missing.append((Problem(first, "line-count", f"{who} printed no {_phase(phase)}-phase "
                                     f"line in round {r}; each acceptor prints exactly one per phase",
@@ -278,6 +278,8 @@ def join_state(view: RoundView) -> Iterator[Problem]:
         exact = next((node for node in pool if states[node].known
                       and (states[node].voted_round, states[node].voted_value)
                       == (message.voted_round, message.value)), None)
+        if exact is None and view.params.amnesia and message.voted_round == -1 and pool:
+            exact = pool[0]  # --faults amnesia: a node back with its votes forgotten
         if exact is not None:
             pool.remove(exact)
         else:
@@ -362,6 +364,14 @@ def value_rule(view: RoundView) -> Iterator[Problem]:
     best = [(value_, source) for round_, value_, source in candidates if round_ == highest]
     if any(value == value_ for value_, _ in best):
         return
+    if view.params.amnesia and view.own_start:
+        # --faults amnesia: the leader's own state may have been wiped; the rule without it.
+        joins = [(round_, value_) for round_, value_, source in candidates
+                 if source != "the leader's own state"]
+        top = max((round_ for round_, _ in joins), default=-1)
+        if (top == -1 and view.leader_value in (None, value)) or any(
+                value == value_ for round_, value_ in joins if round_ == top and top >= 0):
+            return
     best_value, source = best[0]
     yield Problem(line, "value-rule",
                   f"the leader proposes {value}, but the highest voted round {scope} is "

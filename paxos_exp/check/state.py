@@ -27,6 +27,8 @@ class Params:
     rounds: int | None
     join_quorum: int
     vote_quorum: int
+    silent: bool = False  # messages may be silenced, nodes down (--faults silent)
+    amnesia: bool = False  # ... and nodes may forget their votes (--faults amnesia)
 
     @property
     def majorities(self) -> bool:

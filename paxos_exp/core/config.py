@@ -11,7 +11,7 @@ from typing import Any
 
 from paxos_exp.core.draws import MAX_SEED, Draws, SeededDraws, initial_value
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS, FaultModel, Faults
+from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS, Composite, FaultModel, Faults
 from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS, Protocol
 from paxos_exp.core.quorum import Quorums
 from paxos_exp.core.registry import Choice, choose
@@ -59,12 +59,66 @@ def canonical_fail_prob(value: float) -> float:
 
 def round_law(protocol: str, faults: str, nodes: int, fail_prob: float,
               quorums: Quorums) -> RoundLaw | None:
-    """The exact law of one round of ``protocol`` under ``faults`` with these quorum sizes,
-    where the protocol has one and the fault model keeps it (else None)."""
+    """The exact law of one round of ``protocol`` under ``faults`` (a model's name, or
+    several joined by ``+``) with these quorum sizes, where the protocol has one and every
+    fault model keeps it (else None)."""
     theory = PROTOCOLS.get(protocol).theory
-    if theory is None or not FAULTS.get(faults).keeps_theory:
+    if theory is None or not all(FAULTS.get(name).keeps_theory for name in faults.split("+")):
         return None
     return theory(nodes, fail_prob, quorums)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Several fault models in one run (sorted by name, each once): ``name`` joins their
+    names with ``+``; ``as_dict`` is the list of their dicts (what the spec stores)."""
+
+    choices: tuple[Choice, ...]
+
+    @property
+    def name(self) -> str:
+        return "+".join(choice.name for choice in self.choices)
+
+    def as_dict(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return [choice.as_dict() for choice in self.choices]
+
+
+def choose_faults(given: Any) -> Choice | Composition:
+    """One fault model (a :class:`Choice`, so a single model's spec keeps its one-mapping
+    form) or several (a :class:`Composition`), from: a name; a mapping with ``name`` and
+    settings; Hydra's form, a mapping of model names to their settings
+    (``{"omission": {"name": "omission"}, "partition": {...}}``); or a list of names or
+    mappings. ConfigError for an unknown model, setting, or a model named twice."""
+    if isinstance(given, (Choice, Composition)):
+        items: list[Any] = list(given.choices) if isinstance(given, Composition) else [given]
+    elif isinstance(given, str):
+        items = [part for part in given.split("+")] if "+" in given else [given]
+    elif isinstance(given, Mapping):
+        if "name" in given or not given:
+            items = [given]
+        else:
+            items = []
+            for key, settings in given.items():
+                if not isinstance(settings, Mapping):
+                    raise ConfigError(f"faults.{key}={settings!r}: give a fault model's "
+                                      "settings, or choose models with faults=NAME or "
+                                      "faults=[NAME,NAME]")
+                items.append({"name": key, **settings})
+    elif isinstance(given, Sequence):
+        items = list(given)
+    else:
+        raise ConfigError(f"faults={given!r}: name a fault model, such as faults=omission, or "
+                          "several, such as faults=[omission,partition]")
+    if not items:
+        raise ConfigError("faults=[]: name at least one fault model, such as faults=omission")
+    choices = [choose(FAULTS, item) for item in items]
+    names = [choice.name for choice in choices]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"faults: {', '.join(twice)} named twice; name each model once")
+    if len(choices) == 1:
+        return choices[0]
+    return Composition(tuple(sorted(choices, key=lambda choice: choice.name)))
 
 
 def _is_int(value: object) -> bool:
@@ -88,7 +142,7 @@ class RunConfig:
     seed: int = 0
     initial_values: tuple[int, ...] | None = None
     protocol: Choice | str | Mapping[str, Any] = DEFAULT_PROTOCOL
-    faults: Choice | str | Mapping[str, Any] = DEFAULT_FAULTS
+    faults: Choice | Composition | str | Mapping[str, Any] | Sequence[Any] = DEFAULT_FAULTS
     safety: Safety | str | None = None
     trace: bool = False
 
@@ -117,8 +171,10 @@ class RunConfig:
                 )
             object.__setattr__(self, "initial_values", values)
         object.__setattr__(self, "protocol", choose(PROTOCOLS, self.protocol))
-        object.__setattr__(self, "faults", choose(FAULTS, self.faults))
+        object.__setattr__(self, "faults", choose_faults(self.faults))
         self.protocol_plugin.check(self.nodes, self.protocol.params)
+        for choice in self.fault_choices:
+            FAULTS.get(choice.name).check(self.nodes, choice.params)
         self.quorums  # noqa: B018 - a size outside 1..nodes fails here, before anything runs
         if self.safety is None:
             safety = Safety.fail if self.claims_safety else Safety.record
@@ -144,9 +200,32 @@ class RunConfig:
     def protocol_plugin(self) -> Protocol:
         return PROTOCOLS.get(self.protocol.name)  # type: ignore[union-attr]
 
+    @property
+    def fault_choices(self) -> tuple[Choice, ...]:
+        """The run's fault models with their settings (one, or several composed)."""
+        faults = self.faults
+        return faults.choices if isinstance(faults, Composition) else (faults,)  # type: ignore[return-value]
+
     @cached_property
     def fault_plugin(self) -> FaultModel:
+        """The run's fault model (a composition: one that builds a :class:`Composite`)."""
+        if isinstance(self.faults, Composition):
+            plugins = [FAULTS.get(choice.name) for choice in self.faults.choices]
+            return FaultModel(
+                name=self.faults.name,
+                description=" and ".join(plugin.description for plugin in plugins),
+                build=lambda config, draws: Composite(
+                    [plugin.build(config, draws) for plugin in plugins]),
+                keeps_theory=all(plugin.keeps_theory for plugin in plugins),
+            )
         return FAULTS.get(self.faults.name)  # type: ignore[union-attr]
+
+    def faults_params(self, name: str) -> Any:
+        """The settings of fault model ``name`` in this run."""
+        for choice in self.fault_choices:
+            if choice.name == name:
+                return choice.params
+        raise KeyError(name)
 
     @cached_property
     def quorums(self) -> Quorums:
@@ -154,8 +233,10 @@ class RunConfig:
 
     @property
     def claims_safety(self) -> bool:
-        """Whether the protocol, with these settings, promises agreement and validity."""
-        return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params)  # type: ignore[union-attr]
+        """Whether the protocol, with these settings, promises agreement and validity, under
+        fault models that keep it (amnesia does not)."""
+        return self.protocol_plugin.claims_safety(self.nodes, self.protocol.params) and all(  # type: ignore[union-attr]
+            FAULTS.get(choice.name).keeps_safety(choice.params) for choice in self.fault_choices)
 
     def build_faults(self, draws: Draws | None = None) -> Faults:
         """The fault model bound to this run, drawing from ``draws`` (the seed's by default)."""

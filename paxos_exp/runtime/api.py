@@ -26,7 +26,7 @@ def run(
     trace: bool = False,
     transcript: bool = False,
     protocol: str | Mapping[str, Any] = DEFAULT_PROTOCOL,
-    faults: str | Mapping[str, Any] = DEFAULT_FAULTS,
+    faults: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]] = DEFAULT_FAULTS,
     safety: str | None = None,
     emit: Callable[[str], None] | None = None,
 ) -> RunResult:
@@ -36,6 +36,8 @@ def run(
     same core with plain function calls. Both give identical records for the same seed.
     ``protocol`` and ``faults`` name a registered plug-in, or give a mapping with its
     ``name`` and settings (``{"name": "flexible", "join_quorum": 2, "vote_quorum": 4}``);
+    ``faults`` may also be a list of them, composed (``["omission", {"name": "partition",
+    "partition_prob": 0.2}]``);
     ``safety`` is ``"fail"``, ``"record"`` or None for the protocol's default.
     ``transcript=True`` makes the nodes print the classic lines (processes: to stdout;
     inprocess: to ``emit``, or stdout). Deadlines left at None grow with ``nodes``. Every

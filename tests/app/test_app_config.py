@@ -120,6 +120,10 @@ def test_job_key_is_stable_and_ignores_bookkeeping_and_float_noise():
      "settings; join_quorum belongs to protocol=flexible"),
     (["protocol=flexible", "protocol.join_quorm=2"], "the protocol flexible has no setting "
      "join_quorm; its settings: join_quorum, vote_quorum, allow_unsafe"),
+    (["faults=crash_stop", "faults.max_crashed=2"], "faults.max_crashed: a fault model's "
+     "settings are written faults.NAME.KEY, such as faults.crash_stop.max_crashed=..."),
+    (["faults.partition.partition_prob=0.5"], "partition is not one of this job's fault "
+     "models; choose it with faults=partition, or several with faults=[omission,partition]"),
 ])
 def test_a_setting_the_chosen_protocol_lacks_is_one_line_naming_who_has_it(tmp_path, args, expected):
     from app_helpers import run_paxos_exp
@@ -148,8 +152,13 @@ def test_every_plugin_is_one_module_plus_one_yaml_that_extends_its_schema(group)
     assert set(files) == set(registry.names())
     for name, path in files.items():
         text = yaml.safe_load(path.read_text())
-        assert text == {"defaults": [f"/_schema/{group}/{name}@_here_", "_self_"]}, path
+        # A fault model nests under its name, so that several compose (faults=[a,b]).
+        package = name if group == "faults" else "_here_"
+        assert text == {"defaults": [f"/_schema/{group}/{name}@{package}", "_self_"]}, path
         composed = _compose([f"{group}={name}"])[group]
+        if group == "faults":
+            assert list(composed) == [name]
+            composed = composed[name]
         plugin = registry.get(name)
         defaults = {field.name: field.default for field in dataclasses.fields(plugin.params)}
         assert dict(composed) == {"name": name, **defaults}
@@ -178,3 +187,53 @@ def test_a_missing_launcher_extra_names_the_extra_to_install(preset, extra):
     line = _one_line(error)
     assert "\n" not in line
     assert f"pip install -e '.[{extra}]'" in line and f"hydra/launcher=paxos_{preset}" in line
+
+
+def test_fault_models_compose_as_a_list_with_each_ones_settings():
+    cfg = _compose(["faults=[omission,partition]", "faults.partition.partition_prob=0.2",
+                    "faults.partition.shape=isolated_leader"])
+    run_config, _ = run_spec(job_config(cfg))
+    assert run_config.faults.name == "omission+partition"
+    assert run_config.spec()["faults"] == [
+        {"name": "omission"},
+        {"name": "partition", "partition_prob": 0.2, "shape": "isolated_leader",
+         "symmetric": True}]
+    # The order of the list does not matter: the same models, the same job.
+    other = _compose(["faults=[partition,omission]", "faults.partition.partition_prob=0.2",
+                      "faults.partition.shape=isolated_leader"])
+    assert job_key(job_config(other)) == job_key(job_config(cfg))
+    single = _compose(["faults=crash_stop", "faults.crash_stop.crash_prob=0.05"])
+    assert run_spec(job_config(single))[0].spec()["faults"] == {
+        "name": "crash_stop", "crash_prob": 0.05, "max_crashed": None}
+
+
+def test_a_single_omission_keeps_its_spec_and_job_key():
+    # Pinned on 9378d26, before fault models nested under their names: existing results resume.
+    config = job_config(_compose(["nodes=3", "fail_prob=0.2", "rounds=4", "trials=50"]))
+    assert config["faults"] == {"omission": {"name": "omission"}}
+    assert run_spec(config)[0].spec()["faults"] == {"name": "omission"}
+    flat = {**config, "faults": {"name": "omission"}}  # the form written before
+    assert job_key(config) == job_key(flat) == "n3_p0.2_r4_t50_e2a1982638"
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["faults=crash_stop", "faults.crash_stop.crash_prob=1.5"], "faults.crash_stop.crash_prob"),
+    (["faults=crash_stop", "faults.crash_stop.max_crashed=9"], "faults.crash_stop.max_crashed"),
+    (["faults=crash_recovery", "faults.crash_recovery.down_rounds=0"],
+     "faults.crash_recovery.down_rounds"),
+    (["faults=partition", "faults.partition.shape=halves"], "faults.partition.shape"),
+    (["faults=link_loss", "faults.link_loss.rule=one_link", "faults.link_loss.link=[0,7]"],
+     "faults.link_loss.link"),
+    (["faults=link_loss", "faults.link_loss.rule=matrix"], "faults.link_loss.matrix"),
+    (["faults=link_loss", "faults.link_loss.rule=matrix",
+      "faults.link_loss.matrix=[[0,1],[1,0]]"], "faults.link_loss.matrix"),
+])
+def test_a_bad_fault_setting_names_its_key(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        run_spec(job_config(_compose(overrides)))
+
+
+def test_a_job_key_names_fault_models_other_than_omission():
+    composed = job_key(job_config(_compose(["faults=[omission,crash_stop]", "nodes=3"])))
+    assert composed.startswith("crash_stop+omission_n3_")
+    assert job_key(job_config(_compose(["nodes=3"]))).startswith("n3_")

@@ -32,17 +32,23 @@ def split_rounds(lines: list[str]) -> list[list[str]]:
     return rounds
 
 
-def interleave(lines: list[str], nodes: int, rng: random.Random) -> list[str]:
+def interleave(lines: list[str], nodes: int, rng: random.Random,
+               round_line_first: bool = False) -> list[str]:
     """Another order the protocol allows: every round's lines stay together (the barrier) and
     each node's lines keep their order, but nodes' lines mix at random (the leader's ROUND line
     included: nothing orders an acceptor's print after it)."""
     out = [lines[0]]
-    for number, round_lines in enumerate(split_rounds(lines)):
+    for round_lines in split_rounds(lines):
+        # The round's own number (a round whose leader was down has no line at all).
+        number = int(round_lines[0].split()[1])
         by_node: dict[int, list[str]] = {}
         for line in round_lines:
             acceptor = _ACCEPTOR.match(line)
             node = int(acceptor.group(1)) if acceptor else number % nodes
             by_node.setdefault(node, []).append(line)
+        if round_line_first:  # the ROUND line first, the rest mixed (paxos-exp's engines)
+            out.append(by_node[number % nodes].pop(0))
+            by_node = {node: queue for node, queue in by_node.items() if queue}
         queues = [list(reversed(queue)) for queue in by_node.values()]
         while queues:
             queue = rng.choice(queues)

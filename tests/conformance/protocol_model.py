@@ -2,9 +2,11 @@
 
 Written from PROTOCOL.md alone (it shares no code with ``paxos_exp.core.protocols`` or the
 round driver), so an engine whose acceptor or leader rule drifts from the document disagrees
-with it. The omission model's draws are recomputed here as ``uniform(position) < p``; other
-fault models are asked through their bound ``crashes``/``silenced`` (their own rules are
-tested in ``tests/core``).
+with it. Every registered fault model's draws are recomputed here from the positions its
+docstring names (omission: ``uniform(position) < p``; crash_stop, crash_recovery, partition,
+link_loss: see :data:`MODELS`), and so are down nodes (no step, no line; a round whose leader
+is down has none at all) and wiped ones (``maxVoted*`` reset); only a fault model unknown
+here (a test's own) is asked through its bound instance.
 
 The model knows the registered protocols by name (their one-rule differences are in
 :data:`RULES`); a new protocol is still covered by the engine-identity tests of the
@@ -18,6 +20,7 @@ whatever that rule said, so the tests assert the witnesses they rely on are ther
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -63,27 +66,215 @@ class Expected:
     trials: list[TrialRecord] = field(default_factory=list)
     trace: list[TraceRecord] = field(default_factory=list)
     witnesses: Counter = field(default_factory=Counter)
+    leaderless: set = field(default_factory=set)  # (trial, round) whose leader was down
 
 
-def _fault_decisions(config):
-    """(crashes, silenced, silences) for the run: the omission model recomputed from the
-    draws (strictly ``U < p``), any other model through its bound instance."""
-    if config.faults.name == "omission":
-        seed, p = config.seed, config.fail_prob
+def _hit(seed, prob, trial, rnd, phase, a, b) -> bool:
+    """A draw that hits with probability ``prob``: ``U < prob`` (never at 0, always at 1)."""
+    if prob <= 0.0:
+        return False
+    return prob >= 1.0 or uniform(seed, trial, rnd, phase, a, b) < prob
 
-        def crashes(trial, rnd, phase, sender, receiver):
-            return uniform(seed, trial, rnd, phase, sender, receiver) < p
 
-        return crashes, (lambda *position: False), False
-    bound = config.build_faults()
-    return bound.crashes, bound.silenced, bound.silences
+def _pick(seed, weights, trial, rnd, phase, a, b) -> int:
+    """Index i where the draw falls among the cumulative weights (the last possible one when
+    rounding leaves the draw above their sum)."""
+    draw, total, last = uniform(seed, trial, rnd, phase, a, b), 0.0, 0
+    for index, weight in enumerate(weights):
+        if weight > 0.0:
+            total += weight
+            last = index
+            if draw < total:
+                return index
+    return last
+
+
+class _RoundFaults:
+    """One fault model as PROTOCOL.md and the model's docstring state it, recomputed from
+    the draws (``tests/core`` checks the modules; this is the oracle the engines meet):
+    ``begin(trial, rnd)`` sets ``down`` and ``wiped`` (sets of nodes) for the round."""
+
+    down: frozenset = frozenset()
+    wiped: frozenset = frozenset()
+
+    def begin(self, trial, rnd):
+        pass
+
+    def crashes(self, trial, rnd, phase, sender, receiver):
+        return False
+
+    def silenced(self, trial, rnd, phase, sender, receiver):
+        return sender in self.down or receiver in self.down
+
+
+class _Omission(_RoundFaults):
+    def __init__(self, config, params):
+        self.seed, self.p = config.seed, config.fail_prob
+
+    def crashes(self, trial, rnd, phase, sender, receiver):
+        return uniform(self.seed, trial, rnd, phase, sender, receiver) < self.p
+
+
+class _CrashStop(_RoundFaults):
+    # Before each round each live node (in id order) crashes with probability crash_prob
+    # (phase 16), while fewer than max_crashed (null: N-1) have; crashed nodes stay down.
+    def __init__(self, config, params):
+        self.seed, self.nodes, self.prob = config.seed, config.nodes, params.crash_prob
+        self.bound = config.nodes - 1 if params.max_crashed is None else params.max_crashed
+
+    def begin(self, trial, rnd):
+        crashed = set() if rnd == 0 else set(self.down)
+        for node in range(self.nodes):
+            if node not in crashed and len(crashed) < self.bound \
+                    and _hit(self.seed, self.prob, trial, rnd, 16, node, 0):
+                crashed.add(node)
+        self.down = frozenset(crashed)
+
+
+class _CrashRecovery(_RoundFaults):
+    # Before round r each up node goes down with probability crash_prob (phase 17): it is
+    # down in rounds r .. r+down_rounds-1 and back (wiped under amnesia) in r+down_rounds.
+    def __init__(self, config, params):
+        self.seed, self.nodes, self.params = config.seed, config.nodes, params
+
+    def begin(self, trial, rnd):
+        if rnd == 0:
+            self.up_again = [-1] * self.nodes  # the round each node is up again
+        back = {node for node in range(self.nodes) if self.up_again[node] == rnd}
+        for node in range(self.nodes):
+            if rnd >= self.up_again[node] and _hit(self.seed, self.params.crash_prob, trial,
+                                                    rnd, 17, node, 0):
+                self.up_again[node] = rnd + self.params.down_rounds
+        self.down = frozenset(n for n in range(self.nodes) if rnd < self.up_again[n])
+        self.wiped = frozenset(back) if self.params.amnesia else frozenset()
+
+
+class _Partition(_RoundFaults):
+    # Per round with probability partition_prob (phase 18) a side S is cut off: minority
+    # (uniform over the sets of size k < N/2: size at phase 19, members at phase 20),
+    # the leader alone, or a random cut (uniform: the side without node 0).
+    def __init__(self, config, params):
+        self.seed, self.nodes, self.params = config.seed, config.nodes, params
+
+    def begin(self, trial, rnd):
+        nodes, shape, leader = self.nodes, self.params.shape, rnd % self.nodes
+        self.side, self.leader = None, leader
+        if not _hit(self.seed, self.params.partition_prob, trial, rnd, 18, 0, 0):
+            return
+        if shape == "isolated_leader":
+            if nodes > 1:
+                self.side = {leader}
+            return
+        if shape == "minority":
+            sizes, pool = [k for k in range(1, nodes) if 2 * k < nodes], list(range(nodes))
+            weights = [math.comb(nodes, k) for k in sizes]
+        else:
+            sizes, pool = list(range(1, nodes)), list(range(1, nodes))
+            weights = [math.comb(nodes - 1, k) for k in sizes]
+        if not sizes:
+            return
+        size = sizes[_pick(self.seed, [w / sum(weights) for w in weights], trial, rnd, 19, 0, 0)]
+        side = set()
+        for rank in range(size):
+            side.add(pool.pop(_pick(self.seed, [1.0 / len(pool)] * len(pool), trial, rnd, 20,
+                                    rank, 0)))
+        self.side = side
+
+    def silenced(self, trial, rnd, phase, sender, receiver):
+        if self.side is None:
+            return False
+        leaders = self.leader in self.side
+        sender_away, receiver_away = (sender in self.side) != leaders, (receiver in self.side) != leaders
+        if self.params.symmetric:
+            return sender_away != receiver_away
+        return sender_away and not receiver_away
+
+
+class _LinkLoss(_RoundFaults):
+    # Each message i -> j (i != j) lost with its link's probability (phase 21 join, 22 vote).
+    def __init__(self, config, params):
+        self.seed, self.nodes, self.params = config.seed, config.nodes, params
+
+    def begin(self, trial, rnd):
+        self.leader = rnd % self.nodes
+        if rnd == 0 and self.params.rule == "random_subset":
+            self.bad = {(i, j) for i in range(self.nodes) for j in range(i + 1, self.nodes)
+                        if _hit(self.seed, self.params.fraction, trial, 0, 23, i, j)}
+
+    def loss(self, sender, receiver):
+        params = self.params
+        if sender == receiver:
+            return 0.0
+        if params.rule == "matrix":
+            return params.matrix[sender][receiver]
+        if params.rule == "one_link":
+            bad = {sender, receiver} == set(params.link or (0, 1))
+        elif params.rule == "leader_links":
+            bad = self.leader in (sender, receiver)
+        else:
+            bad = (min(sender, receiver), max(sender, receiver)) in self.bad
+        return params.prob if bad else 0.0
+
+    def silenced(self, trial, rnd, phase, sender, receiver):
+        return _hit(self.seed, self.loss(sender, receiver), trial, rnd,
+                    21 if phase == JOIN_PHASE else 22, sender, receiver)
+
+
+class _Bound(_RoundFaults):
+    """A fault model the oracle does not know (a test's own): asked through its instance."""
+
+    def __init__(self, config, name):
+        from paxos_exp.core.draws import SeededDraws
+        from paxos_exp.core.faults import FAULTS
+
+        self.bound = FAULTS.get(name).build(config, SeededDraws(config.seed))
+        self.nodes = config.nodes
+
+    def begin(self, trial, rnd):
+        if self.bound.stateful:
+            self.bound.begin_round(trial, rnd)
+        if self.bound.stops:
+            self.down = frozenset(n for n in range(self.nodes) if self.bound.down(trial, rnd, n))
+            self.wiped = frozenset(n for n in range(self.nodes)
+                                   if self.bound.wiped(trial, rnd, n))
+
+    def crashes(self, *position):
+        return self.bound.crashes(*position)
+
+    def silenced(self, *position):
+        return self.bound.silenced(*position)
+
+
+MODELS = {"omission": _Omission, "crash_stop": _CrashStop, "crash_recovery": _CrashRecovery,
+          "partition": _Partition, "link_loss": _LinkLoss}
+
+
+class _Faults:
+    """The run's fault models together: CRASH, silenced, down, wiped if any says so."""
+
+    def __init__(self, config):
+        self.parts = [MODELS[choice.name](config, choice.params) if choice.name in MODELS
+                      else _Bound(config, choice.name) for choice in config.fault_choices]
+
+    def begin(self, trial, rnd):
+        for part in self.parts:
+            part.begin(trial, rnd)
+        self.down = frozenset().union(*(part.down for part in self.parts))
+        self.wiped = frozenset().union(*(part.wiped for part in self.parts))
+
+    def crashes(self, *position):
+        return any(part.crashes(*position) for part in self.parts)
+
+    def silenced(self, *position):
+        return any(part.silenced(*position) for part in self.parts)
 
 
 def expected_run(config) -> Expected:
     """Every record and trace row ``config`` must produce, and the rule witnesses."""
     rules = RULES[config.protocol.name]
     join_quorum, vote_quorum = model_quorums(config)
-    crashes, silenced, silences = _fault_decisions(config)
+    faults = _Faults(config)
+    crashes, silenced, silences = faults.crashes, faults.silenced, True
     nodes = config.nodes
     out = Expected()
     witnesses = out.witnesses
@@ -99,6 +290,22 @@ def expected_run(config) -> Expected:
             leader = rnd % nodes
             sent = Counter()
             crashed_count = silenced_count = 0
+            # A node back wiped forgets its votes; a down node takes no step (every message
+            # to or from it is silenced); a round whose leader is down has no step at all.
+            faults.begin(trial, rnd)
+            for node in faults.wiped:
+                voted[node] = (-1, None)
+                pending[node] = {}
+            if leader in faults.down:
+                out.leaderless.add((trial, rnd))
+                records.append(RoundRecord(
+                    trial=trial, round=rnd, leader=leader, joins=0, proposal=None, votes=0,
+                    decided=False, decision=None, sent_start=0, sent_join=0, sent_propose=0,
+                    sent_vote=0, sent_roundchange=0, sent_crash=0, crashed=0, silenced=0))
+                witnesses["leader_down"] += 1
+                continue
+            witnesses["node_down"] += len(faults.down)
+            witnesses["node_wiped"] += len(faults.wiped)
 
             def send(phase, sender, receiver, kind, body, failure_prone):
                 nonlocal crashed_count, silenced_count
@@ -237,6 +444,8 @@ def transcript_rounds(expected: Expected, trial: int = 0) -> list[Counter]:
     result = [Counter() for _ in rounds]
     values = expected.trials[trial].initial_values
     for record in rounds:
+        if (trial, record.round) in expected.leaderless:
+            continue  # a down leader writes no line
         result[record.round][f"ROUND {record.round} STARTED WITH INITIAL VALUE: "
                              f"{values[record.leader]}"] += 1
         if record.decided:

@@ -126,6 +126,32 @@ def silencing_model(monkeypatch: pytest.MonkeyPatch) -> str:
 
 FAULT_MODELS = [*FAULTS.names(), SILENCING]
 
+# Fault models with settings beyond their defaults, and compositions: each checked against
+# the model (every rule of its docstring decisive somewhere: see FAULT_WITNESSES) and across
+# engines, under classic. A model added to the registry is covered by FAULT_MODELS above.
+AMNESIA = {"name": "crash_recovery", "crash_prob": 0.15, "down_rounds": 2, "amnesia": True}
+FAULT_VARIANTS = {
+    "crash_stop-bound2": {"name": "crash_stop", "crash_prob": 0.2, "max_crashed": 2},
+    "crash_stop-all": {"name": "crash_stop", "crash_prob": 0.1, "max_crashed": 5},
+    "crash_recovery-amnesia": AMNESIA,
+    "crash_recovery-durable3": {"name": "crash_recovery", "crash_prob": 0.2, "down_rounds": 3},
+    "partition-minority": {"name": "partition", "partition_prob": 0.5},
+    "partition-leader-oneway": {"name": "partition", "partition_prob": 0.5,
+                                "shape": "isolated_leader", "symmetric": False},
+    "partition-cut-oneway": {"name": "partition", "partition_prob": 0.5, "shape": "random_cut",
+                             "symmetric": False},
+    "link_loss-one": {"name": "link_loss", "rule": "one_link", "prob": 0.7, "link": [1, 3]},
+    "link_loss-subset": {"name": "link_loss", "rule": "random_subset", "prob": 0.6,
+                         "fraction": 0.4},
+    "link_loss-matrix": {"name": "link_loss", "rule": "matrix", "matrix": [
+        [0, 0.1, 0.2, 0.3, 0.4], [0.5, 0, 0.1, 0.2, 0.3], [0.4, 0.5, 0, 0.1, 0.2],
+        [0.3, 0.4, 0.5, 0, 0.1], [0.9, 0.3, 0.4, 0.5, 0]]},
+    "all-five": [{"name": "omission"}, AMNESIA, {"name": "crash_stop", "crash_prob": 0.03},
+                 {"name": "partition", "partition_prob": 0.3, "shape": "random_cut"},
+                 {"name": "link_loss", "prob": 0.1}],
+}
+FAULT_WITNESSES = ["leader_down", "node_down", "node_wiped"]
+
 # Every registered protocol with its default settings, plus flexible quorums on both sides of
 # Q1 + Q2 > N (for N=5). A protocol added to the registry is picked up here automatically.
 SAFE_FLEXIBLE = {"name": "flexible", "join_quorum": 2, "vote_quorum": 4}
@@ -783,3 +809,35 @@ def test_engines_agree_for_every_protocol_and_fault_model(engine, protocol, faul
     reference = paxos_exp.run(5, 0.3, 12, engine=REFERENCE, **common)
     assert (result.rounds, result.trials, result.trace) == (reference.rounds, reference.trials,
                                                             reference.trace)
+
+
+@pytest.mark.parametrize("faults", FAULT_VARIANTS.values(), ids=list(FAULT_VARIANTS))
+def test_each_fault_model_variant_follows_the_model(engine, faults):
+    run = dict(nodes=5, fail_prob=0.2, rounds=24, trials=3, seed=33, faults=faults,
+               trace=True, safety="record")
+    config = _config(**run)
+    result = engine.run(**run)
+    expected = _assert_follows_the_model(result, config)
+    silenced = sum(r.silenced for r in result.rounds)
+    assert silenced > 0, "a variant that silenced nothing tested nothing"
+    if any(choice.name in ("crash_stop", "crash_recovery") for choice in config.fault_choices):
+        assert expected.witnesses["node_down"] > 0 and expected.witnesses["leader_down"] > 0
+
+
+def test_down_and_wiped_nodes_are_decisive_in_the_variants(engine):
+    witnesses = Counter()
+    for faults in FAULT_VARIANTS.values():
+        run = dict(nodes=5, fail_prob=0.2, rounds=24, trials=3, seed=33, faults=faults)
+        witnesses += expected_run(_config(**run)).witnesses
+    assert [name for name in FAULT_WITNESSES if witnesses[name] == 0] == []
+
+
+@on_engines(reference=False)
+@pytest.mark.parametrize("faults", FAULT_VARIANTS.values(), ids=list(FAULT_VARIANTS))
+def test_engines_agree_for_every_fault_model_variant(engine, faults):
+    common = dict(trials=3, seed=19, faults=faults, trace=True, safety="record")
+    result = engine.run(5, 0.2, 16, **common)
+    reference = paxos_exp.run(5, 0.2, 16, engine=REFERENCE, **common)
+    assert (result.rounds, result.trials, result.trace) == (reference.rounds, reference.trials,
+                                                            reference.trace)
+    assert sum(r.silenced for r in result.rounds) > 0

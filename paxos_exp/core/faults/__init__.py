@@ -7,15 +7,25 @@ nodes are down in a round. Because the decision is a pure function of the positi
 will not get, so a receive ends as soon as the rest arrived and no round waits on a
 timeout. To add a fault model, add a module here defining ``FAULTS`` and a YAML in
 ``conf/faults/``.
+
+Fault models compose: a run may name several (``faults=[omission,partition]``), and
+:class:`Composite` combines them: a send becomes CRASH if any model says so, is silenced if
+any does, a node is down or wiped if any model says so, and the carried-over state is the
+tuple of the models' states. Only ``omission`` turns sends into CRASH (it alone reads
+``fail_prob``); the other models silence, so "loss plus CRASH markers" is a composition.
+
+Each model draws from phases of its own (``draws.FIRST_FREE_PHASE`` up), listed in
+:data:`DRAW_PHASES` so that no two models' draws ever coincide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol as Interface
 
 from paxos_exp.core.draws import Draws
+from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.registry import NoParams, Registry
 
 
@@ -104,19 +114,110 @@ class FaultsBase:
         return None
 
 
+def _no_check(_nodes: int, _params: Any) -> None:
+    return None
+
+
+def _keeps_safety(_params: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class FaultModel:
     """A registered fault model. ``build(config, draws)`` binds it to a run (``config`` is the
     run's RunConfig: nodes, fail_prob and ``config.faults.params``; ``draws`` where every random
     choice comes from, :class:`~paxos_exp.core.draws.SeededDraws` of the run's seed when
     simulated). ``keeps_theory``: the protocols' exact laws, written for the assignment's
-    omission model, hold under it."""
+    omission model, hold under it. ``check(nodes, params)`` raises ConfigError for settings
+    that do not fit the run's size (before any process starts); ``params`` checks the rest
+    itself. ``keeps_safety(params)``: whether a protocol that claims safety keeps it under
+    the model (False for amnesia: a run then records violations instead of failing)."""
 
     name: str
     description: str
     build: Callable[[Any, Draws], Faults]
     params: type = NoParams
     keeps_theory: bool = False
+    check: Callable[[int, Any], None] = _no_check
+    keeps_safety: Callable[[Any], bool] = _keeps_safety
+
+
+class Composite:
+    """Several fault models as one: CRASH, silenced, down and wiped if any model says so;
+    ``state`` is the tuple of the models' states (in the run's order of models)."""
+
+    def __init__(self, models: Sequence[Faults]) -> None:
+        self.models = tuple(models)
+        self.silences = any(model.silences for model in self.models)
+        self.stops = any(model.stops for model in self.models)
+        self.stateful = any(model.stateful for model in self.models)
+        self._crashing = [model for model in self.models if _overrides(model, "crashes")]
+        self._silencing = [model for model in self.models if model.silences]
+        self._stopping = [model for model in self.models if model.stops]
+        self._stateful = [model for model in self.models if model.stateful]
+
+    def begin_round(self, trial: int, rnd: int) -> None:
+        for model in self._stateful:
+            model.begin_round(trial, rnd)
+
+    def crashes(self, trial: int, rnd: int, phase: int, sender: int, receiver: int) -> bool:
+        return any(model.crashes(trial, rnd, phase, sender, receiver) for model in self._crashing)
+
+    def silenced(self, trial: int, rnd: int, phase: int, sender: int, receiver: int) -> bool:
+        return any(model.silenced(trial, rnd, phase, sender, receiver)
+                   for model in self._silencing)
+
+    def down(self, trial: int, rnd: int, node: int) -> bool:
+        return any(model.down(trial, rnd, node) for model in self._stopping)
+
+    def wiped(self, trial: int, rnd: int, node: int) -> bool:
+        return any(model.wiped(trial, rnd, node) for model in self._stopping)
+
+    def state(self, trial: int) -> Hashable:
+        return tuple(model.state(trial) for model in self.models)
+
+    def restore(self, trial: int, state: Hashable) -> None:
+        for model, part in zip(self.models, state):  # type: ignore[call-overload]
+            model.restore(trial, part)
+
+
+def _overrides(model: Faults, method: str) -> bool:
+    """Whether ``model`` has its own ``method`` (not FaultsBase's answer-nothing default)."""
+    base = getattr(FaultsBase, method)
+    return getattr(type(model), method, base) is not base
+
+
+def check_probability(key: str, value: Any) -> float:
+    """``value`` as a float in [0, 1], or a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{key}={value!r}: must be a probability, a number from 0 to 1")
+    return float(value)
+
+
+def check_count(key: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an int in [low, high], or a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low \
+            or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ConfigError(f"{key}={value!r}: must be a whole number {span}")
+    return value
+
+
+def check_flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r}: must be true or false")
+    return value
+
+
+# The draw phases of each fault model (from draws.FIRST_FREE_PHASE up): one per kind of
+# choice, never shared, so two models' draws never coincide (a test checks it).
+DRAW_PHASES = {
+    "crash_stop": {"crash": 16},
+    "crash_recovery": {"down": 17},
+    "partition": {"happens": 18, "size": 19, "member": 20},
+    "link_loss": {"join": 21, "vote": 22, "subset": 23},
+}
 
 
 FAULTS: Registry[FaultModel] = Registry(__name__, "FAULTS", "fault model", "faults")
