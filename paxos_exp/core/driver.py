@@ -73,7 +73,8 @@ class Outbox:
 class TrialRun:
     """One trial's part on the nodes an engine hosts: their states, outboxes and reports."""
 
-    __slots__ = ("trial", "states", "outboxes", "reports", "traces", "joins", "proposal")
+    __slots__ = ("trial", "states", "outboxes", "reports", "traces", "joins", "proposal",
+                 "sends")
 
     def __init__(self, trial: int, values: Sequence[int], hosted: Sequence[int], nodes: int,
                  trace: bool) -> None:
@@ -87,6 +88,7 @@ class TrialRun:
             self.outboxes[node] = Outbox(None if self.traces is None else self.traces[node])
         self.joins = 0
         self.proposal: int | None = None
+        self.sends: list[Send] = []  # the leader's sends between counting and sending
 
     def new_chunk(self) -> None:
         """Start the next chunk of rounds: reports and trace rows so far were taken."""
@@ -129,6 +131,7 @@ class RoundDriver:
         steps += [(self.accept_join, node) for node in acceptors]
         if leads:
             steps.append((self.count_joins, leader))
+            steps.append((self.propose, leader))
         steps += [(self.accept_vote, node) for node in acceptors]
         if leads:
             steps.append((self.count_votes, leader))
@@ -185,7 +188,9 @@ class RoundDriver:
 
     def count_joins(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
                     leader: int) -> None:
-        """The leader counts the joins: PROPOSE (failure-prone) or ROUNDCHANGE (plain)."""
+        """The leader counts the joins and picks PROPOSE or ROUNDCHANGE (sent by
+        :meth:`propose`: the explorer merges equal outcomes of the count before it branches
+        on the sends' draws)."""
         network, say, on_joins = self.network, self.transcript, self.protocol.on_joins
         for run, ctx in zip(runs, contexts):
             received = network.receive(run.trial, leader, Phase.JOIN,
@@ -196,7 +201,15 @@ class RoundDriver:
             state, sends, run.joins = on_joins(ctx, run.states[leader], received)  # type: ignore[arg-type]
             run.states[leader] = state
             run.proposal = state.propose_val
-            self._send(run, rnd, leader, leader, sends, Phase.VOTE)
+            run.sends = sends
+
+    def propose(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                leader: int) -> None:
+        """The leader's PROPOSE (failure-prone, to every node) or ROUNDCHANGE (plain)."""
+        say = self.transcript
+        for run in runs:
+            self._send(run, rnd, leader, leader, run.sends, Phase.VOTE)
+            run.sends = []
             if run.proposal is None and say is not None:
                 say.line(lines.changed_round(rnd))
 
