@@ -232,7 +232,7 @@ class Explorer:
         self.driver = RoundDriver(config.protocol_plugin, config.quorums, self.observed,
                                   self.nodes, range(self.nodes), self.network, None)
         self.interchangeable = symmetry and (
-            config.faults.name in SYMMETRIC_FAULTS  # type: ignore[union-attr]
+            getattr(config.faults, "name", None) in SYMMETRIC_FAULTS
             or getattr(config.fault_plugin, "symmetric_nodes", False))
         self.configurations = 0
         self._seen: dict[Message, tuple[int, ...]] = {}
