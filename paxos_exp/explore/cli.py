@@ -101,12 +101,22 @@ def probabilities(found: Exploration) -> dict[str, Any]:
     return data
 
 
+_PHASES = {1: "JOIN", 2: "VOTE"}
+
+
 def _witness_text(witness: Witness) -> list[str]:
-    faults = [(position, answer) for position, answer in witness.choices
-              if answer is True]
+    """The faults of a witness: every draw that hit (a message's draw names its sender and
+    receiver; a fault model's own draws keep their position)."""
     lines = []
-    for (rnd, phase, a, b), _ in faults:
-        lines.append(f"  round {rnd} phase {int(phase)}: draw ({a}, {b}) hit")
+    for (rnd, phase, a, b), answer in witness.choices:
+        if answer is not True:
+            continue
+        if int(phase) in _PHASES:
+            lines.append(f"  round {rnd}, {_PHASES[int(phase)]} phase: the message {a} -> {b} "
+                         "failed")
+        else:
+            lines.append(f"  round {rnd}: the fault model's draw (phase {int(phase)}, {a}, {b}) "
+                         "hit")
     return lines or ["  (no fault at all)"]
 
 
