@@ -259,3 +259,12 @@ def test_usage_errors_exit_two_from_argparse(capsys):
         main(["exhaustive", "--jsonl"])
     assert stopped.value.code == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_the_independent_transcript_checker_finds_the_violation_in_the_transcript(unsafe):
+    from paxos_exp.check import check_text
+
+    config, found, _ = unsafe
+    lines = replay(config, found.witness, "inprocess").lines
+    problems = check_text("\n".join(lines) + "\n", "counterexample").problems
+    assert "agreement" in {problem.rule for problem in problems}
