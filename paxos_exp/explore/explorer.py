@@ -236,7 +236,6 @@ class Explorer:
             or getattr(config.fault_plugin, "symmetric_nodes", False))
         self.configurations = 0
         self._seen: dict[Message, tuple[int, ...]] = {}
-        self._node_keys: dict[tuple[Any, bool, bool], Hashable] = {}
         self._decides: list[Any] = []
         self._first: list[Any] = []
         self._violation: Any = 0
@@ -276,14 +275,9 @@ class Explorer:
         """The key of a configuration within round ``rnd``; ``done[i]``: how many of node
         i's steps of the round have run."""
         leader = rnd % self.nodes
-        node_key, cache = self._node_key, self._node_keys
-        states = []
-        for node, state in enumerate(config.run.states):
-            known = (state, node in leaders, node == leader)
-            key = cache.get(known)
-            if key is None:
-                key = cache[known] = node_key(*known)  # type: ignore[arg-type]
-            states.append(key)
+        node_key = self._node_key
+        states = [node_key(state, node in leaders, node == leader)  # type: ignore[arg-type]
+                  for node, state in enumerate(config.run.states)]
         if self.symmetry:
             seen = self._seen
             inbox = []
