@@ -235,7 +235,6 @@ class Explorer:
             getattr(config.faults, "name", None) in SYMMETRIC_FAULTS
             or getattr(config.fault_plugin, "symmetric_nodes", False))
         self.configurations = 0
-        self._seen: dict[Message, tuple[int, ...]] = {}
         self._decides: list[Any] = []
         self._first: list[Any] = []
         self._violation: Any = 0
@@ -279,19 +278,17 @@ class Explorer:
         states = [node_key(state, node in leaders, node == leader)  # type: ignore[arg-type]
                   for node, state in enumerate(config.run.states)]
         if self.symmetry:
-            seen = self._seen
             inbox = []
             for node, messages in enumerate(config.inbox):
-                keys = []
-                for message in messages:
-                    key = seen.get(message)
-                    if key is None:
-                        key = seen[message] = (KIND_INDEX[message.kind], _int(message.value),
-                                               message.voted_round, message.leader,
-                                               message.sender)
-                    keys.append(key if node != leader or message.sender == leader
-                                else key[:4])
-                inbox.append(tuple(sorted(keys)) if node == leader else tuple(keys))
+                if not messages:
+                    inbox.append(())
+                elif node == leader:  # who among the acceptors sent it does not count
+                    inbox.append(tuple(sorted(
+                        (KIND_INDEX[m.kind], _int(m.value), m.voted_round, m.leader,
+                         m.sender == leader) for m in messages)))
+                else:
+                    inbox.append(tuple((KIND_INDEX[m.kind], _int(m.value), m.voted_round,
+                                        m.leader, m.sender) for m in messages))
             memo: Hashable = frozenset(config.keyed.items())
         else:
             inbox = list(config.inbox)

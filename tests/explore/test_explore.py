@@ -268,3 +268,12 @@ def test_the_independent_transcript_checker_finds_the_violation_in_the_transcrip
     lines = replay(config, found.witness, "inprocess").lines
     problems = check_text("\n".join(lines) + "\n", "counterexample").problems
     assert "agreement" in {problem.rule for problem in problems}
+
+
+@pytest.mark.slow
+def test_the_counterexample_figure(capsys, tmp_path):
+    figure = tmp_path / "counterexample.png"
+    status, out, _ = _run(capsys, "protocol=half_quorum", "nodes=2", "rounds=2",
+                          f"--diagram={figure}")
+    assert status == 1
+    assert figure.read_bytes().startswith(b"\x89PNG")
