@@ -277,3 +277,15 @@ def test_the_counterexample_figure(capsys, tmp_path):
                           f"--diagram={figure}")
     assert status == 1
     assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_scripted_draws_travel_to_spawned_nodes_and_stay_out_of_the_spec():
+    import pickle
+
+    draws = ScriptedDraws([((0, 1, 0, 2), True), ((0, 2, 0, 1), False)])
+    again = pickle.loads(pickle.dumps(draws))
+    assert again.hit(0.5, 0, 0, 1, 0, 2) is True and again.hit(0.5, 0, 0, 2, 0, 1) is False
+    assert again.hit(1.0, 0, 5, 1, 0, 0) is True and again.hit(0.0, 0, 5, 1, 0, 0) is False
+    config = RunConfig(nodes=3, fail_prob=0.5, rounds=1, draws=draws)
+    assert "draws" not in config.spec()
+    assert pickle.loads(pickle.dumps(config)).build_faults().draws.choices == draws.choices
