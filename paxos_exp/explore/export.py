@@ -36,26 +36,26 @@ def diagram(replay: Replay) -> list[str]:
     """A text message-sequence diagram: one line per message, ``X`` marks a fault."""
     config = replay.result.config
     nodes = config.nodes
-    by_round = {record.round: record for record in replay.result.rounds}
-    out: list[str] = []
-    current = None
+    rows: dict[int, list[TraceRecord]] = {}
     for row in _ordered(replay):
-        if row.round != current:
-            if current is not None:
-                out.append(_outcome(by_round[current]))
-            current = row.round
-            out.append(f"round {row.round} (leader {row.round % nodes}, initial value "
-                       f"{config.initial_values[row.round % nodes]})")  # type: ignore[index]
-        lane = f"  {_PHASE[row.phase]:<4}  {row.sender} -> {row.receiver}  "
-        if row.silenced:
-            out.append(f"{lane}{row.body:<14} X silenced (never arrives)")
-        elif row.crashed:
-            meant = _meant(row, row.round % nodes)
-            out.append(f"{lane}{row.body:<14} X fault: the {meant} became {row.body}")
-        else:
-            out.append(f"{lane}{row.body}")
-    if current is not None:
-        out.append(_outcome(by_round[current]))
+        rows.setdefault(row.round, []).append(row)
+    out: list[str] = []
+    for record in replay.result.rounds:
+        leader = record.round % nodes
+        out.append(f"round {record.round} (leader {leader}, initial value "
+                   f"{config.initial_values[leader]})")  # type: ignore[index]
+        if not rows.get(record.round):
+            out.append("  (no message: the leader took no step, it was down)")
+        for row in rows.get(record.round, ()):
+            lane = f"  {_PHASE[row.phase]:<4}  {row.sender} -> {row.receiver}  "
+            if row.silenced:
+                out.append(f"{lane}{row.body:<14} X silenced (never arrives)")
+            elif row.crashed:
+                meant = _meant(row, leader)
+                out.append(f"{lane}{row.body:<14} X fault: the {meant} became {row.body}")
+            else:
+                out.append(f"{lane}{row.body}")
+        out.append(_outcome(record))
     return out
 
 
@@ -69,24 +69,22 @@ def _outcome(record: Any) -> str:
 
 
 def events(replay: Replay) -> Iterator[dict[str, Any]]:
-    """Every send and receive of the replay, then every round's outcome, as dicts."""
+    """Every send and receive of the replay, each round closed by its outcome, as dicts."""
     nodes = replay.result.config.nodes
-    by_round = {record.round: record for record in replay.result.rounds}
-    current = None
+    rows: dict[int, list[TraceRecord]] = {}
     for row in _ordered(replay):
-        if current is not None and row.round != current:
-            yield _outcome_event(by_round[current])
-        current = row.round
-        leader = row.round % nodes
-        base = {"round": row.round, "phase": _PHASE[row.phase], "sender": row.sender,
-                "receiver": row.receiver, "message": row.body,
-                "meant": _meant(row, leader) if row.crashed else row.kind,
-                "fault": "crash" if row.crashed else "silenced" if row.silenced else None}
-        yield {"event": "send", "node": row.sender, **base}
-        if not row.silenced:
-            yield {"event": "receive", "node": row.receiver, **base}
-    if current is not None:
-        yield _outcome_event(by_round[current])
+        rows.setdefault(row.round, []).append(row)
+    for record in replay.result.rounds:
+        leader = record.round % nodes
+        for row in rows.get(record.round, ()):
+            base = {"round": row.round, "phase": _PHASE[row.phase], "sender": row.sender,
+                    "receiver": row.receiver, "message": row.body,
+                    "meant": _meant(row, leader) if row.crashed else row.kind,
+                    "fault": "crash" if row.crashed else "silenced" if row.silenced else None}
+            yield {"event": "send", "node": row.sender, **base}
+            if not row.silenced:
+                yield {"event": "receive", "node": row.receiver, **base}
+        yield _outcome_event(record)
 
 
 def _outcome_event(record: Any) -> dict[str, Any]:
