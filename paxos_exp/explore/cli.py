@@ -76,10 +76,6 @@ def _number(value: Any) -> Any:
     return float(value)
 
 
-def _exact(value: Any) -> str | None:
-    return str(value) if isinstance(value, Fraction) else None
-
-
 def probabilities(found: Exploration) -> dict[str, Any]:
     rounds = found.config.rounds
     within = [sum(found.first[:k + 1], 0 * found.violation) for k in range(rounds)]

@@ -27,6 +27,7 @@ tests that check the reductions change nothing.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import time
 from collections.abc import Hashable, Sequence
@@ -144,14 +145,14 @@ class _Scratch(list):
 
 
 def _copy_run(run: TrialRun) -> TrialRun:
-    copy = TrialRun.__new__(TrialRun)
-    copy.trial = run.trial
-    copy.states = list(run.states)
-    copy.outboxes = run.outboxes
-    copy.reports = run.reports
-    copy.traces = None
-    copy.joins, copy.proposal, copy.sends = run.joins, run.proposal, run.sends
-    return copy
+    fresh = TrialRun.__new__(TrialRun)
+    fresh.trial = run.trial
+    fresh.states = list(run.states)
+    fresh.outboxes = run.outboxes
+    fresh.reports = run.reports
+    fresh.traces = None
+    fresh.joins, fresh.proposal, fresh.sends = run.joins, run.proposal, run.sends
+    return fresh
 
 
 def _fresh_run(values: Sequence[int]) -> TrialRun:
@@ -173,6 +174,7 @@ class Witness:
     values: tuple[int, ...]
     broken: tuple[str, ...]
     choices: list[Choice]
+    # The probability of every path merged into the witness's class when it broke.
     probability: Any
 
     @property
@@ -395,10 +397,7 @@ class Explorer:
                              decision, 0, 0, 0, 0, 0, 0, 0)
         run.joins, run.proposal = 0, None  # a round's scratch: not carried into the next
         before = config.check
-        check = TrialCheck(0, before.initial_values)
-        check.first, check.deciding = before.first, before.deciding
-        check.agreement_ok, check.validity_ok = before.agreement_ok, before.validity_ok
-        check.proposals_ok = before.proposals_ok
+        check = copy.copy(before)  # the class's check goes on from the round's start
         check.add(record)
         config.check = check
         prob = config.prob
