@@ -95,6 +95,41 @@ def test_plot_functions_never_read_files():
         assert not reads, f"{module} calls {sorted(reads)}"
 
 
+# The explorer (paxos-check exhaustive) runs the core; it replays a counterexample through the
+# engines' one entry point, and its CLI draws the analysis figure only when asked (lazily).
+EXPLORE_ALLOWED = ("paxos_exp.core", "paxos_exp.explore", "paxos_exp.runtime.api")
+EXPLORE_CLI_EXTRA = ("paxos_exp.analysis.diagram", "paxos_exp.analysis.files", "pandas")
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_explorer_uses_the_core_and_the_engines_entry_point_only():
+    modules = _modules("explore")
+    assert "explore/explorer.py" in modules
+    for module, imports in modules.items():
+        for name in imports:
+            allowed = name.startswith(EXPLORE_ALLOWED) or _top(name) in sys.stdlib_module_names \
+                or (module == "explore/cli.py" and name.startswith(EXPLORE_CLI_EXTRA))
+            assert allowed, f"{module} imports {name}"
+        # The engines and the figures are imported only where used (inside functions).
+        for name in _top_level_imports(PACKAGE / module):
+            assert not name.startswith(("paxos_exp.runtime", "paxos_exp.analysis", "pandas")), \
+                f"{module} imports {name} at the top"
+
+
+def test_the_core_never_imports_the_explorer():
+    for module, imports in _modules("core").items():
+        assert not any(name.startswith("paxos_exp.explore") for name in imports), module
+
+
 def test_every_analysis_module_stays_small():
     for path in sorted((PACKAGE / "analysis").glob("*.py")):
         lines = len(path.read_text(encoding="utf-8").splitlines())

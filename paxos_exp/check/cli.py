@@ -1,5 +1,6 @@
-"""``paxos-check``: checks of PA3 runs. Today one subcommand, ``transcript``; ``rules`` lists
-what it checks. Thin: argument parsing and printing around :mod:`paxos_exp.check.checker`."""
+"""``paxos-check``: checks of PA3 runs. ``transcript`` checks transcripts (``rules`` lists
+what it checks); ``exhaustive`` explores every fault pattern of a configuration
+(:mod:`paxos_exp.explore`, imported only for it). Thin: argument parsing and printing around :mod:`paxos_exp.check.checker`."""
 
 from __future__ import annotations
 
@@ -73,9 +74,48 @@ def build_parser() -> argparse.ArgumentParser:
                                  "paxos-exp's crash_stop, crash_recovery, partition and "
                                  "link_loss do: fewer receipts, missing lines and rounds); "
                                  "amnesia (silent, and nodes that forget their votes)")
+    exhaustive = commands.add_parser(
+        "exhaustive", help="explore every fault pattern of a small configuration",
+        description=(
+            "Explore every fault pattern of a configuration through the real protocol steps "
+            "and fault model: prove agreement and validity for all of them, or print a "
+            "minimal counterexample (the fewest faults, then the smallest N and R) as a "
+            "transcript and a message-sequence diagram, replayed through the engine. Prints "
+            "the exact probabilities at fail_prob. Exit 0 safe, 1 counterexample, 2 usage."),
+        epilog=("examples: paxos-check exhaustive protocol=classic nodes=3 rounds=3;  "
+                "paxos-check exhaustive protocol=own_value nodes=3 rounds=2 --json"),
+    )
+    exhaustive.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                            help="protocol=NAME faults=NAME nodes=N rounds=R [fail_prob=P] "
+                                 "[initial_values=0101] [protocol.KEY=V] [faults.KEY=V]")
+    exhaustive.add_argument("--json", action="store_true", help="print one JSON object")
+    exhaustive.add_argument("--exact", action="store_true",
+                            help="exact fractions (fail_prob as its decimal) besides floats")
+    exhaustive.add_argument("--jsonl", metavar="FILE", help="the counterexample, one event a line")
+    exhaustive.add_argument("--shiviz", metavar="FILE", help="the counterexample for ShiViz")
+    exhaustive.add_argument("--diagram", metavar="FILE",
+                            help="the counterexample's message-sequence figure (png, svg, pdf)")
+    exhaustive.add_argument("--replay-processes", action="store_true",
+                            help="replay the counterexample on real processes too")
+    exhaustive.error = _one_line_error  # type: ignore[method-assign]
     commands.add_parser("rules", help="list the rules the transcript check applies",
                         description="List the rules 'paxos-check transcript' reports, by name.")
     return parser
+
+
+def _one_line_error(message: str) -> None:
+    print(f"paxos-check exhaustive: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def _exhaustive(args: argparse.Namespace) -> int:
+    # The explorer runs the implementation (core): imported only for this subcommand, so
+    # the transcript checker stays independent of the code it checks.
+    from paxos_exp.explore.cli import run
+
+    return run(args.settings, as_json=args.json, exact=args.exact, jsonl=args.jsonl,
+               shiviz=args.shiviz, diagram=args.diagram,
+               replay_processes=args.replay_processes)
 
 
 def _stdin() -> io.TextIOWrapper:
@@ -124,10 +164,19 @@ def _list_rules() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command == "exhaustive":
+            print(f"paxos-check exhaustive: error: unrecognized arguments: {' '.join(extra)}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "rules":
             return _list_rules()
+        if args.command == "exhaustive":
+            return _exhaustive(args)
         return _check_transcripts(args)
     except BrokenPipeError:
         # The reader went away (`| head`): say nothing more, not even at the exit's flush.

@@ -145,6 +145,9 @@ class RunConfig:
     faults: Choice | Composition | str | Mapping[str, Any] | Sequence[Any] = DEFAULT_FAULTS
     safety: Safety | str | None = None
     trace: bool = False
+    # Where the fault model's choices come from instead of the seed (a replay of a recorded
+    # path, such as the exhaustive checker's counterexamples); not part of the spec.
+    draws: Draws | None = None
 
     def __post_init__(self) -> None:
         if not _is_int(self.nodes) or self.nodes < 1:
@@ -239,8 +242,11 @@ class RunConfig:
             FAULTS.get(choice.name).keeps_safety(choice.params) for choice in self.fault_choices)
 
     def build_faults(self, draws: Draws | None = None) -> Faults:
-        """The fault model bound to this run, drawing from ``draws`` (the seed's by default)."""
-        return self.fault_plugin.build(self, SeededDraws(self.seed) if draws is None else draws)
+        """The fault model bound to this run, drawing from ``draws`` (default: the config's
+        own ``draws`` if set, else the seed's)."""
+        if draws is None:
+            draws = SeededDraws(self.seed) if self.draws is None else self.draws
+        return self.fault_plugin.build(self, draws)
 
     @property
     def law(self) -> RoundLaw | None:

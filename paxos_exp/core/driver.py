@@ -15,7 +15,7 @@ round waits on a timeout for them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol as Interface
 
 from paxos_exp.core import transcript as lines
@@ -27,6 +27,8 @@ from paxos_exp.core.quorum import Quorums
 from paxos_exp.core.records import KIND_INDEX, LeaderRow, ReportRow, TraceRow
 
 _NOTHING: tuple[Message, ...] = ()
+# A step of a round: ``step(rnd, runs, contexts, node)`` (see :meth:`RoundDriver.steps`).
+Step = Callable[[int, Sequence["TrialRun"], Sequence[RoundContext], int], None]
 
 
 class Network(Interface):
@@ -71,7 +73,8 @@ class Outbox:
 class TrialRun:
     """One trial's part on the nodes an engine hosts: their states, outboxes and reports."""
 
-    __slots__ = ("trial", "states", "outboxes", "reports", "traces", "joins", "proposal")
+    __slots__ = ("trial", "states", "outboxes", "reports", "traces", "joins", "proposal",
+                 "sends")
 
     def __init__(self, trial: int, values: Sequence[int], hosted: Sequence[int], nodes: int,
                  trace: bool) -> None:
@@ -85,6 +88,7 @@ class TrialRun:
             self.outboxes[node] = Outbox(None if self.traces is None else self.traces[node])
         self.joins = 0
         self.proposal: int | None = None
+        self.sends: list[Send] = []  # the leader's sends between counting and sending
 
     def new_chunk(self) -> None:
         """Start the next chunk of rounds: reports and trace rows so far were taken."""
@@ -108,14 +112,47 @@ class RoundDriver:
         # The hosted acceptors of each leader's rounds (computed once, not per round).
         self._acceptors = [[node for node in self.hosted if node != leader]
                            for leader in range(nodes)]
+        self._steps = [self._schedule(leader) for leader in range(nodes)]
+
+    def steps(self, rnd: int) -> Sequence[tuple[Step, int]]:
+        """The steps of round ``rnd`` after :meth:`begin`, in PROTOCOL.md's order: each is
+        ``(step, node)``, run as ``step(rnd, runs, contexts, node)``. :meth:`play` runs them
+        all; the exhaustive explorer (:mod:`paxos_exp.explore`) runs them one at a time and
+        branches on the fault model's draws between them. This is the one place the order of
+        a round is written."""
+        return self._steps[rnd % self.nodes]
+
+    def _schedule(self, leader: int) -> list[tuple[Step, int]]:
+        leads = self._hosts[leader]
+        acceptors = self._acceptors[leader]
+        steps: list[tuple[Step, int]] = []
+        if leads:
+            steps.append((self.lead_start, leader))
+        steps += [(self.accept_join, node) for node in acceptors]
+        if leads:
+            steps.append((self.count_joins, leader))
+            steps.append((self.propose, leader))
+        steps += [(self.accept_vote, node) for node in acceptors]
+        if leads:
+            steps.append((self.count_votes, leader))
+        steps.append((self.report, leader))
+        return steps
 
     def play(self, rnd: int, runs: Sequence[TrialRun]) -> None:
         """One round of every trial in ``runs``; each hosted node's report is appended to
         ``run.reports[node]``."""
-        nodes, protocol, network, say = self.nodes, self.protocol, self.network, self.transcript
+        contexts = self.begin(rnd, runs)
+        if contexts is None:
+            return
+        for step, node in self._steps[rnd % self.nodes]:
+            step(rnd, runs, contexts, node)
+
+    def begin(self, rnd: int, runs: Sequence[TrialRun]) -> list[RoundContext] | None:
+        """Open round ``rnd``: advance the fault model, reset the wiped nodes. Returns the
+        trials' contexts for :meth:`steps`, or None when the round was played whole already
+        (a trial whose leader is down)."""
+        nodes = self.nodes
         leader = rnd % nodes
-        leads = self._hosts[leader]
-        acceptors = self._acceptors[leader]
         contexts = [RoundContext(run.trial, rnd, leader, nodes, self.quorums) for run in runs]
         faults = self.faults
         if faults.stateful:
@@ -126,58 +163,86 @@ class RoundDriver:
             # round: it takes no step and writes no line (its acceptors hear nothing).
             for run in runs:
                 self._wipe(run, rnd)
-            if leads and any(faults.down(run.trial, rnd, leader) for run in runs):
+            if self._hosts[leader] and any(faults.down(run.trial, rnd, leader) for run in runs):
                 self._play_down_leader(rnd, runs, contexts)
-                return
-        # Phase 1: the leader's START (failure-prone, to every node, itself included).
-        if leads:
-            for run, ctx in zip(runs, contexts):
-                state = run.states[leader]
-                if say is not None:
-                    say.opening(lines.round_started(rnd, state.val))  # type: ignore[union-attr]
-                state, sends, _ = protocol.start(ctx, state, _NOTHING)  # type: ignore[arg-type]
-                run.states[leader] = state
-                self._send(run, rnd, leader, leader, sends, Phase.JOIN)
-        # Each acceptor answers what it got (JOIN or a relayed CRASH); nothing if silenced.
-        for node in acceptors:
-            for run, ctx in zip(runs, contexts):
-                self._accept(run, ctx, node, Phase.JOIN)
-        # The leader counts the joins: PROPOSE (failure-prone) or ROUNDCHANGE (plain).
-        if leads:
-            for run, ctx in zip(runs, contexts):
-                received = network.receive(run.trial, leader, Phase.JOIN,
-                                           self._expected(run.trial, rnd, Phase.JOIN, leader))
+                return None
+        return contexts
+
+    def lead_start(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                   leader: int) -> None:
+        """Phase 1: the leader's START (failure-prone, to every node, itself included)."""
+        say, start = self.transcript, self.protocol.start
+        for run, ctx in zip(runs, contexts):
+            state = run.states[leader]
+            if say is not None:
+                say.opening(lines.round_started(rnd, state.val))  # type: ignore[union-attr]
+            state, sends, _ = start(ctx, state, _NOTHING)  # type: ignore[arg-type]
+            run.states[leader] = state
+            self._send(run, rnd, leader, leader, sends, Phase.JOIN)
+
+    def accept_join(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                    node: int) -> None:
+        """An acceptor answers what it got (JOIN or a relayed CRASH); nothing if silenced."""
+        for run, ctx in zip(runs, contexts):
+            self._accept(run, ctx, node, Phase.JOIN)
+
+    def count_joins(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                    leader: int) -> None:
+        """The leader counts the joins and picks PROPOSE or ROUNDCHANGE (sent by
+        :meth:`propose`: the explorer merges equal outcomes of the count before it branches
+        on the sends' draws)."""
+        network, say, on_joins = self.network, self.transcript, self.protocol.on_joins
+        for run, ctx in zip(runs, contexts):
+            received = network.receive(run.trial, leader, Phase.JOIN,
+                                       self._expected(run.trial, rnd, Phase.JOIN, leader))
+            if say is not None:
+                for message in received:
+                    say.line(lines.leader_received(rnd, Phase.JOIN, message.body))
+            state, sends, run.joins = on_joins(ctx, run.states[leader], received)  # type: ignore[arg-type]
+            run.states[leader] = state
+            run.proposal = state.propose_val
+            run.sends = sends
+
+    def propose(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                leader: int) -> None:
+        """The leader's PROPOSE (failure-prone, to every node) or ROUNDCHANGE (plain)."""
+        say = self.transcript
+        for run in runs:
+            self._send(run, rnd, leader, leader, run.sends, Phase.VOTE)
+            run.sends = []
+            if run.proposal is None and say is not None:
+                say.line(lines.changed_round(rnd))
+
+    def accept_vote(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                    node: int) -> None:
+        """Phase 2: an acceptor votes on PROPOSE, relays CRASH, or takes the ROUNDCHANGE."""
+        for run, ctx in zip(runs, contexts):
+            self._accept(run, ctx, node, Phase.VOTE)
+
+    def count_votes(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+                    leader: int) -> None:
+        """The leader counts the votes (after a PROPOSE) and reports the round."""
+        network, say, on_votes = self.network, self.transcript, self.protocol.on_votes
+        for run, ctx in zip(runs, contexts):
+            row: LeaderRow = (run.joins, None, 0, None)
+            if run.proposal is not None:
+                received = network.receive(run.trial, leader, Phase.VOTE,
+                                           self._expected(run.trial, rnd, Phase.VOTE, leader))
                 if say is not None:
                     for message in received:
-                        say.line(lines.leader_received(rnd, Phase.JOIN, message.body))
-                state, sends, run.joins = protocol.on_joins(ctx, run.states[leader], received)  # type: ignore[arg-type]
+                        say.line(lines.leader_received(rnd, Phase.VOTE, message.body))
+                state, sends, votes = on_votes(ctx, run.states[leader], received)  # type: ignore[arg-type]
                 run.states[leader] = state
-                run.proposal = state.propose_val
                 self._send(run, rnd, leader, leader, sends, Phase.VOTE)
-                if run.proposal is None and say is not None:
-                    say.line(lines.changed_round(rnd))
-        # Phase 2: each acceptor votes on PROPOSE, relays CRASH, or takes the ROUNDCHANGE.
-        for node in acceptors:
-            for run, ctx in zip(runs, contexts):
-                self._accept(run, ctx, node, Phase.VOTE)
-        # The leader counts the votes (after a PROPOSE) and reports the round.
-        if leads:
-            for run, ctx in zip(runs, contexts):
-                row: LeaderRow = (run.joins, None, 0, None)
-                if run.proposal is not None:
-                    received = network.receive(run.trial, leader, Phase.VOTE,
-                                               self._expected(run.trial, rnd, Phase.VOTE, leader))
-                    if say is not None:
-                        for message in received:
-                            say.line(lines.leader_received(rnd, Phase.VOTE, message.body))
-                    state, sends, votes = protocol.on_votes(ctx, run.states[leader], received)  # type: ignore[arg-type]
-                    run.states[leader] = state
-                    self._send(run, rnd, leader, leader, sends, Phase.VOTE)
-                    if state.decision is not None and say is not None:
-                        say.line(lines.decided(rnd, state.decision))
-                    row = (run.joins, run.proposal, votes, state.decision)
-                run.reports[leader].append(run.outboxes[leader].report(rnd, row))  # type: ignore[union-attr]
-        for node in acceptors:
+                if state.decision is not None and say is not None:
+                    say.line(lines.decided(rnd, state.decision))
+                row = (run.joins, run.proposal, votes, state.decision)
+            run.reports[leader].append(run.outboxes[leader].report(rnd, row))  # type: ignore[union-attr]
+
+    def report(self, rnd: int, runs: Sequence[TrialRun], contexts: Sequence[RoundContext],
+               leader: int) -> None:
+        """Every hosted acceptor reports the round (the leader did when it counted)."""
+        for node in self._acceptors[leader]:
             for run in runs:
                 run.reports[node].append(run.outboxes[node].report(rnd, None))  # type: ignore[union-attr]
 

@@ -323,3 +323,17 @@ def test_an_acceptor_that_did_not_join_records_the_proposal_through_the_driver()
     assert [(state.max_voted_round, state.max_voted_val) for state in run.states] == [
         (0, 1), (-1, None), (0, 1)]
     assert run.reports[0][0][4] == (2, 1, 2, 1)
+
+
+def test_a_round_is_one_schedule_of_steps_that_play_runs_in_order():
+    driver = RoundDriver(classic.PROTOCOL, Quorums.for_nodes(3), Omission(0.0, SeededDraws(0)),
+                         3, range(3), ListNetwork(3), None)
+    names = [(step.__name__, node) for step, node in driver.steps(4)]  # round 4: leader 1
+    assert names == [("lead_start", 1), ("accept_join", 0), ("accept_join", 2),
+                     ("count_joins", 1), ("propose", 1), ("accept_vote", 0),
+                     ("accept_vote", 2), ("count_votes", 1), ("report", 1)]
+    # An engine hosting one acceptor runs only its steps (and the report).
+    alone = RoundDriver(classic.PROTOCOL, Quorums.for_nodes(3), Omission(0.0, SeededDraws(0)),
+                        3, [2], ListNetwork(3), None)
+    assert [(step.__name__, node) for step, node in alone.steps(1)] == [
+        ("accept_join", 2), ("accept_vote", 2), ("report", 1)]

@@ -1,0 +1,230 @@
+"""``paxos-check exhaustive``: every fault pattern of a configuration, a safety proof or a
+minimal counterexample, and the exact probabilities. ``paxos_exp.check.cli`` parses the
+arguments and calls :func:`run` (lazily: the transcript checker never imports the core)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from paxos_exp.core.config import RunConfig, parse_initial_values
+from paxos_exp.core.errors import ConfigError
+from paxos_exp.explore.explorer import Exploration, Witness
+from paxos_exp.explore.minimal import search
+
+EXIT_SAFE, EXIT_COUNTEREXAMPLE, EXIT_USAGE = 0, 1, 2
+DEFAULT_FAIL_PROB = 0.1
+_TOP = ("nodes", "rounds", "fail_prob", "initial_values", "protocol", "faults")
+
+
+class UsageError(ValueError):
+    """A setting that cannot run: one line for the user."""
+
+
+def _value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_settings(settings: Sequence[str]) -> RunConfig:
+    """``key=value`` settings (``protocol.*``, ``faults.*`` for a plug-in's own) into a
+    validated run config; UsageError with one line otherwise."""
+    top: dict[str, Any] = {}
+    plugin: dict[str, dict[str, Any]] = {"protocol": {}, "faults": {}}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{setting!r}: write settings as key=value, such as nodes=3")
+        group, dot, name = key.partition(".")
+        if dot and group in plugin and name:
+            plugin[group][name] = _value(text)
+        elif key in _TOP:
+            top[key] = text if key in ("protocol", "faults", "initial_values") else _value(text)
+        else:
+            raise UsageError(f"{key}: no such setting; use {', '.join(_TOP)}, protocol.* "
+                             "or faults.*")
+    for needed in ("nodes", "rounds"):
+        if needed not in top:
+            raise UsageError(f"give {needed}=..., such as nodes=3 rounds=2")
+    try:
+        return RunConfig(
+            nodes=top["nodes"], rounds=top["rounds"],
+            fail_prob=top.get("fail_prob", DEFAULT_FAIL_PROB),
+            initial_values=parse_initial_values(top.get("initial_values")),
+            protocol={"name": top.get("protocol", "classic"), **plugin["protocol"]},
+            faults={"name": top.get("faults", "omission"), **plugin["faults"]},
+            safety="record",
+        )
+    except (ConfigError, TypeError) as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+
+
+def _number(value: Any) -> Any:
+    return float(value)
+
+
+def probabilities(found: Exploration) -> dict[str, Any]:
+    rounds = found.config.rounds
+    within = [sum(found.first[:k + 1], 0 * found.violation) for k in range(rounds)]
+    data: dict[str, Any] = {
+        "round_decides": [_number(p) for p in found.decides],
+        "first_decision_round": [_number(p) for p in found.first],
+        "no_decision": _number(found.undecided),
+        "decided_within": [_number(p) for p in within],
+        "violation": _number(found.violation),
+        "broken": {name: _number(p) for name, p in found.broken.items()},
+    }
+    if isinstance(found.violation, Fraction):
+        data["exact"] = {
+            "round_decides": [str(p) for p in found.decides],
+            "first_decision_round": [str(p) for p in found.first],
+            "no_decision": str(found.undecided),
+            "violation": str(found.violation),
+        }
+    return data
+
+
+_PHASES = {1: "JOIN", 2: "VOTE"}
+
+
+def _witness_text(witness: Witness) -> list[str]:
+    """The faults of a witness: every draw that hit (a message's draw names its sender and
+    receiver; a fault model's own draws keep their position)."""
+    lines = []
+    for (rnd, phase, a, b), answer in witness.choices:
+        if answer is not True:
+            continue
+        if int(phase) in _PHASES:
+            lines.append(f"  round {rnd}, {_PHASES[int(phase)]} phase: the message {a} -> {b} "
+                         "failed")
+        else:
+            lines.append(f"  round {rnd}: the fault model's draw (phase {int(phase)}, {a}, {b}) "
+                         "hit")
+    return lines or ["  (no fault at all)"]
+
+
+def _describe(config: RunConfig) -> str:
+    values = ("all 2^N vectors, as fair coins" if config.initial_values is None
+              else "".join(map(str, config.initial_values)))
+    return (f"protocol={config.protocol.as_dict()} faults={config.faults.as_dict()} "  # type: ignore[union-attr]
+            f"nodes={config.nodes} rounds={config.rounds} fail_prob={config.fail_prob} "
+            f"initial values: {values}")
+
+
+def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
+        jsonl: str | None = None, shiviz: str | None = None, diagram: str | None = None,
+        replay_processes: bool = False) -> int:
+    """The subcommand: exit 0 safe, 1 counterexample, 2 usage error (one line on stderr)."""
+    try:
+        config = parse_settings(settings)
+    except UsageError as error:
+        print(f"paxos-check exhaustive: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    found = search(config, exact=exact)
+    main = found.exploration
+    result: dict[str, Any] = {
+        "verdict": "safe" if found.witness is None else "counterexample",
+        "config": {key: value for key, value in config.spec().items()
+                   if key not in ("trials", "seed", "safety", "trace")},
+        "patterns": main.patterns,
+        "initial_vectors": main.vectors,
+        "distinct_states": main.distinct_states,
+        "states_per_round": main.states,
+        "configurations": main.configurations,
+        "cpu_seconds": round(main.seconds, 3),
+        "probabilities": probabilities(main),
+        "counterexample": None,
+    }
+    text: list[str] = []
+    if found.witness is None:
+        text.append(f"safe: every one of {main.patterns} fault patterns "
+                    f"({main.distinct_states} distinct states) keeps agreement and validity")
+        text.append(f"  {_describe(config)}")
+    else:
+        witness = found.witness
+        from paxos_exp.explore import export
+        from paxos_exp.explore.replay import replay
+
+        replayed = replay(config, witness, "inprocess")
+        engines = {"inprocess": list(replayed.broken)}
+        if replay_processes:
+            engines["processes"] = list(replay(config, witness, "processes").broken)
+        result["counterexample"] = {
+            "faults": witness.faults, "nodes": witness.nodes, "rounds": witness.rounds,
+            "initial_values": "".join(map(str, witness.values)),
+            "broken": list(witness.broken),
+            "choices": [[*position, answer] for position, answer in witness.choices],
+            "transcript": replayed.lines,
+            "events": list(export.events(replayed)),
+            "replayed_on": engines,
+        }
+        text.append(f"counterexample: {', '.join(witness.broken)} broken with "
+                    f"{witness.faults} fault{'s' if witness.faults != 1 else ''} at "
+                    f"N={witness.nodes}, R={witness.rounds}, initial values "
+                    f"{''.join(map(str, witness.values))} (the fewest faults, then the "
+                    "smallest N and R)")
+        text.append(f"  searched: {_describe(config)}")
+        text.append("faults:")
+        text.extend(_witness_text(witness))
+        text.append("transcript:")
+        text.extend(f"  {line}" for line in replayed.lines)
+        text.append("diagram:")
+        text.extend(export.diagram(replayed))
+        text.append("replayed on: " + "; ".join(
+            f"{engine} ({', '.join(broken) or 'nothing'} broken)"
+            for engine, broken in engines.items()))
+        if jsonl:
+            Path(jsonl).write_text(export.jsonl(replayed), encoding="utf-8")
+        if shiviz:
+            Path(shiviz).write_text(export.shiviz(replayed), encoding="utf-8")
+        if diagram:
+            _draw(replayed, witness, diagram)
+    p = result["probabilities"]
+    text.append(f"exact probabilities at fail_prob={config.fail_prob} over every pattern "
+                f"({main.vectors} initial vector{'s' if main.vectors != 1 else ''}):")
+    text.append("  round r decides: " + ", ".join(f"{x:.12g}" for x in p["round_decides"]))
+    text.append("  first decision in round r: "
+                + ", ".join(f"{x:.12g}" for x in p["first_decision_round"])
+                + f"; none within R: {p['no_decision']:.12g}")
+    text.append(f"  at least one decision within R: "
+                f"{(p['decided_within'] or [0.0])[-1]:.12g}; a violation: {p['violation']:.12g}")
+    if "exact" in p:
+        text.append("  as fractions: " + json.dumps(p["exact"]))
+    text.append(f"explored: {main.patterns} patterns, {main.distinct_states} distinct states "
+                f"at round starts ({main.states}), {main.configurations} step runs, "
+                f"{main.seconds:.2f} s CPU")
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print("\n".join(text))
+    return EXIT_SAFE if found.witness is None else EXIT_COUNTEREXAMPLE
+
+
+def _draw(replayed: Any, witness: Witness, path: str) -> None:
+    """The message-sequence figure of paxos-report, drawn from the replay's trace."""
+    import pandas as pd
+
+    from paxos_exp.analysis.diagram import sequence_diagram
+    from paxos_exp.analysis.files import save_figure_atomic
+
+    result = replayed.result
+    trace = pd.DataFrame(result.trace_dicts())
+    rounds = pd.DataFrame(result.round_dicts())
+    figure = sequence_diagram(trace, nodes=result.config.nodes, outcomes=rounds,
+                              initial_values="".join(map(str, witness.values)),
+                              title="minimal counterexample",
+                              violation=", ".join(witness.broken))
+    save_figure_atomic(figure, Path(path))
