@@ -141,6 +141,14 @@ def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: 
         panel.axes.set_title(wrap_title(text, width, style.font), fontsize=style.font)
     if style.show_title:
         figure.suptitle(title, fontsize=style.sizes.title_font)
+    # matplotlib places an axis label automatically: it measures the axis' tick labels again
+    # in every layout pass and every draw, a tenth of a report, even where the label is empty
+    # (inner panels). An empty label shows nothing wherever it is, so it gets a fixed place;
+    # set_xlabel/set_ylabel on such a panel later needs set_label_coords too.
+    for axes in visible:
+        for axis in (axes.xaxis, axes.yaxis):
+            if not axis.get_label_text():
+                axis.set_label_coords(0.5, 0.5)
     return figure
 
 

@@ -195,3 +195,22 @@ def test_real_process_sweep_reports_at_its_end(tmp_path: Path) -> None:
                                timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert_figures(tmp_path / "again")
+
+
+def test_the_command_freezes_its_imports_only_while_it_runs(
+        tiny_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from paxos_exp.analysis import cli, report
+
+    frozen_during: list[int] = []
+    build = report.build_report
+
+    def spy(*args: object, **kwargs: object) -> Path:
+        frozen_during.append(gc.get_freeze_count())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(report, "build_report", spy)
+    assert cli.main([str(tiny_sweep), "--out", str(tmp_path / "r"), "--format", "svg"]) == 0
+    assert frozen_during and frozen_during[0] > 0  # the imports' objects, left out of gc
+    assert gc.get_freeze_count() == 0  # and handed back: a caller that goes on collects them
