@@ -98,7 +98,7 @@ def test_plot_functions_never_read_files():
 # The explorer (paxos-check exhaustive) runs the core; it replays a counterexample through the
 # engines' one entry point, and its CLI draws the analysis figure only when asked (lazily).
 EXPLORE_ALLOWED = ("paxos_exp.core", "paxos_exp.explore", "paxos_exp.runtime.api")
-EXPLORE_CLI_EXTRA = ("paxos_exp.analysis.diagram", "paxos_exp.analysis.files", "pandas")
+EXPLORE_CLI_EXTRA = ("paxos_exp.analysis.diagram", "paxos_exp.analysis.files", "pandas", "yaml")
 
 
 def _top_level_imports(path: Path) -> set[str]:

@@ -11,8 +11,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from paxos_exp.core.config import RunConfig, parse_initial_values
-from paxos_exp.core.errors import ConfigError
+from paxos_exp.core.errors import ConfigError, PaxosExpError
 from paxos_exp.explore.explorer import Exploration, Witness
 from paxos_exp.explore.minimal import search
 
@@ -26,17 +28,40 @@ class UsageError(ValueError):
 
 
 def _value(text: str) -> Any:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "none"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """A setting's value as YAML reads it (numbers, true/false, null, [lists])."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _fault_names(text: str) -> list[str]:
+    """``omission``, ``[omission,crash_stop]`` or ``omission+crash_stop``: the models' names."""
+    inner = text.strip()
+    if inner.startswith("[") and inner.endswith("]"):
+        inner = inner[1:-1]
+    names = [name.strip() for name in inner.replace("+", ",").split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"faults={text}: name a fault model, or several as [omission,crash_stop]")
+    return names
+
+
+def _faults_given(text: str, settings: dict[str, Any]) -> Any:
+    """The faults of the run: one model (settings as ``faults.KEY`` or ``faults.NAME.KEY``)
+    or several (settings as ``faults.NAME.KEY``)."""
+    names = _fault_names(text)
+    own: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in settings.items():
+        name, dot, rest = key.partition(".")
+        if dot and name in own:
+            own[name][rest] = value
+        elif len(names) == 1 and not dot:
+            own[names[0]][key] = value
+        else:
+            raise UsageError(f"faults.{key}: not a setting of the chosen fault models; write "
+                             f"faults.NAME.KEY with NAME one of {', '.join(names)}")
+    chosen = [{"name": name, **own[name]} for name in names]
+    return chosen[0] if len(chosen) == 1 else chosen
 
 
 def parse_settings(settings: Sequence[str]) -> RunConfig:
@@ -65,7 +90,7 @@ def parse_settings(settings: Sequence[str]) -> RunConfig:
             fail_prob=top.get("fail_prob", DEFAULT_FAIL_PROB),
             initial_values=parse_initial_values(top.get("initial_values")),
             protocol={"name": top.get("protocol", "classic"), **plugin["protocol"]},
-            faults={"name": top.get("faults", "omission"), **plugin["faults"]},
+            faults=_faults_given(str(top.get("faults", "omission")), plugin["faults"]),
             safety="record",
         )
     except (ConfigError, TypeError) as error:
@@ -133,7 +158,11 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
     except UsageError as error:
         print(f"paxos-check exhaustive: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    found = search(config, exact=exact)
+    try:
+        found = search(config, exact=exact)
+    except PaxosExpError as error:  # a fault model or protocol the explorer cannot follow
+        print(f"paxos-check exhaustive: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
     main = found.exploration
     result: dict[str, Any] = {
         "verdict": "safe" if found.witness is None else "counterexample",

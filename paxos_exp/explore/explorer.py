@@ -267,7 +267,9 @@ class Explorer:
         memo = state.memo
         return (state.val if keep_val else -2, state.max_voted_round,
                 _int(state.max_voted_val),
-                -2 if memo is None else memo if type(memo) is int else hash(memo),
+                # The memo itself (a hash could merge two different states): ints and None
+                # first, any other (hashable) value after them, so keys stay sortable.
+                (0, -2) if memo is None else (0, memo) if type(memo) is int else (1, memo),
                 _int(state.propose_val) if scratch else -2,
                 _int(state.decision) if scratch else -2)
 

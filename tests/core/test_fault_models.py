@@ -553,3 +553,102 @@ def test_each_cut_has_its_documented_probability(shape, nodes):
     assert set(seen) <= set(law)
     for cut, prob in law.items():
         _assert_rate(seen[cut], samples, prob)
+
+
+# == the exhaustive checker against the same laws, exactly =========================================
+# The explorer runs each model with branching draws and resumes trials from state(): a model
+# whose state forgets something (a cut drawn in begin_round) gives wrong exact values here.
+
+EXACT = 1e-12
+
+
+def _explored(nodes, fail_prob, rounds, faults):
+    from paxos_exp.core.config import RunConfig
+    from paxos_exp.explore.explorer import explore
+
+    return explore(RunConfig(nodes=nodes, fail_prob=fail_prob, rounds=rounds, faults=faults))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape, symmetric", [("minority", True), ("minority", False),
+                                              ("isolated_leader", True), ("random_cut", True)])
+def test_explored_partition_rates_equal_the_listed_cuts(shape, symmetric):
+    nodes, rounds, fail_prob, partition_prob = 4, 2, 0.1, 0.4
+    faults = ["omission", {"name": "partition", "partition_prob": partition_prob,
+                           "shape": shape, "symmetric": symmetric}]
+    found = _explored(nodes, fail_prob, rounds, faults)
+    quorum = majority(nodes)
+    for rnd, got in enumerate(found.decides):
+        leader = rnd % nodes
+        cut = sum(prob * _decides(fail_prob, [1.0] * side + [0.0] * (nodes - 1 - side), quorum)
+                  for prob, side in _cut_law(nodes, shape, leader))
+        whole = _decides(fail_prob, [1.0] * (nodes - 1), quorum)
+        assert float(got) == pytest.approx((1 - partition_prob) * whole + partition_prob * cut,
+                                           abs=EXACT)
+    assert found.safe
+
+
+def test_explored_partition_that_always_isolates_the_leader_never_decides():
+    found = _explored(3, 0.0, 2, {"name": "partition", "partition_prob": 1.0,
+                                  "shape": "isolated_leader"})
+    assert [float(p) for p in found.decides] == [0.0, 0.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("amnesia", [False, True])
+def test_explored_crash_recovery_rates_equal_the_enumerated_law(amnesia):
+    nodes, rounds, fail_prob, crash_prob, down_rounds = 3, 3, 0.1, 0.2, 2
+    faults = ["omission", {"name": "crash_recovery", "crash_prob": crash_prob,
+                           "down_rounds": down_rounds, "amnesia": amnesia}]
+    found = _explored(nodes, fail_prob, rounds, faults)
+    law = _crash_law(rounds, _crash_recovery_steps(nodes, crash_prob, down_rounds))
+    expected = _per_round_expected(nodes, fail_prob, law, lambda s, n: s[n] == 0)
+    assert [float(p) for p in found.decides] == pytest.approx(expected, abs=EXACT)
+    if not amnesia:
+        assert found.safe  # durable state keeps classic safe (amnesia needs longer runs)
+
+
+def test_explored_crash_stop_rates_equal_the_enumerated_law():
+    nodes, rounds, fail_prob, crash_prob = 3, 3, 0.1, 0.15
+    faults = ["omission", {"name": "crash_stop", "crash_prob": crash_prob}]
+    found = _explored(nodes, fail_prob, rounds, faults)
+    law = _crash_law(rounds, _crash_stop_steps(nodes, crash_prob, nodes - 1))
+    expected = _per_round_expected(nodes, fail_prob, law, lambda s, n: n not in s)
+    assert [float(p) for p in found.decides] == pytest.approx(expected, abs=EXACT)
+    assert found.safe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["leader_links", "one_link"])
+def test_explored_link_loss_rates_equal_the_per_link_law(rule):
+    nodes, rounds, fail_prob, prob = 3, 2, 0.1, 0.3
+    settings = {"name": "link_loss", "rule": rule, "prob": prob}
+    if rule == "one_link":
+        settings["link"] = [1, 2]
+    found = _explored(nodes, fail_prob, rounds, ["omission", settings])
+    quorum = majority(nodes)
+
+    def loss(i, j):
+        if i == j:
+            return 0.0
+        return prob if rule == "leader_links" or {i, j} == {1, 2} else 0.0
+
+    for rnd, got in enumerate(found.decides):
+        leader = rnd % nodes
+        reach = [(1 - loss(leader, j)) * (1 - loss(j, leader)) for j in range(nodes) if j != leader]
+        assert float(got) == pytest.approx(_decides(fail_prob, reach, quorum), abs=EXACT)
+
+
+def test_per_trial_state_forgets_trials_long_over():
+    from paxos_exp.core.faults import TRIAL_WINDOW, PerTrial
+
+    model = FAULTS.get("crash_stop").build(
+        RunConfig(nodes=3, fail_prob=0.0, rounds=1,
+                  faults={"name": "crash_stop", "crash_prob": 0.5}), SeededDraws(0))
+    for trial in range(3 * TRIAL_WINDOW + 1):
+        model.begin_round(trial, 0)
+    kept = model._crashed
+    assert isinstance(kept, PerTrial) and len(kept) <= 2 * TRIAL_WINDOW + 1
+    assert 3 * TRIAL_WINDOW in kept and 0 not in kept
+    # A trial within the window is still answered from its own state.
+    assert model.state(2 * TRIAL_WINDOW + 5) == tuple(sorted(kept[2 * TRIAL_WINDOW + 5]))

@@ -84,6 +84,24 @@ class Faults(Interface):
         ...
 
 
+# Engines play a run's trials in order, at most this many at once (in lockstep).
+TRIAL_WINDOW = 4096
+
+
+class PerTrial(dict):  # type: ignore[type-arg]
+    """A stateful model's per-trial state (trial -> state) that forgets trials long over.
+
+    A trial ``TRIAL_WINDOW`` behind the one starting is never asked about again, so without
+    this a long run's fault state would grow by an entry per trial in every node process."""
+
+    def starting(self, trial: int) -> None:
+        """Trial ``trial`` begins its round 0: drop trials before ``trial - TRIAL_WINDOW``
+        (every ``TRIAL_WINDOW`` trials, so the cost per trial stays constant)."""
+        if trial and trial % TRIAL_WINDOW == 0:
+            for old in [key for key in self if key < trial - TRIAL_WINDOW]:
+                del self[old]
+
+
 class FaultsBase:
     """Defaults for a fault model: nothing silenced, nothing down, nothing carried over.
     A model overrides what it does (and sets the matching flags)."""

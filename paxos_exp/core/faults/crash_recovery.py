@@ -25,6 +25,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    PerTrial,
     check_count,
     check_flag,
     check_probability,
@@ -57,10 +58,13 @@ class CrashRecovery(FaultsBase):
                  draws: Draws) -> None:
         self.nodes, self.crash_prob, self.down_rounds = nodes, crash_prob, down_rounds
         self.amnesia, self.draws = amnesia, draws
-        self._left: dict[int, tuple[int, ...]] = {}
-        self._back: dict[int, frozenset[int]] = {}
+        self._left: PerTrial = PerTrial()
+        self._back: PerTrial = PerTrial()
 
     def begin_round(self, trial: int, rnd: int) -> None:
+        if rnd == 0:
+            self._left.starting(trial)
+            self._back.starting(trial)
         before = (0,) * self.nodes if rnd == 0 else self._left.get(trial, (0,) * self.nodes)
         left, back = [], set()
         for node, down in enumerate(before):

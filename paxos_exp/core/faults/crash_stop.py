@@ -25,6 +25,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    PerTrial,
     check_count,
     check_probability,
 )
@@ -59,9 +60,11 @@ class CrashStop(FaultsBase):
     def __init__(self, nodes: int, crash_prob: float, max_crashed: int, draws: Draws) -> None:
         self.nodes, self.crash_prob, self.max_crashed = nodes, crash_prob, max_crashed
         self.draws = draws
-        self._crashed: dict[int, frozenset[int]] = {}
+        self._crashed: PerTrial = PerTrial()
 
     def begin_round(self, trial: int, rnd: int) -> None:
+        if rnd == 0:
+            self._crashed.starting(trial)
         crashed = set() if rnd == 0 else set(self._crashed.get(trial, ()))
         if self.crash_prob > 0.0:
             for node in range(self.nodes):

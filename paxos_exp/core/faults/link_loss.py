@@ -30,7 +30,7 @@ from typing import Any, List, Optional
 
 from paxos_exp.core.draws import Draws
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.faults import DRAW_PHASES, FaultModel, FaultsBase, check_probability
+from paxos_exp.core.faults import DRAW_PHASES, FaultModel, FaultsBase, PerTrial, check_probability
 
 PHASES = DRAW_PHASES["link_loss"]
 KEY = "faults.link_loss"
@@ -105,11 +105,12 @@ class LinkLoss(FaultsBase):
         self.rule, self.prob = params.rule, params.prob
         self.stateful = params.rule == "random_subset"
         self._link = frozenset(params.link or DEFAULT_LINK)
-        self._bad: dict[int, frozenset[tuple[int, int]]] = {}
+        self._bad: PerTrial = PerTrial()
 
     def begin_round(self, trial: int, rnd: int) -> None:
         if rnd != 0:
             return
+        self._bad.starting(trial)
         bad = set()
         for i in range(self.nodes):
             for j in range(i + 1, self.nodes):

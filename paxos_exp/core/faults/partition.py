@@ -40,6 +40,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    PerTrial,
     check_flag,
     check_probability,
 )
@@ -87,9 +88,11 @@ class Partition(FaultsBase):
         self.nodes, self.partition_prob, self.shape = nodes, partition_prob, shape
         self.symmetric, self.draws = symmetric, draws
         self._sizes = cut_sizes(shape, nodes)
-        self._away: dict[int, tuple[bool, ...] | None] = {}
+        self._away: PerTrial = PerTrial()
 
     def begin_round(self, trial: int, rnd: int) -> None:
+        if rnd == 0:
+            self._away.starting(trial)
         self._away[trial] = None
         if not self.draws.hit(self.partition_prob, trial, rnd, PHASES["happens"], 0, 0):
             return
@@ -121,10 +124,12 @@ class Partition(FaultsBase):
         return away[sender] and not away[receiver]
 
     def state(self, trial: int) -> Hashable:
-        return None  # a cut lasts one round: nothing carries over
+        # The cut of the current round: nothing carries over to the next round (begin_round
+        # draws afresh), but a trial resumed within a round must keep its cut.
+        return self._away.get(trial)
 
     def restore(self, trial: int, state: Hashable) -> None:
-        self._away[trial] = None
+        self._away[trial] = state  # type: ignore[assignment]
 
 
 def build(config: Any, draws: Draws) -> Partition:
