@@ -573,7 +573,7 @@ def _explored(nodes, fail_prob, rounds, faults):
 @pytest.mark.parametrize("shape, symmetric", [("minority", True), ("minority", False),
                                               ("isolated_leader", True), ("random_cut", True)])
 def test_explored_partition_rates_equal_the_listed_cuts(shape, symmetric):
-    nodes, rounds, fail_prob, partition_prob = 4, 2, 0.1, 0.4
+    nodes, rounds, fail_prob, partition_prob = 4, 1, 0.1, 0.4
     faults = ["omission", {"name": "partition", "partition_prob": partition_prob,
                            "shape": shape, "symmetric": symmetric}]
     found = _explored(nodes, fail_prob, rounds, faults)
