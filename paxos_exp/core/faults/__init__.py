@@ -141,6 +141,17 @@ def _keeps_safety(_params: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Intensity:
+    """How strongly a fault model strikes: the one setting a study sweeps to vary it (a setting
+    of the model's ``params``, or ``fail_prob`` for the run's own key) and how an axis or a
+    legend names it (``short`` where room is tight; the label itself when unset)."""
+
+    setting: str
+    label: str
+    short: str = ""
+
+
+@dataclass(frozen=True)
 class FaultModel:
     """A registered fault model. ``build(config, draws)`` binds it to a run (``config`` is the
     run's RunConfig: nodes, fail_prob and ``config.faults.params``; ``draws`` where every random
@@ -149,7 +160,8 @@ class FaultModel:
     omission model, hold under it. ``check(nodes, params)`` raises ConfigError for settings
     that do not fit the run's size (before any process starts); ``params`` checks the rest
     itself. ``keeps_safety(params)``: whether a protocol that claims safety keeps it under
-    the model (False for amnesia: a run then records violations instead of failing)."""
+    the model (False for amnesia: a run then records violations instead of failing).
+    ``intensity``: the setting that measures how often it strikes (a report's x axis)."""
 
     name: str
     description: str
@@ -158,6 +170,7 @@ class FaultModel:
     keeps_theory: bool = False
     check: Callable[[int, Any], None] = _no_check
     keeps_safety: Callable[[Any], bool] = _keeps_safety
+    intensity: Intensity | None = None
 
 
 class Composite:

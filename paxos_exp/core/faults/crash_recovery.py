@@ -25,6 +25,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    Intensity,
     PerTrial,
     check_count,
     check_flag,
@@ -113,4 +114,5 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     keeps_safety=lambda params: not params.amnesia,
+    intensity=Intensity("crash_prob", "crash probability per node and round"),
 )

@@ -25,6 +25,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    Intensity,
     PerTrial,
     check_count,
     check_probability,
@@ -101,4 +102,5 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     check=check,
+    intensity=Intensity("crash_prob", "crash probability per node and round"),
 )

@@ -30,7 +30,14 @@ from typing import Any, List, Optional
 
 from paxos_exp.core.draws import Draws
 from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.faults import DRAW_PHASES, FaultModel, FaultsBase, PerTrial, check_probability
+from paxos_exp.core.faults import (
+    DRAW_PHASES,
+    FaultModel,
+    FaultsBase,
+    Intensity,
+    PerTrial,
+    check_probability,
+)
 
 PHASES = DRAW_PHASES["link_loss"]
 KEY = "faults.link_loss"
@@ -161,4 +168,5 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     check=check,
+    intensity=Intensity("prob", "loss probability per message on a bad link"),
 )

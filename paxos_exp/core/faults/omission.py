@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from paxos_exp.core.draws import Draws, SeededDraws, uniform
-from paxos_exp.core.faults import FaultModel, FaultsBase
+from paxos_exp.core.faults import FaultModel, FaultsBase, Intensity
 
 
 class Omission(FaultsBase):
@@ -48,4 +48,6 @@ FAULTS = FaultModel(
     description="each failure-prone message becomes CRASH with probability fail_prob",
     build=build,
     keeps_theory=True,
+    intensity=Intensity("fail_prob", "crash probability p (per message)",
+                        short="crash probability p"),
 )

@@ -40,6 +40,7 @@ from paxos_exp.core.faults import (
     DRAW_PHASES,
     FaultModel,
     FaultsBase,
+    Intensity,
     PerTrial,
     check_flag,
     check_probability,
@@ -143,4 +144,5 @@ FAULTS = FaultModel(
                 "random_cut) silences messages across it (both ways, or into the leader's side)",
     build=build,
     params=Params,
+    intensity=Intensity("partition_prob", "partition probability per round"),
 )
