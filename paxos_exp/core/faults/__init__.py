@@ -20,7 +20,7 @@ Each model draws from phases of its own (``draws.FIRST_FREE_PHASE`` up), listed 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol as Interface
 
@@ -132,6 +132,57 @@ class FaultsBase:
         return None
 
 
+@dataclass(frozen=True)
+class FaultEvent:
+    """One fault as it happened, for people (a counterexample's faults): the round it
+    happened in, the model, a sentence, the draws of that round it stands for (``(phase, a,
+    b)``), the nodes it concerns, and the messages ``(round, sender, receiver)`` it silences
+    or turns into CRASH, with ``reason``: what befell each of them, in a few words."""
+
+    round: int
+    model: str
+    text: str
+    draws: tuple[tuple[int, int, int], ...] = ()
+    nodes: tuple[int, ...] = ()
+    messages: frozenset[tuple[int, int, int]] = frozenset()
+    reason: str = ""
+
+
+def message_name(nodes: int, rnd: int, phase: int, sender: int, receiver: int) -> str:
+    """A message of round ``rnd`` in words: "node 2's JOIN to the leader", "the leader's
+    PROPOSE to node 1" (phase 1: START and JOIN; phase 2: PROPOSE and VOTE)."""
+    leader = rnd % nodes
+    if sender == leader:
+        kind = "START" if phase == 1 else "PROPOSE"
+        return f"the leader's {kind} to {'itself' if receiver == leader else f'node {receiver}'}"
+    kind = "JOIN" if phase == 1 else "VOTE"
+    return f"node {sender}'s {kind} to {'the leader' if receiver == leader else f'node {receiver}'}"
+
+
+def counted(count: int, noun: str) -> str:
+    """``3 rounds``, ``1 round``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class RoundDraws:
+    """Draws answered from one round's recorded answers ((phase, a, b) -> answer), so that a
+    model's ``describe`` can replay its own ``begin_round``; a draw not recorded gets the
+    fault-free answer (no hit, the first possible pick)."""
+
+    def __init__(self, drawn: Mapping[tuple[int, int, int], Any]) -> None:
+        self.drawn = drawn
+
+    def hit(self, prob: float, trial: int, rnd: int, phase: int, a: int, b: int) -> bool:
+        if prob <= 0.0 or prob >= 1.0:
+            return prob >= 1.0
+        return bool(self.drawn.get((phase, a, b), False))
+
+    def pick(self, weights: Sequence[float], trial: int, rnd: int, phase: int, a: int,
+             b: int) -> int:
+        first = next(index for index, weight in enumerate(weights) if weight > 0.0)
+        return int(self.drawn.get((phase, a, b), first))
+
+
 def _no_check(_nodes: int, _params: Any) -> None:
     return None
 
@@ -170,6 +221,11 @@ class FaultModel:
     keeps_theory: bool = False
     check: Callable[[int, Any], None] = _no_check
     keeps_safety: Callable[[Any], bool] = _keeps_safety
+    # describe(config, rnd, drawn): the model's faults of round rnd in words (FaultEvent), from
+    # drawn, that round's draws ((phase, a, b) -> answer, every model's: each picks out its
+    # own). None: a counterexample names the model's raw draws.
+    describe: Callable[[Any, int, Mapping[tuple[int, int, int], Any]], list[FaultEvent]] \
+        | None = None
     intensity: Intensity | None = None
 
 

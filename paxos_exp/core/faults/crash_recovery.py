@@ -16,13 +16,14 @@ This model turns nothing into CRASH and ignores ``fail_prob``: combine it with `
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from paxos_exp.core.draws import Draws
 from paxos_exp.core.faults import (
     DRAW_PHASES,
+    FaultEvent,
     FaultModel,
     FaultsBase,
     Intensity,
@@ -30,6 +31,7 @@ from paxos_exp.core.faults import (
     check_count,
     check_flag,
     check_probability,
+    counted,
 )
 
 DOWN_PHASE = DRAW_PHASES["crash_recovery"]["down"]
@@ -101,6 +103,31 @@ class CrashRecovery(FaultsBase):
         self._back[trial] = frozenset()
 
 
+def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
+             ) -> list[FaultEvent]:
+    """Each node whose down draw hit before round ``rnd``: down for ``down_rounds`` rounds,
+    back durable or wiped (or still down when the run ends)."""
+    params: Params = config.faults_params("crash_recovery")
+    back = rnd + params.down_rounds
+    if back >= config.rounds:
+        after = "still down when the run ends"
+    elif params.amnesia:
+        after = f"comes back in round {back} wiped, its votes forgotten: amnesia"
+    else:
+        after = f"comes back in round {back} with its state (durable)"
+    events = []
+    for (phase, node, _), answer in sorted(drawn.items()):
+        if phase == DOWN_PHASE and answer is True:
+            messages = frozenset((r, a, b) for r in range(rnd, min(back, config.rounds))
+                                 for other in range(config.nodes)
+                                 for a, b in ((node, other), (other, node)))
+            events.append(FaultEvent(
+                rnd, "crash_recovery", f"node {node} went down (crash_recovery: down for "
+                f"{counted(params.down_rounds, 'round')}, {after})", draws=((phase, node, 0),),
+                nodes=(node,), messages=messages, reason=f"node {node} is down"))
+    return events
+
+
 def build(config: Any, draws: Draws) -> CrashRecovery:
     params: Params = config.faults_params("crash_recovery")
     return CrashRecovery(config.nodes, params.crash_prob, params.down_rounds, params.amnesia,
@@ -114,5 +141,6 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     keeps_safety=lambda params: not params.amnesia,
+    describe=describe,
     intensity=Intensity("crash_prob", "crash probability per node and round"),
 )

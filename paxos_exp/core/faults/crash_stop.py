@@ -15,7 +15,7 @@ This model turns nothing into CRASH and ignores ``fail_prob``: combine it with `
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -23,6 +23,7 @@ from paxos_exp.core.draws import Draws
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.faults import (
     DRAW_PHASES,
+    FaultEvent,
     FaultModel,
     FaultsBase,
     Intensity,
@@ -89,6 +90,21 @@ class CrashStop(FaultsBase):
         self._crashed[trial] = frozenset(state or ())  # type: ignore[arg-type]
 
 
+def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
+             ) -> list[FaultEvent]:
+    """Each node whose crash draw hit before round ``rnd``: down from then on."""
+    events = []
+    for (phase, node, _), answer in sorted(drawn.items()):
+        if phase == CRASH_PHASE and answer is True:
+            messages = frozenset((r, a, b) for r in range(rnd, config.rounds) for other in range(config.nodes)
+                                 for a, b in ((node, other), (other, node)))
+            events.append(FaultEvent(
+                rnd, "crash_stop", f"node {node} crashed for good (crash_stop): it takes no "
+                f"part in round {rnd} or any later one", draws=((phase, node, 0),),
+                nodes=(node,), messages=messages, reason=f"node {node} has crashed"))
+    return events
+
+
 def build(config: Any, draws: Draws) -> CrashStop:
     params: Params = config.faults_params("crash_stop")
     bound = config.nodes - 1 if params.max_crashed is None else params.max_crashed
@@ -102,5 +118,6 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     check=check,
+    describe=describe,
     intensity=Intensity("crash_prob", "crash probability per node and round"),
 )

@@ -24,7 +24,7 @@ This model turns nothing into CRASH and ignores ``fail_prob``: combine it with `
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
@@ -32,11 +32,13 @@ from paxos_exp.core.draws import Draws
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.faults import (
     DRAW_PHASES,
+    FaultEvent,
     FaultModel,
     FaultsBase,
     Intensity,
     PerTrial,
     check_probability,
+    message_name,
 )
 
 PHASES = DRAW_PHASES["link_loss"]
@@ -157,6 +159,28 @@ class LinkLoss(FaultsBase):
             self._bad[trial] = frozenset(state or ())  # type: ignore[arg-type]
 
 
+def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
+             ) -> list[FaultEvent]:
+    """The bad links drawn (random_subset, round 0) and each message lost on a link."""
+    params: Params = config.faults_params("link_loss")
+    events = []
+    for (phase, a, b), answer in sorted(drawn.items()):
+        if answer is not True:
+            continue
+        if phase == PHASES["subset"]:
+            events.append(FaultEvent(
+                rnd, "link_loss", f"the link {a}-{b} is bad for the whole run (link_loss, "
+                f"random_subset: each message on it is lost with probability {params.prob:g})",
+                draws=((phase, a, b),), nodes=(a, b)))
+        elif phase in (PHASES["join"], PHASES["vote"]):
+            message = message_name(config.nodes, rnd, 1 if phase == PHASES["join"] else 2, a, b)
+            events.append(FaultEvent(
+                rnd, "link_loss", f"{message} was lost (link_loss, {params.rule}: link "
+                f"{a}->{b})", draws=((phase, a, b),), nodes=(a, b),
+                messages=frozenset({(rnd, a, b)}), reason=f"lost on the link {a}->{b}"))
+    return events
+
+
 def build(config: Any, draws: Draws) -> LinkLoss:
     return LinkLoss(config.nodes, config.faults_params("link_loss"), draws)
 
@@ -168,5 +192,6 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     check=check,
+    describe=describe,
     intensity=Intensity("prob", "loss probability per message on a bad link"),
 )

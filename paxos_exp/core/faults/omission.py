@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from paxos_exp.core.draws import Draws, SeededDraws, uniform
-from paxos_exp.core.faults import FaultModel, FaultsBase, Intensity
+from paxos_exp.core.faults import FaultEvent, FaultModel, FaultsBase, Intensity, message_name
+from paxos_exp.core.messages import Phase
 
 
 class Omission(FaultsBase):
@@ -37,6 +39,20 @@ class SeededOmission(Omission):
         return uniform(self.seed, trial, rnd, phase, sender, receiver) < fail_prob
 
 
+def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
+             ) -> list[FaultEvent]:
+    """Each failure-prone send whose draw hit (phase JOIN or VOTE) became CRASH."""
+    events = []
+    for (phase, sender, receiver), answer in sorted(drawn.items()):
+        if phase in (Phase.JOIN, Phase.VOTE) and answer is True:
+            events.append(FaultEvent(
+                rnd, "omission",
+                f"{message_name(config.nodes, rnd, phase, sender, receiver)} became CRASH",
+                draws=((phase, sender, receiver),), nodes=(sender,),
+                messages=frozenset({(rnd, sender, receiver)}), reason="became CRASH"))
+    return events
+
+
 def build(config: Any, draws: Draws) -> Omission:
     if type(draws) is SeededDraws:
         return SeededOmission(config.fail_prob, draws)
@@ -48,6 +64,7 @@ FAULTS = FaultModel(
     description="each failure-prone message becomes CRASH with probability fail_prob",
     build=build,
     keeps_theory=True,
+    describe=describe,
     intensity=Intensity("fail_prob", "crash probability p (per message)",
                         short="crash probability p"),
 )

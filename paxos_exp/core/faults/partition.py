@@ -30,7 +30,7 @@ This model turns nothing into CRASH and ignores ``fail_prob``: combine it with `
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +38,12 @@ from paxos_exp.core.draws import Draws
 from paxos_exp.core.errors import ConfigError
 from paxos_exp.core.faults import (
     DRAW_PHASES,
+    FaultEvent,
     FaultModel,
     FaultsBase,
     Intensity,
     PerTrial,
+    RoundDraws,
     check_flag,
     check_probability,
 )
@@ -133,6 +135,43 @@ class Partition(FaultsBase):
         self._away[trial] = state  # type: ignore[assignment]
 
 
+def _side(nodes: list[int]) -> str:
+    return "{" + ", ".join(map(str, nodes)) + "}"
+
+
+def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
+             ) -> list[FaultEvent]:
+    """The round's cut, rebuilt by the model's own ``begin_round`` from the round's draws."""
+    if drawn.get((PHASES["happens"], 0, 0)) is not True:
+        return []
+    params: Params = config.faults_params("partition")
+    nodes = config.nodes
+    model = Partition(nodes, params.partition_prob, params.shape, params.symmetric,
+                      RoundDraws(drawn))
+    model.begin_round(0, rnd)
+    away = model.state(0)
+    own = tuple(key for key in sorted(drawn) if key[0] in PHASES.values())
+    shape = params.shape.replace("_", " ")
+    if away is None:
+        return [FaultEvent(rnd, "partition", f"a partition ({shape}) was drawn, but "
+                           f"{nodes} nodes have no such cut: nothing is cut", draws=own)]
+    leader = rnd % nodes
+    cut_off = [node for node in range(nodes) if away[node]]  # type: ignore[index]
+    kept = [node for node in range(nodes) if not away[node]]  # type: ignore[index]
+    messages = frozenset((rnd, a, b) for a in range(nodes) for b in range(nodes)
+                         if model.silenced(0, rnd, 0, a, b))
+    split = (f"the nodes split into {_side(kept)} (the leader {leader}'s side) and "
+             f"{_side(cut_off)}")
+    if params.symmetric:
+        text = (f"partition ({shape}): {split}; every message between the sides is lost, "
+                "both ways")
+    else:
+        text = (f"partition ({shape}, one way): {split}; every message from {_side(cut_off)} "
+                f"to {_side(kept)} is lost, the other way arrives")
+    return [FaultEvent(rnd, "partition", text, draws=own, nodes=tuple(cut_off),
+                       messages=messages, reason="crosses the partition")]
+
+
 def build(config: Any, draws: Draws) -> Partition:
     params: Params = config.faults_params("partition")
     return Partition(config.nodes, params.partition_prob, params.shape, params.symmetric, draws)
@@ -144,5 +183,6 @@ FAULTS = FaultModel(
                 "random_cut) silences messages across it (both ways, or into the leader's side)",
     build=build,
     params=Params,
+    describe=describe,
     intensity=Intensity("partition_prob", "partition probability per round"),
 )
