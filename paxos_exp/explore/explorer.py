@@ -23,6 +23,11 @@ Equivalence (why it scales):
 
 ``symmetry=False`` switches every equivalence off but the exact ones (equal states), for
 tests that check the reductions change nothing.
+
+A :class:`Budget` bounds an exploration: ``states`` counts the configurations run through a
+step so far (:attr:`Exploration.configurations`, the work done), ``seconds`` the CPU time.
+Both are checked between steps (and between the re-runs of one step), so an exploration
+stops soon after either runs out, with :class:`TooLarge`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paxos_exp.core.config import RunConfig
+from paxos_exp.core.errors import PaxosExpError
 from paxos_exp.core.driver import Outbox, RoundDriver, TrialRun
 from paxos_exp.core.messages import Message, Phase
 from paxos_exp.core.node import NodeState
@@ -45,6 +51,19 @@ from paxos_exp.explore.draws import BranchingDraws, Choice, exact_number
 # Fault models whose nodes are interchangeable (every node's faults have the same law).
 SYMMETRIC_FAULTS = frozenset({"omission"})
 PROPERTIES = ("agreement", "validity", "proposals")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How far an exploration may go: ``states``, the configurations run through a step
+    (:attr:`Exploration.configurations`); ``seconds``, CPU time. None: no limit."""
+
+    states: int | None = None
+    seconds: float | None = None
+
+
+class TooLarge(PaxosExpError):
+    """An exploration ran out of its :class:`Budget` before it was complete."""
 
 
 class _Network:
@@ -222,8 +241,14 @@ class Explorer:
     fault model with settings; ``initial_values``: one vector, or None for all ``2^N``
     weighed equally, as fair coins)."""
 
-    def __init__(self, config: RunConfig, exact: bool = False, symmetry: bool = True) -> None:
+    def __init__(self, config: RunConfig, exact: bool = False, symmetry: bool = True,
+                 budget: Budget | None = None) -> None:
         self.config = config
+        self.budget = budget
+        self._states_limit = (budget.states if budget is not None and budget.states is not None
+                              else float("inf"))
+        self._began = time.process_time()
+        self._round = 0
         self.exact = exact
         self.symmetry = symmetry
         self.nodes, self.rounds = config.nodes, config.rounds
@@ -242,6 +267,23 @@ class Explorer:
         self._violation: Any = 0
         self._broken: dict[str, Any] = {}
         self._witness: Witness | None = None
+
+    # -- the budget --------------------------------------------------------------------------
+
+    def _check_budget(self) -> None:
+        budget = self.budget
+        if budget is None:
+            return
+        where = (f"after {self.configurations} configurations run through a step, "
+                 f"in round {self._round + 1} of {self.rounds}")
+        if budget.states is not None and self.configurations >= budget.states:
+            raise TooLarge(f"exploration too large: the budget of {budget.states} states ran "
+                           f"out {where}")
+        if budget.seconds is not None:
+            spent = time.process_time() - self._began
+            if spent > budget.seconds:
+                raise TooLarge(f"exploration too large: the budget of {budget.seconds:g} CPU "
+                               f"seconds ran out {where}")
 
     # -- numbers -----------------------------------------------------------------------------
 
@@ -356,6 +398,9 @@ class Explorer:
                 continue
             script: list[int] | None = []
             while script is not None:
+                if self.budget is not None and (self.configurations >= self._states_limit
+                                                or self.configurations & 255 == 0):
+                    self._check_budget()
                 self.configurations += 1
                 run = _copy_run(config.run)
                 network.inbox = [list(messages) for messages in config.inbox]
@@ -437,7 +482,8 @@ class Explorer:
         return configs
 
     def run(self) -> Exploration:
-        began = time.process_time()
+        """Explore; raises :class:`TooLarge` when the budget runs out."""
+        began = self._began = time.process_time()
         rounds = self.rounds
         self._decides = [self._zero() for _ in range(rounds)]
         self._first = [self._zero() for _ in range(rounds)]
@@ -445,6 +491,7 @@ class Explorer:
         configs = self._initial()
         states = [len(configs)]
         for rnd in range(rounds):
+            self._round = rnd
             self.draws.round = rnd
             leaders = self._leads_later(rnd)
             contexts: list[Any] = []
@@ -457,6 +504,7 @@ class Explorer:
                     break  # every configuration's leader was down: the round is over
                 done = list(done)
                 done[node] += 1
+                self._check_budget()
                 configs = self._expand(configs, rnd, step, node, contexts, leaders, done)
             merged: dict[Hashable, _Config] = {}
             for config in configs.values():
@@ -475,7 +523,9 @@ class Explorer:
         )
 
 
-def explore(config: RunConfig, exact: bool = False, symmetry: bool = True) -> Exploration:
+def explore(config: RunConfig, exact: bool = False, symmetry: bool = True,
+            budget: Budget | None = None) -> Exploration:
     """Every fault pattern of ``config``: safety verdicts, the fewest-faults violation (if
-    any) and the exact probabilities (see :class:`Exploration`)."""
-    return Explorer(config, exact=exact, symmetry=symmetry).run()
+    any) and the exact probabilities (see :class:`Exploration`). Raises :class:`TooLarge`
+    when ``budget`` runs out first."""
+    return Explorer(config, exact=exact, symmetry=symmetry, budget=budget).run()
