@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from paxos_exp.analysis import aggregate
+from paxos_exp.analysis import aggregate, intensity
 from paxos_exp.analysis.load import Results
 from paxos_exp.analysis.report_tables import (  # noqa: F401 - the public names stay here too
     SUMMARY_MD_COLUMNS,
@@ -60,6 +60,18 @@ FIGURE_CAPTIONS = {
     "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
     "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
 }
+
+
+def figure_caption(name: str) -> str:
+    """A figure's caption; one along a further fault intensity (``decision_rate_by_crash_prob``)
+    is its kind's, and says which."""
+    kind, x = intensity.figure_kind(name)
+    if x is None:
+        return FIGURE_CAPTIONS[kind]
+    return (f"{FIGURE_CAPTIONS[kind]} Drawn against `{x}`, from the jobs whose fault model it "
+            "is the intensity of.")
+
+
 # What each problem kind means, for report.md (only the kinds that occur are explained).
 PROBLEM_MEANINGS = {
     MISSING: "the sweep asked for it but there is no directory (a job found completed in "
@@ -291,7 +303,7 @@ def report_markdown(
         also = (" (Also " + ", ".join(f"[{other}]({other})" for other in others) + ".)"
                 if others else "")
         out += [f"### {title}", "", f"![{title}]({shown})", "",
-                f"{FIGURE_CAPTIONS[name]}{also}", ""]
+                f"{figure_caption(name)}{also}", ""]
 
     out += ["## Summary", ""]
     if summary.empty:
