@@ -191,6 +191,10 @@ def _keeps_safety(_params: Any) -> bool:
     return True
 
 
+def _dependent_rounds(_params: Any) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Intensity:
     """How strongly a fault model strikes: the one setting a study sweeps to vary it (a setting
@@ -227,6 +231,12 @@ class FaultModel:
     describe: Callable[[Any, int, Mapping[tuple[int, int, int], Any]], list[FaultEvent]] \
         | None = None
     intensity: Intensity | None = None
+    # rounds_iid(params): every round's faults are drawn afresh, independent of earlier rounds,
+    # with one law whichever node leads it (up to relabelling the nodes). A protocol with a
+    # per-round law (``Protocol.theory``) then decides in each round independently with one
+    # probability, so one round's exact law gives any R's (``1 - (1 - s)^R``). False when a
+    # model carries state over rounds (crash_stop) or strikes fixed nodes or links (one_link).
+    rounds_iid: Callable[[Any], bool] = _dependent_rounds
 
 
 class Composite:

@@ -193,5 +193,9 @@ FAULTS = FaultModel(
     params=Params,
     check=check,
     describe=describe,
+    # leader_links alone: the round's leader's links, whichever node leads. one_link and
+    # matrix strike fixed links (the law depends on the leader), random_subset's bad links
+    # last the whole trial.
+    rounds_iid=lambda params: params.rule == "leader_links",
     intensity=Intensity("prob", "loss probability per message on a bad link"),
 )

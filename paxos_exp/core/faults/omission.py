@@ -64,6 +64,7 @@ FAULTS = FaultModel(
     description="each failure-prone message becomes CRASH with probability fail_prob",
     build=build,
     keeps_theory=True,
+    rounds_iid=lambda _params: True,
     describe=describe,
     intensity=Intensity("fail_prob", "crash probability p (per message)",
                         short="crash probability p"),

@@ -184,5 +184,8 @@ FAULTS = FaultModel(
     build=build,
     params=Params,
     describe=describe,
+    # Drawn afresh each round; every shape's law treats the leader as any other node (or,
+    # isolated_leader, by its role): the same law whichever node leads.
+    rounds_iid=lambda _params: True,
     intensity=Intensity("partition_prob", "partition probability per round"),
 )
