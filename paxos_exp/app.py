@@ -14,6 +14,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -612,6 +613,10 @@ def _missing_setting(text: str) -> str | None:
         having = [other for other, plugin in plugins.items()
                   if key in {field.name for field in fields(plugin.params)}]
         has = (f"; its settings: {', '.join(settings)}" if settings else "; it has no settings")
+        if group == "faults":  # a fault model's settings are faults.NAME.KEY
+            choose = (f"; {key} belongs to faults={' or '.join(having)} (for example "
+                      f"faults={having[0]} faults.{having[0]}.{key}=...)" if having else "")
+            return f"faults.{name}.{key}: the fault model {name} has no setting {key}{has}{choose}"
         choose = (f"; {key} belongs to {group}={' or '.join(having)} (for example "
                   f"{group}={having[0]} {group}.{key}=...)" if having else "")
         return f"{group}.{key}: the {group} {name} has no setting {key}{has}{choose}"
@@ -619,30 +624,96 @@ def _missing_setting(text: str) -> str | None:
 
 
 _FAULT_OVERRIDE = re.compile(r"Could not override 'faults\.([\w.]+)'")
+_APPEND_VALUE = re.compile(r"use \+faults\.[\w.]+=(.*?)(?:; |$)")
 
 
-def _fault_setting(text: str) -> str | None:
+def _fault_models_chosen(error: BaseException) -> list[str]:
+    """The job's fault models, as OmegaConf's error under Hydra's names them (its parent
+    node is the composed ``faults``, one key per model); [] if no error in the chain does."""
+    seen: BaseException | None = error
+    while seen is not None:
+        full_key = str(getattr(seen, "full_key", "") or "")
+        parent = getattr(seen, "parent_node", None)
+        if full_key.startswith("faults.") and full_key.count(".") == 1 and isinstance(
+                parent, DictConfig):
+            return [str(key) for key in parent.keys()]
+        seen = seen.__cause__
+    return []
+
+
+def _fault_sweep(args: Sequence[str]) -> tuple[str, list[list[str]]] | None:
+    """A sweep over fault models on the command line (``faults=crash_stop,partition``): as
+    written, and each job's models; None if there is none."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = [arg for arg in args if "=" in arg and not arg.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(given)
+    except HydraException:
+        return None
+    for override in overrides:
+        if override.key_or_group == "faults" and override.is_sweep_override():
+            values = getattr(override.value(), "list", None) or []
+            return override.input_line, [[str(name) for name in value] if isinstance(value, list)
+                                         else str(value).split("+") for value in values]
+    return None
+
+
+def _fault_setting(text: str, chosen: Sequence[str] = (),
+                   sweep: tuple[str, list[list[str]]] | None = None) -> str | None:
     """``faults.KEY=...`` or ``faults.NAME.KEY=...`` that Hydra cannot place: a fault model's
-    settings are ``faults.NAME.KEY``, and NAME must be one of the job's models."""
+    settings are ``faults.NAME.KEY``, and NAME must be one of the job's models ``chosen``
+    (the example names them, and the model that has the setting). Under a ``sweep`` over
+    fault models Hydra checks a setting before the sweep chooses each job's models."""
     from dataclasses import fields
 
+    from paxos_exp.core.config import unchosen_fault_model
     from paxos_exp.core.faults import FAULTS
 
     found = _FAULT_OVERRIDE.search(text)
     if found is None:
         return None
-    parts = found.group(1).split(".")
-    plugins = {plugin.name: plugin for plugin in FAULTS}
-    if len(parts) == 1:
-        having = [name for name, plugin in plugins.items()
-                  if parts[0] in {field.name for field in fields(plugin.params)}]
-        example = f"faults.{having[0]}.{parts[0]}=..." if having else "faults.NAME.KEY=..."
-        return (f"faults.{parts[0]}: a fault model's settings are written faults.NAME.KEY, "
-                f"such as {example}")
-    if parts[0] in plugins:
-        return (f"faults.{found.group(1)}: {parts[0]} is not one of this job's fault models; "
-                f"choose it with faults={parts[0]}, or several with faults=[omission,{parts[0]}]")
-    return None
+    path = found.group(1)
+    parts = path.split(".")
+    given = _APPEND_VALUE.search(text)
+    value = given.group(1) if given is not None and given.group(1) else "..."
+    settings = {plugin.name: [field.name for field in fields(plugin.params)] for plugin in FAULTS}
+    if sweep is not None:
+        written, jobs = sweep
+        key = parts[-1]
+        swept = list(dict.fromkeys(name for job in jobs for name in job))
+        models = ([parts[0]] if len(parts) > 1 and parts[0] in swept
+                  else [name for name in swept if key in settings.get(name, [])])
+        everywhere = [name for name in models if all(name in job for job in jobs)]
+        if everywhere:
+            return (f"faults.{path}: Hydra checks a setting before the sweep {written} "
+                    f"chooses each job's fault models; write it ++faults.{everywhere[0]}.{key}="
+                    f"{value} (every job of the sweep has {everywhere[0]})")
+        if models:
+            return (f"faults.{path}: the sweep {written} has jobs without "
+                    f"{' or '.join(models)}, and a fault model's setting needs its model in "
+                    f"every job; sweep one model at a time, such as faults={models[0]} "
+                    f"faults.{models[0]}.{key}={value}")
+    if len(parts) > 1:
+        if parts[0] in settings and parts[0] in chosen:
+            return None  # a chosen model's own setting: Hydra's message names the model
+        return unchosen_fault_model(parts[0], path, [name for name in chosen if name in settings])
+    key = parts[0]
+    having = [name for name in settings if key in settings[name]]
+    own = [name for name in chosen if name in having]
+    head = f"faults.{key}: a fault model's settings are written faults.NAME.KEY"
+    if own:
+        return f"{head}: {' or '.join(f'faults.{name}.{key}={value}' for name in own)}"
+    if having:
+        models = f" ({', '.join(chosen)})" if chosen else ""
+        return (f"{head}, and {key} is a setting of {' and '.join(having)}, not of this "
+                f"job's fault models{models}; choose one with faults={having[0]} "
+                f"faults.{having[0]}.{key}={value}")
+    own_settings = [f"faults.{name}.{setting}" for name in chosen for setting in settings.get(name, [])]
+    listed = (f"; the settings of this job's fault models: {', '.join(own_settings)}"
+              if own_settings else f"; this job's fault models ({', '.join(chosen)}) have none"
+              if chosen else "")
+    return f"faults.{key}: no fault model has a setting {key}{listed}"
 
 
 def _one_line(error: BaseException) -> str:
@@ -658,7 +729,8 @@ def _one_line(error: BaseException) -> str:
                     parts.append(text)
         seen = seen.__cause__
     text = "; ".join(parts)
-    return (_missing_extra(text) or _missing_setting(text) or _fault_setting(text)
+    return (_missing_extra(text) or _missing_setting(text)
+            or _fault_setting(text, _fault_models_chosen(error), _fault_sweep(sys.argv[1:]))
             or _sweeper_setting(text) or text or type(error).__name__)
 
 

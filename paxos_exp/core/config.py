@@ -83,6 +83,23 @@ class Composition:
         return [choice.as_dict() for choice in self.choices]
 
 
+def unchosen_fault_model(name: str, setting: str, chosen: Sequence[str],
+                         appended: bool = False) -> str:
+    """The line for ``faults.<setting>``, a setting of the fault model ``name`` that is not
+    among the job's models ``chosen`` (empty if not known): how to choose it. ``appended``:
+    it was given as ``+faults.<setting>``, which Hydra takes as adding the model."""
+    if name not in FAULTS.names():
+        return (f"faults.{setting}: no fault model is called {name}; choose among "
+                f"{', '.join(FAULTS.names())} with faults=NAME (settings faults.NAME.KEY)")
+    if not chosen:
+        return (f"faults.{setting}: {name} is not one of this job's fault models; choose it "
+                f"with faults={name}, or several with faults=[omission,{name}]")
+    plus = " (+faults.NAME.KEY sets a setting; it does not choose a model)" if appended else ""
+    return (f"faults.{setting}: {name} is not one of this job's fault models "
+            f"({', '.join(chosen)}); choose it with faults={name}, or add it to "
+            f"{' and '.join(chosen)} with faults=[{','.join([*chosen, name])}]{plus}")
+
+
 def choose_faults(given: Any) -> Choice | Composition:
     """One fault model (a :class:`Choice`, so a single model's spec keeps its one-mapping
     form) or several (a :class:`Composition`), from: a name; a mapping with ``name`` and
@@ -98,12 +115,23 @@ def choose_faults(given: Any) -> Choice | Composition:
             items = [given]
         else:
             items = []
+            appended: list[tuple[str, Mapping[str, Any]]] = []
             for key, settings in given.items():
                 if not isinstance(settings, Mapping):
                     raise ConfigError(f"faults.{key}={settings!r}: give a fault model's "
                                       "settings, or choose models with faults=NAME or "
                                       "faults=[NAME,NAME]")
-                items.append({"name": key, **settings})
+                # A model chosen through the group (faults=NAME) carries its name; one
+                # without came from +faults.NAME.KEY, which sets a setting, not a model.
+                if "name" in settings:
+                    items.append({"name": key, **settings})
+                else:
+                    appended.append((str(key), settings))
+            if appended:
+                key, settings = appended[0]
+                setting = f"{key}.{next(iter(settings))}" if settings else key
+                raise ConfigError(unchosen_fault_model(
+                    key, setting, [str(item["name"]) for item in items], appended=True))
     elif isinstance(given, Sequence):
         items = list(given)
     else:

@@ -121,9 +121,13 @@ def test_job_key_is_stable_and_ignores_bookkeeping_and_float_noise():
     (["protocol=flexible", "protocol.join_quorm=2"], "the protocol flexible has no setting "
      "join_quorm; its settings: join_quorum, vote_quorum, allow_unsafe"),
     (["faults=crash_stop", "faults.max_crashed=2"], "faults.max_crashed: a fault model's "
-     "settings are written faults.NAME.KEY, such as faults.crash_stop.max_crashed=..."),
+     "settings are written faults.NAME.KEY: faults.crash_stop.max_crashed=2"),
     (["faults.partition.partition_prob=0.5"], "partition is not one of this job's fault "
-     "models; choose it with faults=partition, or several with faults=[omission,partition]"),
+     "models (omission); choose it with faults=partition, or add it to omission with "
+     "faults=[omission,partition]"),
+    # Hydra's append would add the model to the job; it is refused, before any process.
+    (["+faults.crash_stop.crash_prob=0.3"], "faults.crash_stop.crash_prob: crash_stop is not "
+     "one of this job's fault models (omission); choose it with faults=crash_stop"),
 ])
 def test_a_setting_the_chosen_protocol_lacks_is_one_line_naming_who_has_it(tmp_path, args, expected):
     from app_helpers import run_paxos_exp
@@ -231,6 +235,74 @@ def test_a_single_omission_keeps_its_spec_and_job_key():
 def test_a_bad_fault_setting_names_its_key(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         run_spec(job_config(_compose(overrides)))
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["+faults.crash_stop.crash_prob=0.3"],
+     "faults.crash_stop.crash_prob: crash_stop is not one of this job's fault models (omission); "
+     "choose it with faults=crash_stop, or add it to omission with faults=[omission,crash_stop] "
+     "(+faults.NAME.KEY sets a setting; it does not choose a model)"),
+    (["faults=[omission,partition]", "++faults.crash_stop.crash_prob=0.3"],
+     "crash_stop is not one of this job's fault models (omission, partition); choose it with "
+     "faults=crash_stop, or add it to omission and partition with "
+     "faults=[omission,partition,crash_stop]"),
+    (["+faults.nope.x=1"], "faults.nope.x: no fault model is called nope; choose among "),
+])
+def test_appending_a_setting_of_a_model_not_chosen_does_not_choose_it(overrides, expected):
+    # Without the check, Hydra's append composed omission+crash_stop with crash_stop's defaults.
+    with pytest.raises(ConfigError) as info:
+        run_spec(job_config(_compose(overrides)))
+    assert expected in str(info.value)
+
+
+def test_a_chosen_models_setting_may_be_forced_as_in_a_sweep_over_models():
+    for faults in ("crash_stop", "[omission,crash_stop]"):
+        config = job_config(_compose([f"faults={faults}", "++faults.crash_stop.crash_prob=0.3"]))
+        spec = run_spec(config)[0].spec()["faults"]
+        models = spec if isinstance(spec, list) else [spec]
+        assert {"name": "crash_stop", "crash_prob": 0.3, "max_crashed": None} in models
+
+
+@pytest.mark.parametrize("argv, compose_with, expected", [
+    # The example names the chosen model that has the key, with the value given.
+    (["faults=crash_stop", "faults.crash_prob=0.3"], None,
+     "faults.crash_prob: a fault model's settings are written faults.NAME.KEY: "
+     "faults.crash_stop.crash_prob=0.3"),
+    (["faults=[omission,crash_stop,crash_recovery]", "faults.crash_prob=0.3"], None,
+     "faults.crash_stop.crash_prob=0.3 or faults.crash_recovery.crash_prob=0.3"),
+    # No chosen model has it: say which model does, and how to choose it.
+    (["faults=partition", "faults.crash_prob=0.3"], None,
+     "faults.crash_prob: a fault model's settings are written faults.NAME.KEY, and crash_prob "
+     "is a setting of crash_recovery and crash_stop, not of this job's fault models "
+     "(partition); choose one with faults=crash_recovery faults.crash_recovery.crash_prob=0.3"),
+    (["faults=partition", "faults.foo=1"], None,
+     "faults.foo: no fault model has a setting foo; the settings of this job's fault models: "
+     "faults.partition.partition_prob, faults.partition.shape, faults.partition.symmetric"),
+    (["faults=crash_stop", "faults.crash_stop.amnesia=true"], None,
+     "faults.crash_stop.amnesia: the fault model crash_stop has no setting amnesia; its "
+     "settings: crash_prob, max_crashed; amnesia belongs to faults=crash_recovery"),
+    # A sweep over models: Hydra checks the setting against the default model, before the sweep.
+    (["-m", "faults=crash_stop,partition", "faults.crash_stop.crash_prob=0.3"],
+     ["faults.crash_stop.crash_prob=0.3"],
+     "faults.crash_stop.crash_prob: the sweep faults=crash_stop,partition has jobs without "
+     "crash_stop, and a fault model's setting needs its model in every job; sweep one model "
+     "at a time, such as faults=crash_stop faults.crash_stop.crash_prob=0.3"),
+    (["-m", "faults=crash_stop,[omission,crash_stop]", "faults.crash_prob=0.3"],
+     ["faults.crash_prob=0.3"],
+     "write it ++faults.crash_stop.crash_prob=0.3 (every job of the sweep has crash_stop)"),
+])
+def test_a_misplaced_fault_setting_names_the_chosen_models(monkeypatch, argv, compose_with,
+                                                           expected):
+    import sys
+
+    from hydra.errors import HydraException
+
+    from paxos_exp.app import _one_line
+
+    monkeypatch.setattr(sys, "argv", ["paxos-exp", *argv])
+    with pytest.raises(HydraException) as info:
+        _compose(compose_with if compose_with is not None else argv)
+    assert expected in _one_line(info.value)
 
 
 def test_a_job_key_names_fault_models_other_than_omission():
