@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from paxos_exp.analysis.layout import is_missing
-from paxos_exp.analysis.theory import CLOSED_FORM, ExactLaw, row_exact, setting_columns
+from paxos_exp.analysis.row_config import setting_columns
+from paxos_exp.analysis.theory import CLOSED_FORM, ExactLaw, row_exact
 
 # The columns a row's exact values depend on (and the settings of every plug-in).
 _LAW_KEYS = ("nodes", "fail_prob", "rounds", "protocol", "faults", "join_quorum",

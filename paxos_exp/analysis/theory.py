@@ -29,22 +29,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import math
 import os
 import tempfile
 import time
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paxos_exp.core.config import RunConfig, canonical_fail_prob, parse_initial_values
-from paxos_exp.core.errors import PaxosExpError
-from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS
-from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+from paxos_exp.analysis.row_config import RowError, config_key, missing, plain, row_config
+from paxos_exp.core.config import RunConfig
+from paxos_exp.core.faults import FAULTS
 from paxos_exp.core.theory import RoundLaw
 from paxos_exp.explore.explorer import Budget, TooLarge, explore
 
@@ -260,117 +257,6 @@ def disk_cache(path: Path | None) -> Iterator[None]:
         _DISK = previous
 
 
-# ----------------------------------------------------------------------------- a row
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, pandas' NA
-    except (TypeError, ValueError):
-        return False
-
-
-def _plain(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
-
-
-def _setting(value: Any, annotation: str) -> Any:
-    """A frame's spelling of a plug-in setting as the plug-in's Params take it."""
-    value = _plain(value)
-    if isinstance(value, str) and value[:1] in "[{":
-        with contextlib.suppress(ValueError):
-            return json.loads(value)
-    if isinstance(value, float) and value.is_integer() and "int" in annotation \
-            and "float" not in annotation:
-        return int(value)
-    return value
-
-
-def plugin_columns(group: str, params: type) -> dict[str, tuple[str, ...]]:
-    """Each setting of a plug-in: the columns that may hold it (``group_leaf`` first)."""
-    if not dataclasses.is_dataclass(params):
-        return {}
-    return {field.name: (f"{group}_{field.name}", field.name)
-            for field in dataclasses.fields(params)}
-
-
-@functools.cache
-def setting_columns() -> tuple[str, ...]:
-    """Every column a registered protocol's or fault model's setting may be read from."""
-    columns: list[str] = []
-    for group, registry in (("protocol", PROTOCOLS), ("faults", FAULTS)):
-        for name in registry.names():
-            for spellings in plugin_columns(group, registry.get(name).params).values():
-                columns.extend(column for column in spellings if column not in columns)
-    return tuple(columns)
-
-
-class RowError(PaxosExpError):
-    """A row's configuration cannot be rebuilt (the message says why)."""
-
-
-def _plugin(group: str, name: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    registry = PROTOCOLS if group == "protocol" else FAULTS
-    params = registry.get(name).params
-    hints = typing.get_type_hints(params) if dataclasses.is_dataclass(params) else {}
-    spec: dict[str, Any] = {"name": name}
-    for setting, spellings in plugin_columns(group, params).items():
-        for column in spellings:
-            if column in row and not _missing(row[column]):
-                spec[setting] = _setting(row[column], str(hints.get(setting, "")))
-                break
-        else:
-            if any(column in row for column in spellings):
-                # Present but missing: unset (null) or varying within the row's group; the
-                # group tells which (``_settings_vary``); here it means unset.
-                spec[setting] = None
-    return spec
-
-
-def row_config(row: Mapping[str, Any]) -> RunConfig:
-    """The configuration a row measures (one trial, seed 0: the law does not depend on
-    them); raises RowError when it cannot be rebuilt."""
-    for key in ("nodes", "fail_prob", "rounds"):
-        if key not in row or _missing(row[key]):
-            raise RowError(f"{key} varies within the row")
-    protocol = str(_plain(row.get("protocol")) or DEFAULT_PROTOCOL)
-    faults = str(_plain(row.get("faults")) or DEFAULT_FAULTS)
-    initial = row.get("initial_values")
-    try:
-        given = None if _missing(initial) else parse_initial_values(str(_plain(initial)))
-        protocol_spec = _plugin("protocol", protocol, row)
-        fault_specs = [_plugin("faults", name, row) for name in faults.split("+")]
-        names = [setting for spec in fault_specs for setting in spec if setting != "name"]
-        if len(names) != len(set(names)):
-            raise RowError(f"the fault models {faults} share a setting's name: its column "
-                           "holds one of them")
-        for spec in (protocol_spec, *fault_specs):
-            for setting in [s for s, value in spec.items() if value is None]:
-                del spec[setting]  # unset: the plug-in's default
-        return RunConfig(
-            nodes=int(_plain(row["nodes"])),
-            fail_prob=canonical_fail_prob(float(_plain(row["fail_prob"]))),
-            rounds=int(_plain(row["rounds"])), initial_values=given,
-            protocol=protocol_spec if len(protocol_spec) > 1 else protocol,
-            faults=fault_specs if len(fault_specs) > 1 else fault_specs[0])
-    except (PaxosExpError, TypeError, ValueError, KeyError) as error:
-        if isinstance(error, RowError):
-            raise
-        raise RowError(str(error).splitlines()[0] if str(error) else type(error).__name__
-                       ) from None
-
-
-def config_key(config: RunConfig) -> str:
-    """The cache key of a configuration: its spec without seed and trials."""
-    spec = config.spec()
-    for key in ("seed", "trials", "trace", "safety"):
-        spec.pop(key, None)
-    return json.dumps(spec, sort_keys=True, default=str)
-
-
 # ----------------------------------------------------------------------------- exact values
 
 
@@ -463,7 +349,7 @@ def row_exact(row: Mapping[str, Any], violations: bool = False) -> ExactLaw:
     its configuration cannot be rebuilt (a column that varies within the row, a plug-in
     this installation lacks)."""
     rounds = row.get("rounds")
-    count = 0 if _missing(rounds) else int(_plain(rounds))
+    count = 0 if missing(rounds) else int(plain(rounds))
     if row.get("_settings_vary") is True:
         return _none(count, "a setting varies within the row")
     try:
