@@ -28,14 +28,22 @@ def _exact(summary: Summary, field: str) -> float:
     return math.nan if summary.theory is None else float(getattr(summary.theory, field))
 
 
+def _leader_down_rate(summary: Summary) -> float:
+    if summary.leader_down_rounds is None or not summary.rounds_total:
+        return math.nan  # a result.json written before the count, or no rounds
+    return summary.leader_down_rounds / summary.rounds_total
+
+
 # name -> (what it is, how to read it from a job's summary)
 METRICS: dict[str, tuple[str, Callable[[Summary], float]]] = {
     "decision_rate": ("fraction of trials that decided within the R rounds",
                       lambda s: _or_nan(s.decision_rate)),
     "round_decision_rate": ("fraction of rounds that decided",
                             lambda s: _or_nan(s.round_decision_rate)),
-    "roundchange_rate": ("fraction of rounds whose leader changed round",
-                         lambda s: _or_nan(s.roundchange_rate)),
+    "roundchange_rate": ("fraction of rounds without a proposal (the leader changed round, "
+                         "or was down)", lambda s: _or_nan(s.roundchange_rate)),
+    "leader_down_rate": ("fraction of rounds whose leader was down (crash_stop, crash_recovery)",
+                         _leader_down_rate),
     "deciding_rounds_per_trial": ("deciding rounds per trial",
                                   lambda s: _or_nan(s.deciding_rounds_per_trial)),
     "first_decision_round_mean": ("mean first deciding round of the decided trials",

@@ -512,6 +512,13 @@ def versions() -> dict[str, str]:
     return dict(_installed_versions())
 
 
+def leader_down(record: RoundRecord) -> bool:
+    """Whether the round's leader was down (crash_stop, crash_recovery): such a round has no
+    step at all, so nothing was sent or silenced; a leader that is up sends START to every
+    node, itself included, and each START is on the wire (as itself or CRASH) or silenced."""
+    return record.proposal is None and record.messages == 0 and record.silenced == 0
+
+
 class SummaryBuilder:
     """The ``summary`` block of result.json, built as records stream in (a RecordSink): it
     keeps counts and a histogram of first deciding rounds, never the records themselves."""
@@ -525,6 +532,7 @@ class SummaryBuilder:
         self.deciding = 0
         self.rounds = 0
         self.roundchanges = 0
+        self.leader_down = 0
         self.decision_values = {"0": 0, "1": 0}
         # Message counts of finished trials, keyed by the RoundRecord field that counts them.
         self.counts: Counter[str] = Counter()
@@ -532,8 +540,9 @@ class SummaryBuilder:
         self.unsafe_count = 0
         self.violations = {"agreement": 0, "validity": 0, "proposals": 0}
         self.agreement_ok = self.validity_ok = self.proposals_ok = True
-        # The unfinished trial's rounds, round changes and message counts (by field name).
-        self._pending_rounds = self._pending_roundchanges = 0
+        # The unfinished trial's rounds, round changes, rounds whose leader was down and
+        # message counts (by field name).
+        self._pending_rounds = self._pending_roundchanges = self._pending_leader_down = 0
         self._pending: Counter[str] = Counter()
 
     def add_rounds(self, rounds: Sequence[RoundRecord], trace: Sequence[TraceRecord]) -> None:
@@ -544,14 +553,16 @@ class SummaryBuilder:
             self._pending_rounds += 1
             if record.proposal is None:
                 self._pending_roundchanges += 1
+                self._pending_leader_down += leader_down(record)
             for name in _COUNTED_FIELDS:
                 pending[name] += getattr(record, name)
 
     def add_trial(self, trial: TrialRecord) -> None:
         self.rounds += self._pending_rounds
         self.roundchanges += self._pending_roundchanges
+        self.leader_down += self._pending_leader_down
         self.counts.update(self._pending)
-        self._pending_rounds = self._pending_roundchanges = 0
+        self._pending_rounds = self._pending_roundchanges = self._pending_leader_down = 0
         self._pending = Counter()
         self.trials += 1
         self.deciding += trial.deciding_rounds
@@ -610,6 +621,7 @@ class SummaryBuilder:
             round_decision_rate=self.deciding / rounds if rounds else None,
             roundchanges=self.roundchanges,
             roundchange_rate=self.roundchanges / rounds if rounds else None,
+            leader_down_rounds=self.leader_down,
             decision_values=dict(self.decision_values),
             sent=sent,
             crashed=counts["crashed"],

@@ -93,8 +93,12 @@ class Summary:
     first_decision_round: FirstRounds = field(default_factory=FirstRounds)
     deciding_rounds_per_trial: float | None = None
     round_decision_rate: float | None = None
+    # Rounds without a proposal: the leader changed round (ROUNDCHANGE), or was down.
     roundchanges: int | None = None
     roundchange_rate: float | None = None
+    # Of those, the rounds whose leader was down (crash_stop, crash_recovery): no step, no
+    # message. None in a result.json written before it was counted.
+    leader_down_rounds: int | None = None
     decision_values: dict[str, int] = field(default_factory=lambda: {"0": 0, "1": 0})
     crashed: int | None = None  # failure-prone sends turned into CRASH
     silenced: int = 0  # sends a fault model silenced
@@ -112,6 +116,10 @@ class Summary:
             raise SchemaError("summary.sent has no total")
         if any(count < 0 for count in self.sent.values()):
             raise SchemaError("summary.sent holds a negative count")
+        if self.leader_down_rounds is not None and not (
+                0 <= self.leader_down_rounds <= (self.roundchanges or 0)):
+            raise SchemaError(f"summary.leader_down_rounds is {self.leader_down_rounds}, not a "
+                              f"count of the {self.roundchanges} rounds without a proposal")
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Summary:
