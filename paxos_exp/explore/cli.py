@@ -16,6 +16,7 @@ import yaml
 from paxos_exp.core.config import RunConfig, parse_initial_values
 from paxos_exp.core.errors import ConfigError, PaxosExpError
 from paxos_exp.explore.explorer import Exploration, Witness
+from paxos_exp.explore.fault_events import as_dict as fault_dict, text as fault_text
 from paxos_exp.explore.minimal import search
 
 EXIT_SAFE, EXIT_COUNTEREXAMPLE, EXIT_USAGE = 0, 1, 2
@@ -122,23 +123,9 @@ def probabilities(found: Exploration) -> dict[str, Any]:
     return data
 
 
-_PHASES = {1: "JOIN", 2: "VOTE"}
-
-
-def _witness_text(witness: Witness) -> list[str]:
-    """The faults of a witness: every draw that hit (a message's draw names its sender and
-    receiver; a fault model's own draws keep their position)."""
-    lines = []
-    for (rnd, phase, a, b), answer in witness.choices:
-        if answer is not True:
-            continue
-        if int(phase) in _PHASES:
-            lines.append(f"  round {rnd}, {_PHASES[int(phase)]} phase: the message {a} -> {b} "
-                         "failed")
-        else:
-            lines.append(f"  round {rnd}: the fault model's draw (phase {int(phase)}, {a}, {b}) "
-                         "hit")
-    return lines or ["  (no fault at all)"]
+def _witness_text(replayed: Any) -> list[str]:
+    """The faults of a witness as events, in words (each fault model describes its draws)."""
+    return [f"  {fault_text(event)}" for event in replayed.faults] or ["  (no fault at all)"]
 
 
 def _describe(config: RunConfig) -> str:
@@ -196,6 +183,7 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
             "initial_values": "".join(map(str, witness.values)),
             "broken": list(witness.broken),
             "choices": [[*position, answer] for position, answer in witness.choices],
+            "fault_events": [fault_dict(event, witness.choices) for event in replayed.faults],
             "transcript": replayed.lines,
             "events": list(export.events(replayed)),
             "replayed_on": engines,
@@ -207,7 +195,7 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
                     "smallest N and R)")
         text.append(f"  searched: {_describe(config)}")
         text.append("faults:")
-        text.extend(_witness_text(witness))
+        text.extend(_witness_text(replayed))
         text.append("transcript:")
         text.extend(f"  {line}" for line in replayed.lines)
         text.append("diagram:")

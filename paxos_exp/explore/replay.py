@@ -4,23 +4,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from paxos_exp.core import transcript
 from paxos_exp.core.config import RunConfig, RuntimeOptions
+from paxos_exp.core.faults import FaultEvent
 from paxos_exp.core.records import RunResult
-from paxos_exp.explore.draws import ScriptedDraws
+from paxos_exp.explore.draws import Choice, ScriptedDraws
 from paxos_exp.explore.explorer import Witness
+from paxos_exp.explore.fault_events import fault_events
 
 
 @dataclass
 class Replay:
-    """One engine's run of a witness: its records and trace, and its classic transcript
-    (in-process only; the real processes print theirs to their own standard output)."""
+    """One engine's run of a witness: its records and trace, its classic transcript
+    (in-process only; the real processes print theirs to their own standard output) and its
+    faults as events, in words, with the witness's recorded choices they come from."""
 
     engine: str
     result: RunResult
     lines: list[str]
+    faults: list[FaultEvent] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
 
     @property
     def broken(self) -> tuple[str, ...]:
@@ -46,4 +51,5 @@ def replay(config: RunConfig, witness: Witness, engine: str = "inprocess") -> Re
     transcript_wanted = engine == "inprocess"
     result = run_config(run, RuntimeOptions(engine=engine, transcript=transcript_wanted),
                         emit=lines.append if transcript_wanted else None)
-    return Replay(engine, result, lines if transcript_wanted else [])
+    return Replay(engine, result, lines if transcript_wanted else [],
+                  fault_events(run, witness.choices), list(witness.choices))

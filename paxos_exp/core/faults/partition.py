@@ -169,7 +169,7 @@ def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
         text = (f"partition ({shape}, one way): {split}; every message from {_side(cut_off)} "
                 f"to {_side(kept)} is lost, the other way arrives")
     return [FaultEvent(rnd, "partition", text, draws=own, nodes=tuple(cut_off),
-                       messages=messages, reason="crosses the partition")]
+                       messages=messages, reason="across the cut")]
 
 
 def build(config: Any, draws: Draws) -> Partition:
