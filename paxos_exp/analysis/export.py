@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from paxos_exp.analysis import aggregate
+from paxos_exp.analysis import aggregate, intensity
 from paxos_exp.analysis.files import copy_atomic, write_text_atomic
 from paxos_exp.analysis.style import FigureStyle, as_style
 from paxos_exp.analysis.load import load
@@ -44,9 +44,11 @@ def write_experiment_folder(
     dest.mkdir(parents=True, exist_ok=True)
     for name in (*FIGURES, "violation_rate"):  # violation_rate: drawn when there are some
         for fmt in formats:
-            source = report / f"{name}.{fmt}"
-            if source.exists():
-                copy_atomic(source, dest / source.name)
+            # NAME_by_COLUMN: the figure along a further fault intensity (analysis.intensity)
+            for source in [report / f"{name}.{fmt}",
+                           *sorted(report.glob(f"{name}{intensity.ALONG}*.{fmt}"))]:
+                if source.exists():
+                    copy_atomic(source, dest / source.name)
     for name in ("summary.md", "summary.csv"):
         copy_atomic(report / name, dest / name)
     readme = dest / "README.md"

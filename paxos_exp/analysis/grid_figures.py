@@ -16,6 +16,7 @@ from matplotlib.patches import Patch
 from paxos_exp.analysis.aggregate import NO_DECISION
 from paxos_exp.analysis.exact import law_curve
 from paxos_exp.analysis.layout import (
+    axis_label,
     check_axes,
     floats,
     format_value,
@@ -23,6 +24,7 @@ from paxos_exp.analysis.layout import (
     key_label,
     layout_for,
     order,
+    with_x,
 )
 from paxos_exp.analysis.panels import CHARACTER, add_legend, finish, panel_figure
 from paxos_exp.analysis.style import FigureStyle, as_style
@@ -96,20 +98,22 @@ def decision_heatmap_figure(
     y: str = "nodes",
     col: str | None = "rounds",
     row: str | None = None,
-    x: str = "fail_prob",
+    x: str | None = None,
     value: str = "decision_rate",
     style: Style = None,
 ) -> Figure:
-    """Measured decision rate as a grid of ``y`` (nodes) by crash probability, one panel per
-    ``col`` (round limit); ``*`` marks cells outside the 99% interval around theory."""
+    """Measured decision rate as a grid of ``y`` (nodes) by the fault intensity ``x`` (default
+    the one the sweep varies), one panel per ``col`` (round limit); ``*`` marks cells outside
+    the 99% interval around theory."""
     style = as_style(style)
+    summary, x = with_x(summary, x)
     layout = layout_for(summary, x, None, col, row, fold="row", also_used=[y])
     check_axes(summary, y=y, x=x)
     x_values = order(summary[x])
     y_values = order(summary[y])
     cmap = "viridis"
     inch = style.font / 72
-    # Wide panels (many crash probabilities) stack vertically instead of side by side.
+    # Wide panels (many x values) stack vertically instead of side by side.
     wrap = 1 if layout.row is None and layout.col is not None and len(x_values) > 8 else None
     panel_height = (1.9 * len(y_values) + 2.6) * inch
     with style.applied("white"):
@@ -132,7 +136,8 @@ def decision_heatmap_figure(
         figure = finish(panels, style,
                         "Measured decision rate within the round limit "
                         "(* outside the 99% interval around the exact value)",
-                        "crash probability p", key_label(y), title_width=title_width)
+                        axis_label(summary, x, short=True), key_label(y),
+                        title_width=title_width)
         mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap)
         figure.colorbar(mappable, ax=axes, label="P(decision within R rounds)",
                         fraction=0.05, pad=0.02, aspect=30)
@@ -146,7 +151,7 @@ def decision_heatmap_figure(
 FIRST_ROUND_BUCKETS = 4
 NO_DECISION_LABEL = "no decision"
 EXACT_CUMULATIVE_LABEL = "exact, cumulative"
-SINGLE_WIDTH = 0.02  # half the width of the band drawn for a lone crash probability
+SINGLE_WIDTH = 0.02  # half the width of the band drawn for a lone x value
 
 
 def _last_round(bucket: str, rounds: int) -> int:
@@ -179,7 +184,7 @@ def _draw_bands(
 ) -> None:
     """Measured fractions stacked bottom up (``Axes.stackplot``); the exact probability
     of a first decision within each band's last round as a black line over them. Both join
-    the same crash probabilities with straight lines, so where a band's edge leaves its line
+    the same x values with straight lines, so where a band's edge leaves its line
     the measurement leaves the law (not the interpolation)."""
     frame = pd.DataFrame({
         "x": floats(data, x),
@@ -191,7 +196,7 @@ def _draw_bands(
     fractions = fractions.dropna(how="all").fillna(0.0)
     measured_at = fractions.index.to_numpy(dtype=float)
     drawn_at = measured_at
-    if len(fractions) == 1:  # one crash probability: a block of width 2 SINGLE_WIDTH
+    if len(fractions) == 1:  # one x value: a block of width 2 SINGLE_WIDTH
         only = float(measured_at[0])
         fractions = pd.concat([fractions, fractions])
         fractions.index = [only - SINGLE_WIDTH, only + SINGLE_WIDTH]
@@ -207,7 +212,7 @@ def _draw_bands(
         if law is None or last >= rounds:  # a band this round limit does not have
             continue
         exact = law_curve(law, measured_at,
-                          lambda law: 1.0 - (1.0 - law.decides) ** (last + 1))
+                          lambda law: 1.0 - (1.0 - law.decides) ** (last + 1), x=x)
         axes.plot(drawn_at, exact, color="black", linewidth=0.6 * style.sizes.line_width,
                   zorder=3)
     axes.set_xlabel("")
@@ -217,18 +222,20 @@ def first_decision_round_figure(
     distribution: pd.DataFrame,
     row: str | None = "nodes",
     col: str | None = "rounds",
-    x: str = "fail_prob",
+    x: str | None = None,
     style: Style = None,
 ) -> Figure:
-    """How trials split by their first deciding round, against crash probability: measured
+    """How trials split by their first deciding round, against the fault intensity ``x``
+    (default the one the sweep varies): measured
     fractions stacked bottom up (round 0, 1, 2, "round 3 or later", no decision on top), and the
     exact probability of a first decision by the end of each band as a black line (the
-    cumulative law at the same crash probabilities), one panel per ``row`` x ``col``. The bands
+    cumulative law at the same x values), one panel per ``row`` x ``col``. The bands
     stay few whatever the round limit.
 
     ``distribution`` is :func:`paxos_exp.analysis.aggregate.first_round_distribution`.
     """
     style = as_style(style)
+    distribution, x = with_x(distribution, x)
     layout = layout_for(distribution, x, None, col, row, fold="row")
     rounds_seen = [int(k) for k in pd.unique(distribution["first_round"].astype(int))
                    if k != NO_DECISION]
@@ -275,5 +282,5 @@ def first_decision_round_figure(
             panels, style,
             "First deciding round: fraction of trials (bands) and exact cumulative "
             "probability (lines)",
-            key_label(x), "fraction of trials",
+            axis_label(distribution, x), "fraction of trials",
         )

@@ -7,7 +7,9 @@ the setting a study sweeps (``omission``: the run's ``fail_prob``; ``crash_stop`
 flatten_config`). An intensity *applies* to a row when one of the row's fault models
 (``faults``, composed ones joined by ``+``) declares it; a row whose models declare none
 (a plug-in this installation lacks) counts as ``fail_prob``'s, as every row did before fault
-models had intensities.
+models had intensities. A frame without a ``faults`` column (a summary whose rows all share
+their models) lets every intensity it has apply to every row: pick its axes from the jobs
+frame, which always has the column.
 
 :func:`x_columns` picks the x axes of a frame's figures: every intensity that varies among
 the rows it applies to (``fail_prob`` first, then the models' in the registry's order), plus,
@@ -50,10 +52,11 @@ def column_of(setting: str, columns: Sequence[str]) -> str | None:
     return None
 
 
-def _models(frame: pd.DataFrame) -> list[frozenset[str]]:
-    """Each row's fault models (``omission`` where the frame predates the column)."""
+def _models(frame: pd.DataFrame) -> list[frozenset[str]] | None:
+    """Each row's fault models; None for a frame without the column (a summary leaves it out
+    when every row has the same models, and frames from before fault models had one)."""
     if "faults" not in frame.columns:
-        return [frozenset((DEFAULT_FAULTS,))] * len(frame)
+        return None
     cache: dict[str, frozenset[str]] = {}
     out = []
     for value in frame["faults"].astype(object).tolist():
@@ -83,17 +86,22 @@ def is_intensity(column: str) -> bool:
 
 def applies(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Per row: whether ``column`` is the intensity of one of the row's fault models
-    (``fail_prob`` also for rows whose models declare no intensity the frame has)."""
+    (``fail_prob`` also for rows whose models declare no intensity the frame has). Without a
+    ``faults`` column every intensity the frame has applies to every row."""
+    models = _models(frame)
     owners = _owners(frame)
+    if models is None:
+        return np.full(len(frame), column in owners, dtype=bool)
     mine = owners.get(column, set())
     known = set().union(*owners.values()) if owners else set()
     fallback = column == FAIL_PROB
-    return np.array([bool(models & mine) or (fallback and not models & known)
-                     for models in _models(frame)], dtype=bool)
+    return np.array([bool(row & mine) or (fallback and not row & known) for row in models],
+                    dtype=bool)
 
 
 def _present(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return pd.to_numeric(frame[column].astype(object), errors="coerce").notna().to_numpy()
+    return pd.to_numeric(frame[column].astype(object), errors="coerce").notna().to_numpy(
+        dtype=bool, copy=True)
 
 
 def rows_for(frame: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -103,7 +111,7 @@ def rows_for(frame: pd.DataFrame, x: str) -> pd.DataFrame:
     if x not in frame.columns or frame.empty:
         return frame
     keep = _present(frame, x)
-    if is_intensity(x) or x == FAIL_PROB:
+    if is_intensity(x):
         keep &= applies(frame, x)
     if keep.all() or not keep.any():
         return frame
@@ -135,7 +143,8 @@ def x_columns(frame: pd.DataFrame) -> list[str]:
 def labels(column: str, frame: pd.DataFrame | None = None, short: bool = False) -> list[str]:
     """The declared labels of ``column`` (of the models of ``frame``'s rows when given), in
     the declared order, without repeats; empty when it is nobody's intensity."""
-    present = set().union(*_models(frame)) if frame is not None and len(frame) else None
+    models = _models(frame) if frame is not None and len(frame) else None
+    present = set().union(*models) if models else None
     found = []
     for model, intensity in declared():
         if column not in (intensity.setting, f"faults_{intensity.setting}"):

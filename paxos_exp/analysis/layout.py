@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from paxos_exp.analysis import theme
+from paxos_exp.analysis import intensity, theme
 from paxos_exp.analysis.aggregate import DEFAULT_CONFIG_COLUMNS, varies
 from paxos_exp.analysis.style import CONTEXTS, FigureStyle, as_style
 
 __all__ = ["CONTEXTS", "FigureStyle", "Layout", "as_style", "labels", "layout_for", "order"]
 
-# How a configuration column is named on an axis or a legend, and in a facet title.
+# How a configuration column is named on an axis or a legend, and in a facet title (a fault
+# model's intensity, fail_prob included, is named by the model's declaration).
 KEY_LABELS = {
     "nodes": "nodes N",
-    "fail_prob": "crash probability p (per message)",
     "rounds": "round limit R",
     "trials": "trials per job",
     "seed": "seed",
@@ -52,7 +52,23 @@ FILLS = ("full", "none", "left", "bottom", "right", "top")
 
 
 def key_label(key: str) -> str:
-    return KEY_LABELS.get(key, key.replace("_", " "))
+    if key in KEY_LABELS:
+        return KEY_LABELS[key]
+    return " / ".join(intensity.labels(key)) or key.replace("_", " ")
+
+
+def axis_label(frame: pd.DataFrame, x: str, short: bool = False) -> str:
+    """The x axis' name: the declared label of the intensity ``x`` of the frame's fault models
+    (their distinct labels joined by " / "; ``short`` where room is tight), else its key's."""
+    return " / ".join(intensity.labels(x, frame, short)) or key_label(x)
+
+
+def with_x(frame: pd.DataFrame, x: str | None) -> tuple[pd.DataFrame, str]:
+    """The x axis (``None``: the frame's main intensity, :func:`intensity.x_columns`) and the
+    rows a figure along it draws (:func:`intensity.rows_for`)."""
+    if x is None:
+        x = intensity.x_columns(frame)[0]
+    return intensity.rows_for(frame, x), x
 
 
 def is_missing(value: Any) -> bool:

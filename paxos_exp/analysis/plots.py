@@ -1,7 +1,10 @@
 """Figures of a summary: a DataFrame in, a matplotlib Figure out; no file is read, and the
 matplotlib backend is never changed (figures are plain ``Figure`` objects, outside pyplot).
 
-Every figure puts ``fail_prob`` on the x axis and can map any configuration column onto the
+Every figure puts a fault intensity on the x axis: ``x``, by default the one the frame's
+sweep varies (``fail_prob`` for the assignment's omission model, ``crash_prob`` for
+``crash_stop``...: :mod:`.intensity`), named as the fault model declares it, and draws the
+rows that intensity belongs to. It can map any configuration column onto the
 colour (``hue``), the facet columns (``col``) and the facet rows (``row``). Each colour also has
 its own marker and line style. Configuration columns that vary but are on no axis are never
 merged: line figures draw them as separate series (one marker fill each, named in the legend),
@@ -30,9 +33,11 @@ from paxos_exp.analysis.layout import (
     EXACT_LABEL,
     MEASURED_LABEL,
     Layout,
+    axis_label,
     floats,
     key_label,
     layout_for,
+    with_x,
 )
 from paxos_exp.analysis.panels import (
     add_legend,
@@ -47,7 +52,7 @@ Style = FigureStyle | str | None
 
 # ----------------------------------------------------------------------------- line figures
 
-TheoryFunction = Callable[[pd.Series, np.ndarray], np.ndarray]
+TheoryFunction = Callable[..., np.ndarray]  # (row, values, x=column) -> exact values
 
 
 def _draw_series(
@@ -87,8 +92,8 @@ def _draw_series(
                 elinewidth=0.7 * sizes.line_width, linestyle="none", zorder=3,
             )
         exact = None
-        if theory_function is not None and x == "fail_prob":
-            exact = (grid_values, theory_function(part.iloc[0], grid_values))
+        if theory_function is not None:
+            exact = (grid_values, theory_function(part.iloc[0], grid_values, x=x))
         elif theory_column is not None and theory_column in part.columns:
             exact = (xs, floats(part, theory_column))
         elif theory_function is None and theory_column is None and shown.any():
@@ -108,7 +113,7 @@ def _line_figure(
     high: str,
     theory_function: TheoryFunction | None,
     theory_column: str | None,
-    x: str,
+    x: str | None,
     hue: str | None,
     col: str | None,
     row: str | None,
@@ -120,6 +125,7 @@ def _line_figure(
     measured_label: str = MEASURED_LABEL,
 ) -> Figure:
     style = as_style(style)
+    summary, x = with_x(summary, x)
     layout = layout_for(summary, x, hue, col, row, fold="series")
     xs = floats(summary, x) if len(summary) else np.array([0.0, 1.0])
     grid_values = np.union1d(np.linspace(np.nanmin(xs), np.nanmax(xs), 101), xs)
@@ -148,7 +154,7 @@ def _line_figure(
         if log:
             _drop_unlabelled_minor_ticks(panels)
         add_legend(panels.figure, entries, style, title=legend_title)
-        return finish(panels, style, title, key_label(x), ylabel)
+        return finish(panels, style, title, axis_label(summary, x), ylabel)
 
 
 def _drop_unlabelled_minor_ticks(panels: Any) -> None:
@@ -166,10 +172,10 @@ def decision_rate_figure(
     hue: str | None = "nodes",
     col: str | None = "rounds",
     row: str | None = None,
-    x: str = "fail_prob",
+    x: str | None = None,
     style: Style = None,
 ) -> Figure:
-    """Decision rate within the round limit against crash probability, with the exact curve."""
+    """Decision rate within the round limit against the fault intensity, with the exact curve."""
     return _line_figure(
         summary, y="decision_rate", low="ci_low", high="ci_high",
         theory_function=within_theory, theory_column="theory", x=x, hue=hue, col=col, row=row,
@@ -183,10 +189,10 @@ def round_decision_rate_figure(
     hue: str | None = "nodes",
     col: str | None = "rounds",
     row: str | None = None,
-    x: str = "fail_prob",
+    x: str | None = None,
     style: Style = None,
 ) -> Figure:
-    """Fraction of rounds that decide against crash probability, with the exact ``f^2``."""
+    """Fraction of rounds that decide against the fault intensity, with the exact value."""
     return _line_figure(
         summary, y="round_rate", low="round_ci_low", high="round_ci_high",
         theory_function=round_theory_curve, theory_column="round_theory", x=x, hue=hue, col=col,
@@ -201,11 +207,11 @@ def violation_rate_figure(
     hue: str | None = "protocol",
     col: str | None = "rounds",
     row: str | None = None,
-    x: str = "fail_prob",
+    x: str | None = None,
     style: Style = None,
 ) -> Figure:
     """Fraction of trials that broke agreement, validity or proposal consistency, against
-    crash probability (no exact curve: the checks, not a formula, decide it)."""
+    the fault intensity (no exact curve: the checks, not a formula, decide it)."""
     return _line_figure(
         summary, y="violation_rate", low="violation_ci_low", high="violation_ci_high",
         theory_function=None, theory_column=None, x=x, hue=hue, col=col, row=row,
@@ -219,7 +225,7 @@ def messages_per_decision_figure(
     hue: str | None = "nodes",
     col: str | None = "rounds",
     row: str | None = None,
-    x: str = "fail_prob",
+    x: str | None = None,
     style: Style = None,
 ) -> Figure:
     """Messages sent (CRASH included) per deciding round, log scale, with the exact ratio."""

@@ -11,6 +11,7 @@ only when asked for. Every file is written to a temporary name and renamed into 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
-from paxos_exp.analysis import aggregate
+from paxos_exp.analysis import aggregate, intensity, theory
 from paxos_exp.analysis.discover import ReportError, Sweep
 from paxos_exp.analysis.draw import draw_figures
 from paxos_exp.analysis.files import save_figure_atomic, write_text_atomic
@@ -162,29 +163,49 @@ def make_figures(
     col: str | None,
     row: str | None,
     style: FigureStyle | str | None = None,
+    x_axes: Sequence[str] | None = None,
 ) -> dict[str, Callable[[], Any]]:
-    """Figure builders by file name (called one at a time so each can be freed after saving)."""
+    """Figure builders by file name (called one at a time so each can be freed after saving).
+
+    Each figure is drawn along every x axis of ``x_axes`` (default
+    :func:`intensity.x_columns` of the summary; the report takes them from the jobs: the
+    fault intensity the sweep varies, one axis for one model's sweep): the first keeps the
+    figure's name, the others are ``NAME_by_COLUMN`` (``decision_rate_by_crash_prob``)."""
     from paxos_exp.analysis import plots
 
     style = as_style(style)
     heat_y = hue if hue is not None else "nodes"
     first_row = hue if row is None else row
     figures: dict[str, Callable[[], Any]] = {}
-    if has_violations(summary):
-        figures["violation_rate"] = lambda: plots.violation_rate_figure(
-            summary, hue=hue, col=col, row=row, style=style)
-    return figures | {
-        "decision_rate": lambda: plots.decision_rate_figure(
-            summary, hue=hue, col=col, row=row, style=style),
-        "round_decision_rate": lambda: plots.round_decision_rate_figure(
-            summary, hue=hue, col=col, row=row, style=style),
-        "first_decision_round": lambda: plots.first_decision_round_figure(
-            distribution, row=first_row, col=col, style=style),
-        "decision_heatmap": lambda: plots.decision_heatmap_figure(
-            summary, y=heat_y, col=col, row=row, style=style),
-        "messages_per_decision": lambda: plots.messages_per_decision_figure(
-            summary, hue=hue, col=col, row=row, style=style),
-    }
+    for number, x in enumerate(x_axes or intensity.x_columns(summary)):
+        along: dict[str, Callable[[], Any]] = {}
+        if has_violations(intensity.rows_for(summary, x)):
+            along["violation_rate"] = functools.partial(
+                plots.violation_rate_figure, summary, hue=hue, col=col, row=row, x=x,
+                style=style)
+        along |= {
+            "decision_rate": functools.partial(
+                plots.decision_rate_figure, summary, hue=hue, col=col, row=row, x=x,
+                style=style),
+            "round_decision_rate": functools.partial(
+                plots.round_decision_rate_figure, summary, hue=hue, col=col, row=row, x=x,
+                style=style),
+            "first_decision_round": functools.partial(
+                plots.first_decision_round_figure, distribution, row=first_row, col=col, x=x,
+                style=style),
+            "decision_heatmap": functools.partial(
+                plots.decision_heatmap_figure, summary, y=heat_y, col=col, row=row, x=x,
+                style=style),
+            "messages_per_decision": functools.partial(
+                plots.messages_per_decision_figure, summary, hue=hue, col=col, row=row, x=x,
+                style=style),
+        }
+        figures |= {intensity.figure_name(kind, x, main=number == 0): build
+                    for kind, build in along.items()}
+    # One kind of figure after another, each along its x axes in turn.
+    kinds = ("violation_rate", *FIGURES)
+    return dict(sorted(figures.items(),
+                       key=lambda item: kinds.index(intensity.figure_kind(item[0])[0])))
 
 
 # No dates, no producer versions, fixed SVG ids: rebuilding a report from the same data gives
@@ -243,6 +264,7 @@ def build_report(
     style: FigureStyle | str | None = None,
     dpi: float | None = None,
     trials_table: bool = False,
+    exact_budget: float | None = theory.DEFAULT_SECONDS,
 ) -> Path:
     """Read ``paths`` (sweep directories, job directories, globs) and write the report.
 
@@ -250,11 +272,33 @@ def build_report(
     context (default paper: LaTeX column and text widths, 8 pt text, no titles), ``dpi`` the PNG
     resolution (default the context's), ``trials_table`` also writes trials.csv (one row per
     trial of every job: big, and every job directory has its own table already).
+    ``exact_budget``: CPU seconds the exhaustive explorer may spend on one configuration's
+    exact values where there is no closed form (five times that in all; 0: closed form only,
+    None: no limit); they are kept beside the report (:data:`theory.CACHE_FILE`).
 
     Returns the report directory (it holds report.md). Raises ReportError on bad input (a
     path that does not exist or holds no results, an unknown key, a bad query or format); a
     missing, failed or unreadable job never stops the report: it is listed in report.md.
     """
+    with theory.session(theory.TheoryBudget.per_configuration(exact_budget)):
+        return _build_report(paths, out, hue, col, row, query, formats=formats, style=style,
+                             dpi=dpi, trials_table=trials_table, exact_budget=exact_budget)
+
+
+def _build_report(
+    paths: Sequence[Path | str],
+    out: Path | str | None,
+    hue: str | None,
+    col: str | None,
+    row: str | None,
+    query: str | None,
+    *,
+    formats: str | Sequence[str] | None,
+    style: FigureStyle | str | None,
+    dpi: float | None,
+    trials_table: bool,
+    exact_budget: float | None,
+) -> Path:
     if isinstance(paths, (str, Path)):
         paths = [paths]
     formats = parse_formats(formats)
@@ -263,15 +307,22 @@ def build_report(
     hue, col, row = choose_axes(results.config_columns, hue, col, row)
     jobs, trials = apply_query(results, query)
     ok = jobs[jobs["status"] == "ok"] if not jobs.empty else jobs
-    keys = aggregate.group_keys(ok, results.config_columns, extra=[hue, col, row]) if not \
-        ok.empty else list(aggregate.CORE_KEYS)
+    # The figures' x axes: the fault intensities the jobs vary (fail_prob for the assignment's
+    # model), each a grouping key even where it does not vary (one crash_stop setting).
+    x_axes = intensity.x_columns(ok)
+    on_x = [key for key in (hue, col, row) if key in x_axes]
+    if on_x:
+        raise ReportError(f"--hue/--col/--row {on_x[0]}: it is the x axis of the figures (the "
+                          "fault intensity the sweep varies); choose another key")
+    keys = aggregate.group_keys(ok, results.config_columns, extra=[hue, col, row, *x_axes]) \
+        if not ok.empty else list(aggregate.CORE_KEYS)
+    directory = Path(out) if out is not None else default_out(results.sweeps)
+    directory.mkdir(parents=True, exist_ok=True)
+    theory.cache_beside(directory)
     summary = aggregate.summarize(ok, keys=keys)
     summary.attrs["group_keys"] = keys
     distribution = aggregate.first_round_distribution(trials, keys)
     distribution.attrs["group_keys"] = keys
-
-    directory = Path(out) if out is not None else default_out(results.sweeps)
-    directory.mkdir(parents=True, exist_ok=True)
     tables = [("jobs.csv", jobs), ("problems.csv", results.problems),
               ("summary.csv", summary)]
     if trials_table:
@@ -287,10 +338,12 @@ def build_report(
     figures: list[str] = []
     skipped: dict[str, str] = {}
     if not summary.empty:
-        builders = make_figures(summary, distribution, hue, col, row, style)
+        builders = make_figures(summary, distribution, hue, col, row, style, x_axes)
         if distribution.empty:
-            del builders["first_decision_round"]
-            skipped["first_decision_round"] = "no readable trials table among the completed jobs"
+            for name in [name for name in builders if intensity.figure_kind(name)[0] ==
+                         "first_decision_round"]:
+                del builders[name]
+                skipped[name] = "no readable trials table among the completed jobs"
         outcome = draw_figures(builders, directory, formats, style, dpi, save_figure)
         figures = [name for name, why in outcome.items() if why is None]
         skipped |= {name: why for name, why in outcome.items() if why is not None}
@@ -299,13 +352,18 @@ def build_report(
     for name in {*FIGURES, "violation_rate"} - set(figures):
         for fmt in formats:
             (directory / f"{name}.{fmt}").unlink(missing_ok=True)
+    for kind in {*FIGURES, "violation_rate"}:
+        for fmt in formats:
+            for path in directory.glob(f"{kind}{intensity.ALONG}*.{fmt}"):
+                if path.stem not in figures:
+                    path.unlink(missing_ok=True)
     for name, why in skipped.items():
         print(f"paxos-report: warning: figure {name} not drawn: {why}", file=sys.stderr)
     for note in results.notes:
         print(f"paxos-report: note: {note}", file=sys.stderr)
     options = ReportOptions(hue=hue, col=col, row=row, query=query, formats=formats,
                             context=style.context, title=style.title, dpi=dpi,
-                            trials_table=trials_table)
+                            trials_table=trials_table, exact_budget=exact_budget)
     text = report_markdown(results, jobs, summary, keys, figures, directory, paths, options,
                            summary_table=table)
     if skipped:
