@@ -24,6 +24,10 @@ from paxos_exp.check.problems import RULES
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
+# paxos-check exhaustive's default budget: CPU seconds for the whole search (the exit
+# statuses are paxos_exp.explore.cli's: EXIT_SAFE 0, EXIT_COUNTEREXAMPLE 1, EXIT_USAGE 2,
+# EXIT_TOO_LARGE 3, EXIT_INTERRUPTED 130).
+DEFAULT_MAX_SECONDS = 120.0
 
 
 def _count(label: str):
@@ -37,6 +41,17 @@ def _count(label: str):
         return value
 
     return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-seconds must be a number of CPU seconds (or inf), "
+                                         f"not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--max-seconds must be more than 0, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
             "and fault model: prove agreement and validity for all of them, or print a "
             "minimal counterexample (the fewest faults, then the smallest N and R) as a "
             "transcript and a message-sequence diagram, replayed through the engine. Prints "
-            "the exact probabilities at fail_prob. Exit 0 safe, 1 counterexample, 2 usage."),
+            "the exact probabilities at fail_prob. A budget bounds the search: "
+            f"--max-seconds (default {DEFAULT_MAX_SECONDS:g} CPU seconds) and --max-states. "
+            "Exit 0 safe, 1 counterexample, 2 usage, 3 too large for the budget, "
+            "130 interrupted."),
         epilog=("examples: paxos-check exhaustive protocol=classic nodes=3 rounds=3;  "
                 "paxos-check exhaustive protocol=own_value nodes=3 rounds=2 --json"),
     )
@@ -97,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the counterexample's message-sequence figure (png, svg, pdf)")
     exhaustive.add_argument("--replay-processes", action="store_true",
                             help="replay the counterexample on real processes too")
+    exhaustive.add_argument("--max-states", type=_count("--max-states"), metavar="N",
+                            help="stop (exit 3) after N configurations run through a step "
+                                 "(default: no limit)")
+    exhaustive.add_argument("--max-seconds", type=_seconds, metavar="S",
+                            default=DEFAULT_MAX_SECONDS,
+                            help="stop (exit 3) after S CPU seconds (default "
+                                 f"{DEFAULT_MAX_SECONDS:g}; inf: no limit)")
     exhaustive.error = _one_line_error  # type: ignore[method-assign]
     commands.add_parser("rules", help="list the rules the transcript check applies",
                         description="List the rules 'paxos-check transcript' reports, by name.")
@@ -115,7 +140,8 @@ def _exhaustive(args: argparse.Namespace) -> int:
 
     return run(args.settings, as_json=args.json, exact=args.exact, jsonl=args.jsonl,
                shiviz=args.shiviz, diagram=args.diagram,
-               replay_processes=args.replay_processes)
+               replay_processes=args.replay_processes, max_states=args.max_states,
+               max_seconds=args.max_seconds)
 
 
 def _stdin() -> io.TextIOWrapper:

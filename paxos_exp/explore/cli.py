@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -15,11 +16,13 @@ import yaml
 
 from paxos_exp.core.config import RunConfig, parse_initial_values
 from paxos_exp.core.errors import ConfigError, PaxosExpError
-from paxos_exp.explore.explorer import Exploration, Witness
+from paxos_exp.explore.explorer import Budget, Exploration, TooLarge, Witness
 from paxos_exp.explore.fault_events import as_dict as fault_dict, text as fault_text
 from paxos_exp.explore.minimal import search
 
-EXIT_SAFE, EXIT_COUNTEREXAMPLE, EXIT_USAGE = 0, 1, 2
+# Exit statuses: safe, a counterexample, bad settings, the exploration ran out of its budget
+# (--max-states / --max-seconds), interrupted (Ctrl-C: 128 + SIGINT, as a shell reports it).
+EXIT_SAFE, EXIT_COUNTEREXAMPLE, EXIT_USAGE, EXIT_TOO_LARGE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_FAIL_PROB = 0.1
 _TOP = ("nodes", "rounds", "fail_prob", "initial_values", "protocol", "faults")
 
@@ -138,15 +141,46 @@ def _describe(config: RunConfig) -> str:
 
 def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
         jsonl: str | None = None, shiviz: str | None = None, diagram: str | None = None,
-        replay_processes: bool = False) -> int:
-    """The subcommand: exit 0 safe, 1 counterexample, 2 usage error (one line on stderr)."""
+        replay_processes: bool = False, max_states: int | None = None,
+        max_seconds: float | None = None) -> int:
+    """The subcommand: exit 0 safe, 1 counterexample, 2 usage error, 3 too large for the
+    budget (``max_states`` configurations run through a step, ``max_seconds`` CPU seconds;
+    None: no limit), 130 interrupted; every error is one line on stderr."""
+    try:
+        return _run(settings, as_json, exact, jsonl, shiviz, diagram, replay_processes,
+                    max_states, max_seconds)
+    except KeyboardInterrupt:
+        print("paxos-check exhaustive: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _too_large(error: TooLarge, config: RunConfig, max_states: int | None,
+               max_seconds: float | None, spent: float) -> str:
+    """The budget's one line, with what to lower or raise."""
+    raise_it = ("--max-seconds" if max_seconds is not None and spent >= max_seconds
+                or max_states is None else "--max-states")
+    return (f"{str(error).splitlines()[0]} (nodes={config.nodes} rounds={config.rounds}); "
+            f"lower nodes or rounds, or raise {raise_it} (inf: no limit)")
+
+
+def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
+         shiviz: str | None, diagram: str | None, replay_processes: bool,
+         max_states: int | None, max_seconds: float | None) -> int:
     try:
         config = parse_settings(settings)
     except UsageError as error:
         print(f"paxos-check exhaustive: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    budget = None if max_states is None and max_seconds is None else Budget(
+        states=max_states, seconds=None if max_seconds == float("inf") else max_seconds)
+    began = time.process_time()
     try:
-        found = search(config, exact=exact)
+        found = search(config, exact=exact, budget=budget)
+    except TooLarge as error:
+        print(f"paxos-check exhaustive: too large: "
+              f"{_too_large(error, config, max_states, max_seconds, time.process_time() - began)}",
+              file=sys.stderr)
+        return EXIT_TOO_LARGE
     except PaxosExpError as error:  # a fault model or protocol the explorer cannot follow
         print(f"paxos-check exhaustive: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return EXIT_USAGE
@@ -163,6 +197,7 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
         "cpu_seconds": round(main.seconds, 3),
         "probabilities": probabilities(main),
         "counterexample": None,
+        "minimal_search": "complete" if found.incomplete is None else found.incomplete,
     }
     text: list[str] = []
     if found.witness is None:
@@ -194,6 +229,8 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
                     f"{''.join(map(str, witness.values))} (the fewest faults, then the "
                     "smallest N and R)")
         text.append(f"  searched: {_describe(config)}")
+        if found.incomplete is not None:
+            text.append(f"  not minimal over every smaller N: {found.incomplete}")
         text.append("faults:")
         text.extend(_witness_text(replayed))
         text.append("transcript:")

@@ -164,7 +164,9 @@ def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
     """The bad links drawn (random_subset, round 0) and each message lost on a link."""
     params: Params = config.faults_params("link_loss")
     events = []
-    for (phase, a, b), answer in sorted(drawn.items()):
+    # The bad links (drawn before round 0) first, then the messages lost.
+    for (phase, a, b), answer in sorted(drawn.items(),
+                                         key=lambda item: (item[0][0] != PHASES["subset"], item)):
         if answer is not True:
             continue
         if phase == PHASES["subset"]:
