@@ -43,6 +43,36 @@ class Network(Interface):
         ...
 
 
+class MemoryNetwork:
+    """A :class:`Network` over plain lists (the in-process engine's, and the explorer's over
+    one configuration at a time): each node's inbox is a list; a phase's messages are handed
+    over sorted by sender."""
+
+    __slots__ = ("inbox",)
+
+    def __init__(self, nodes: int) -> None:
+        self.inbox: list[list[Message]] = [[] for _ in range(nodes)]
+
+    def deliver(self, trial: int, rnd: int, phase: Phase, receiver: int, message: Message) -> None:
+        self.inbox[receiver].append(message)
+
+    def receive(self, trial: int, node: int, phase: Phase, count: int) -> Sequence[Message]:
+        received = self.inbox[node]
+        if len(received) != count:
+            raise RuntimeError(
+                f"node {node} expected {count} messages in the {phase.name.lower()} phase of "
+                f"trial {trial}, got {len(received)}: the driver and the fault model disagree"
+            )
+        self.inbox[node] = []
+        if count > 1:
+            received.sort(key=_by_sender)
+        return received
+
+
+def _by_sender(message: Message) -> int:
+    return message.sender
+
+
 class Transcript(Interface):
     """Where the classic console lines go; ``opening`` is a round's first line (the real
     runtime writes it at once, so a reader sees each round open before its messages)."""

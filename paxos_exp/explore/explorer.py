@@ -41,8 +41,8 @@ from typing import Any
 
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.errors import PaxosExpError
-from paxos_exp.core.driver import Outbox, RoundDriver, TrialRun
-from paxos_exp.core.messages import Message, Phase
+from paxos_exp.core.driver import MemoryNetwork, Outbox, RoundDriver, TrialRun
+from paxos_exp.core.messages import Message
 from paxos_exp.core.node import NodeState
 from paxos_exp.core.records import KIND_INDEX, RoundRecord
 from paxos_exp.core.safety import TrialCheck
@@ -64,33 +64,6 @@ class Budget:
 
 class TooLarge(PaxosExpError):
     """An exploration ran out of its :class:`Budget` before it was complete."""
-
-
-class _Network:
-    """The driver's network over one configuration's inboxes at a time."""
-
-    __slots__ = ("inbox",)
-
-    def __init__(self) -> None:
-        self.inbox: list[list[Message]] = []
-
-    def deliver(self, trial: int, rnd: int, phase: Phase, receiver: int, message: Message) -> None:
-        self.inbox[receiver].append(message)
-
-    def receive(self, trial: int, node: int, phase: Phase, count: int) -> Sequence[Message]:
-        received = self.inbox[node]
-        if len(received) != count:
-            raise RuntimeError(
-                f"node {node} expected {count} messages in the {phase.name.lower()} phase, "
-                f"got {len(received)}: the driver and the fault model disagree"
-            )
-        self.inbox[node] = []
-        received.sort(key=_by_sender)
-        return received
-
-
-def _by_sender(message: Message) -> int:
-    return message.sender
 
 
 def _int(value: int | None) -> int:
@@ -255,7 +228,7 @@ class Explorer:
         self.draws = BranchingDraws(exact)
         self.faults = config.build_faults(self.draws)
         self.observed = _Observed(self.faults, self.draws)
-        self.network = _Network()
+        self.network = MemoryNetwork(0)
         self.driver = RoundDriver(config.protocol_plugin, config.quorums, self.observed,
                                   self.nodes, range(self.nodes), self.network, None)
         self.interchangeable = symmetry and (

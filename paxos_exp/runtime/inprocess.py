@@ -7,12 +7,11 @@ and fast enough for very large statistical sweeps.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from paxos_exp.core.assemble import TrialAssembler
 from paxos_exp.core.config import RunConfig
-from paxos_exp.core.driver import RoundDriver, TrialRun
-from paxos_exp.core.messages import Message, Phase
+from paxos_exp.core.driver import MemoryNetwork, RoundDriver, TrialRun
 from paxos_exp.core.records import ROUND_CHUNK, RecordSink, RunStats, Timings
 
 Emit = Callable[[str], None]
@@ -25,30 +24,6 @@ class _Lines:
 
     def __init__(self, emit: Emit) -> None:
         self.opening = self.line = emit
-
-
-class MemoryNetwork:
-    """Each node's inbox is a list; a phase's messages are handed over sorted by sender."""
-
-    __slots__ = ("inbox",)
-
-    def __init__(self, nodes: int) -> None:
-        self.inbox: list[list[Message]] = [[] for _ in range(nodes)]
-
-    def deliver(self, trial: int, rnd: int, phase: Phase, receiver: int, message: Message) -> None:
-        self.inbox[receiver].append(message)
-
-    def receive(self, trial: int, node: int, phase: Phase, count: int) -> Sequence[Message]:
-        received = self.inbox[node]
-        if len(received) != count:
-            raise RuntimeError(
-                f"node {node} expected {count} messages in the {phase.name.lower()} phase of "
-                f"trial {trial}, got {len(received)}: the driver and the fault model disagree"
-            )
-        self.inbox[node] = []
-        if count > 1:
-            received.sort(key=_by_sender)
-        return received
 
 
 def run_inprocess(
@@ -98,6 +73,3 @@ def run_trial(config: RunConfig, trial: int, sink: RecordSink,
     flush()
     sink.add_trial(assembler.finish())
 
-
-def _by_sender(message: Message) -> int:
-    return message.sender
