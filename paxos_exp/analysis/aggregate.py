@@ -34,12 +34,8 @@ from paxos_exp.analysis.stats import (
     wilson_interval,
     z_score,
 )
-from paxos_exp.core.config import round_law
-from paxos_exp.core.errors import ConfigError
-from paxos_exp.core.faults import DEFAULT_FAULTS
-from paxos_exp.core.protocols import DEFAULT_PROTOCOL
-from paxos_exp.core.quorum import Quorums
-from paxos_exp.core.theory import RoundLaw
+from paxos_exp.analysis.row_config import row_law, setting_columns  # noqa: F401 - row_law: re-exported
+from paxos_exp.analysis.theory import row_exact
 
 CORE_KEYS = ("nodes", "fail_prob", "rounds")
 # Pooled, never grouped on (unless asked): independent replicates of the same configuration.
@@ -66,58 +62,38 @@ _SUMMED = (
 # ----------------------------------------------------------------------------- theory
 
 
-def _quorum(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        if math.isnan(value):
-            return None
-    except TypeError:
-        pass
-    return int(value)
-
-
-def row_law(row: pd.Series) -> RoundLaw | None:
-    """The exact round law of a row's configuration, from core (its protocol, fault model,
-    node count, crash probability and quorum sizes); None where there is none."""
-    nodes = int(row["nodes"])
-    try:
-        quorums = Quorums.for_nodes(nodes, _quorum(row.get("join_quorum")),
-                                    _quorum(row.get("vote_quorum")))
-        return round_law(str(row.get("protocol") or DEFAULT_PROTOCOL),
-                         str(row.get("faults") or DEFAULT_FAULTS), nodes,
-                         float(row["fail_prob"]), quorums)
-    except ConfigError:  # a plug-in this installation does not have: no theory
-        return None
-
-
-_LAW_COLUMNS = ("protocol", "faults", "join_quorum", "vote_quorum")
+_LAW_COLUMNS = ("protocol", "faults", "join_quorum", "vote_quorum", "initial_values")
 _THEORY_COLUMNS = ["theory", "round_theory", "join_theory", "roundchange_theory",
-                   "first_round_theory", "messages_theory"]
+                   "first_round_theory", "messages_theory", "violation_theory"]
 
 
 def theory_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The exact columns for every row of a frame with nodes, fail_prob, rounds (and the
-    protocol, fault model and quorums); NaN where the configuration has no exact law."""
+    protocol, fault model with its settings, and quorums), from
+    :func:`paxos_exp.analysis.theory.row_exact`: the closed form, else the explorer within
+    the budget; NaN where there is none, and ``theory_source`` says which it was."""
     records = []
     for _, row in frame.iterrows():
-        if any(key not in row or pd.isna(row[key]) for key in CORE_KEYS):
-            # Grouped without one of them, and it varies within the group: no single law.
-            records.append(dict.fromkeys(_THEORY_COLUMNS, math.nan))
-            continue
-        law, rounds, nodes = row_law(row), int(row["rounds"]), int(row["nodes"])
-        if law is None:
-            records.append(dict.fromkeys(_THEORY_COLUMNS, math.nan))
+        exact = row_exact(row, violations=True)
+        rounds = exact.rounds
+        if not exact.exact:
+            records.append({**dict.fromkeys(_THEORY_COLUMNS, math.nan),
+                            "theory_source": exact.source})
             continue
         records.append({
-            "theory": law.decision_within(rounds),
-            "round_theory": law.decides,
-            "join_theory": law.proposes,
-            "roundchange_theory": 1.0 - law.proposes,
-            "first_round_theory": law.first_round_mean(rounds),
-            "messages_theory": law.messages_per_decision(nodes),
+            "theory": exact.decision_within(rounds),
+            "round_theory": exact.decides,
+            "join_theory": exact.proposes,
+            "roundchange_theory": 1.0 - exact.proposes,
+            "first_round_theory": exact.first_round_mean(rounds),
+            "messages_theory": exact.messages_per_decision(int(row["nodes"])),
+            "violation_theory": exact.violation,
+            "theory_source": exact.source,
         })
-    return pd.DataFrame(records, index=frame.index, columns=_THEORY_COLUMNS, dtype=float)
+    out = pd.DataFrame(records, index=frame.index, columns=[*_THEORY_COLUMNS, "theory_source"])
+    out[_THEORY_COLUMNS] = out[_THEORY_COLUMNS].astype(float)
+    out["theory_source"] = out["theory_source"].astype(object)
+    return out
 
 
 # ----------------------------------------------------------------------------- grouping
@@ -204,6 +180,14 @@ def summarize(
         if column in work.columns and column not in keys:
             single = grouped[column].nunique(dropna=False) <= 1
             out[column] = grouped[column].first().astype(object).where(single)
+    # The plug-ins' settings too (they rebuild a configuration for the explorer; dropped from
+    # the summary's columns); a setting that differs within a group leaves it no theory.
+    settings = [c for c in setting_columns() if c in work.columns and c not in keys]
+    if settings:
+        single = grouped[settings].nunique(dropna=False) <= 1
+        for column in settings:
+            out[column] = grouped[column].first().astype(object).where(single[column])
+        out["_settings_vary"] = ~single.all(axis=1)
     out = out.reset_index().rename(columns={"_jobs": "jobs"})
     if "trials" in keys:  # asked to group on it: the per-job count is also the total per job
         out["trials"] = out["trials"] * out["jobs"]
@@ -212,7 +196,7 @@ def summarize(
 
 
 _OUTPUT_COLUMNS = [
-    "trials", "decided", "decision_rate", "ci_low", "ci_high", "theory", "z",
+    "trials", "decided", "decision_rate", "ci_low", "ci_high", "theory", "theory_source", "z",
     "accept_low", "accept_high", "outside_99",
     "rounds_total", "deciding_rounds", "round_rate", "round_ci_low", "round_ci_high",
     "round_theory", "round_z", "round_outside_99",
@@ -221,7 +205,7 @@ _OUTPUT_COLUMNS = [
     "sent_total", "messages_per_round", "messages_per_decision",
     "messages_per_decision_low", "messages_per_decision_high", "messages_theory",
     "crashed", "silenced", "safe", "violations", "violation_rate", "violation_ci_low",
-    "violation_ci_high", "wall_seconds", "wall_per_trial_ms",
+    "violation_ci_high", "violation_theory", "violation_z", "wall_seconds", "wall_per_trial_ms",
 ]
 
 
@@ -249,6 +233,7 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
     out["violations"] = violations.astype(int)
     out["violation_rate"] = violations / trials
     out["violation_ci_low"], out["violation_ci_high"] = wilson_interval(violations, trials)
+    out["violation_z"] = z_score(violations, trials, out["violation_theory"])
     out["z"] = z_score(decided, trials, out["theory"])
     low, high = acceptance_interval(trials, out["theory"])
     out["accept_low"], out["accept_high"] = low / trials, high / trials
@@ -279,7 +264,7 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
             (deciding > 0) & (round_low > 0), per_round / round_low, np.inf)
         out.loc[~(deciding > 0), "messages_per_decision_high"] = np.nan
         out["wall_per_trial_ms"] = 1000.0 * out["wall_seconds"].to_numpy(dtype=float) / trials
-    return out.drop(columns=["_first_sum"])
+    return out.drop(columns=["_first_sum", "_settings_vary"], errors="ignore")
 
 
 def outliers(summary: pd.DataFrame) -> pd.DataFrame:
@@ -319,9 +304,11 @@ def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.Da
     for number, values in enumerate(configs):
         values = values if isinstance(values, tuple) else (values,)
         rounds = int(dict(zip(keys, values))["rounds"])
-        # The law's other columns (protocol, quorums) are the same in every row of a group.
-        law = row_law(work.iloc[first_rows[number]])
-        probabilities = law.first_round(rounds) if law is not None else [math.nan] * (rounds + 1)
+        # The law's other columns (protocol, quorums, settings) are the same in every row of
+        # a group.
+        exact = row_exact(work.iloc[first_rows[number]])
+        probabilities = (exact.first_round(rounds) if exact.exact
+                         else [math.nan] * (rounds + 1))
         total = int(totals[number])
         for k, probability in zip([*range(rounds), NO_DECISION], probabilities):
             count = int(counts[number, k + 1]) if k + 1 < width else 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--trials-table", action="store_true",
                        help="also write trials.csv, one row per trial of every job (big; "
                             "every job directory has its own trials table)")
+    build.add_argument("--exact-budget", type=_budget, default=None, metavar="SECONDS",
+                       help="CPU seconds the exhaustive explorer may spend on one "
+                            "configuration's exact values where there is no closed form, five "
+                            "times that in all (default 2; 0: closed form only; inf: no limit); "
+                            "a configuration beyond it is marked simulation only")
     _jobs_option(build)
     _figure_options(build)
 
@@ -182,6 +188,17 @@ def _style(args: argparse.Namespace):  # -> FigureStyle
     return parse_style(getattr(args, "context", None), getattr(args, "title", None))
 
 
+def _budget(text: str) -> float:
+    """``--exact-budget``: a number of seconds >= 0, or inf."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give CPU seconds, a number >= 0 (or inf)")
+    return seconds
+
+
 def _report(args: argparse.Namespace) -> int:
     _use_agg()
     _note_jobs(args)
@@ -193,7 +210,9 @@ def _report(args: argparse.Namespace) -> int:
     paths = list(args.paths) or [latest_sweep(Path("outputs") / "sweeps")]
     out = build_report(paths, out=args.out, hue=args.hue, col=args.col, row=args.row,
                        query=args.query, formats=args.formats, style=_style(args),
-                       dpi=args.dpi, trials_table=args.trials_table)
+                       dpi=args.dpi, trials_table=args.trials_table,
+                       **({} if args.exact_budget is None
+                          else {"exact_budget": args.exact_budget}))
     _announce_problems(out)
     print(f"report: {out / 'report.md'}")
     return 0

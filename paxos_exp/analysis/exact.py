@@ -72,7 +72,9 @@ def law_curve(row: pd.Series, probabilities: np.ndarray,
     own = _plain(row.get(x)) if x in row else None
     first = _at(key, x, float(own) if isinstance(own, (int, float)) else float(points[0]))
     if first is not None and first.source == CLOSED_FORM:
-        chosen = range(len(points))
+        chosen: Any = range(len(points))
+    elif first is None or not first.exact:
+        return curve  # beyond the budget at the row's own x: the others are no cheaper
     else:
         chosen = set(np.unique(np.round(np.linspace(0, len(points) - 1,
                                                     min(EXPLORED_POINTS, len(points))))

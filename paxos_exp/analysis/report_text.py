@@ -24,6 +24,7 @@ from paxos_exp.analysis.report_tables import (  # noqa: F401 - the public names 
     missing,
     summary_markdown,
     summary_note,
+    theory_sources,
 )
 from paxos_exp.analysis.problems import (
     BAD_TABLE,
@@ -37,13 +38,15 @@ from paxos_exp.analysis.problems import (
     PROBLEM_KINDS,
     RUNNING,
 )
+from paxos_exp.analysis.theory import DEFAULT_SECONDS
 from paxos_exp.results import STATUS_INTERRUPTED
 
 FIGURE_CAPTIONS = {
     "decision_rate": "Decision within the round limit against crash probability. Points: "
     "measured fraction of trials with at least one decision, with 95% Wilson intervals; lines: "
-    "the exact probability 1 - (1 - f\u00b2)^R in the colour of the points (each colour has "
-    "its own marker and line style too).",
+    "the exact probability (1 - (1 - f\u00b2)^R, or the exhaustive explorer's at a few points "
+    "joined by straight lines; none for configurations measured by simulation only) in the "
+    "colour of the points (each colour has its own marker and line style too).",
     "round_decision_rate": "Fraction of rounds that decide (points, 95% Wilson intervals), "
     "against the exact f\u00b2 (lines; it does not depend on the round limit: every panel shows "
     "the same law).",
@@ -163,6 +166,7 @@ class ReportOptions:
     title: bool | None = None
     dpi: float | None = None
     trials_table: bool = False
+    exact_budget: float | None = DEFAULT_SECONDS
 
 
 def _job_directories(sweep: Any) -> str:
@@ -324,7 +328,7 @@ def report_markdown(
             f"Largest |z|: {summary['z'].abs().max():.2f} (decisions), "
             f"{summary['round_z'].abs().max():.2f} (rounds)."
         )
-        out.append("")
+        out += ["", *theory_sources(summary, keys, options.exact_budget)]
         if flagged.empty:
             out += ["None.", ""]
         else:
@@ -382,4 +386,7 @@ def _rebuild_command(
         parts += ["--dpi", f"{options.dpi:g}"]
     if options.trials_table:
         parts.append("--trials-table")
+    if options.exact_budget != DEFAULT_SECONDS:
+        parts += ["--exact-budget", "inf" if options.exact_budget is None
+                  else f"{options.exact_budget:g}"]
     return shlex.join(parts)

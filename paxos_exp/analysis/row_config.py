@@ -14,10 +14,17 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from paxos_exp.core.config import RunConfig, canonical_fail_prob, parse_initial_values
-from paxos_exp.core.errors import PaxosExpError
+from paxos_exp.core.config import (
+    RunConfig,
+    canonical_fail_prob,
+    parse_initial_values,
+    round_law,
+)
+from paxos_exp.core.errors import ConfigError, PaxosExpError
 from paxos_exp.core.faults import DEFAULT_FAULTS, FAULTS
 from paxos_exp.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+from paxos_exp.core.quorum import Quorums
+from paxos_exp.core.theory import RoundLaw
 
 
 def missing(value: Any) -> bool:
@@ -128,3 +135,22 @@ def config_key(config: RunConfig) -> str:
     return json.dumps(spec, sort_keys=True, default=str)
 
 
+
+
+def _quorum(value: Any) -> int | None:
+    return None if missing(value) else int(plain(value))
+
+
+def row_law(row: Mapping[str, Any]) -> RoundLaw | None:
+    """The closed-form round law of a row's configuration, from core (its protocol, fault
+    model, node count, crash probability and quorum sizes, read from their columns); None
+    where there is none."""
+    nodes = int(plain(row["nodes"]))
+    try:
+        quorums = Quorums.for_nodes(nodes, _quorum(row.get("join_quorum")),
+                                    _quorum(row.get("vote_quorum")))
+        return round_law(str(plain(row.get("protocol")) or DEFAULT_PROTOCOL),
+                         str(plain(row.get("faults")) or DEFAULT_FAULTS), nodes,
+                         float(plain(row["fail_prob"])), quorums)
+    except ConfigError:  # a plug-in this installation does not have: no theory
+        return None

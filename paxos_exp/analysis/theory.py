@@ -14,32 +14,37 @@ Where each value comes from (a row's ``theory_source``):
 - ``simulation only``: none of these within the budget (:class:`TheoryBudget`).
 
 An unsafe configuration (a protocol or fault model that does not claim safety) also gets the
-probability that a trial breaks safety within ``R`` rounds (``unsafe_theory``), from a full
-exploration when the budget allows; a safe one gets 0.
+probability that a trial breaks safety within ``R`` rounds (``violation_theory``), from a
+full exploration when the budget allows; a safe one gets 0.
 
 A row's configuration is rebuilt from its columns (:func:`row_config`): nodes, fail_prob,
 rounds, initial_values, the protocol and fault model names and every setting of theirs, which
 ``analysis.job.flatten_config`` made columns (a setting's leaf name, or ``group_leaf`` when
-the leaf was taken). Explorations are cached per configuration for the whole process (and, when
-a report asks, on disk beside it: :func:`disk_cache`), so the summary and every figure explore
-a configuration once.
+the leaf was taken; :mod:`paxos_exp.analysis.row_config`). Exact values are cached per
+configuration for the whole process (and, in a report's :func:`session`, on disk beside it:
+:func:`cache_beside`), so the summary and every figure explore a configuration once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paxos_exp.analysis.row_config import RowError, config_key, missing, plain, row_config
+from paxos_exp.analysis.row_config import (
+    RowError,
+    config_key,
+    missing,
+    plain,
+    row_config,
+    row_law,
+)
+from paxos_exp.analysis.theory_cache import DiskCache
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.faults import FAULTS
 from paxos_exp.core.theory import RoundLaw
@@ -53,7 +58,8 @@ SOURCES = (CLOSED_FORM, PER_ROUND, EXHAUSTIVE, SIMULATION_ONLY)
 
 # CPU seconds one configuration's exploration may take, and all of a report's together.
 DEFAULT_SECONDS = 2.0
-DEFAULT_TOTAL_SECONDS = 20.0
+TOTAL_FACTOR = 5
+DEFAULT_TOTAL_SECONDS = TOTAL_FACTOR * DEFAULT_SECONDS
 
 
 # ----------------------------------------------------------------------------- the law
@@ -134,8 +140,8 @@ def _none(rounds: int, note: str) -> ExactLaw:
 
 class TheoryBudget:
     """CPU seconds for explorations: ``seconds`` per configuration, ``total`` for all of
-    them (None: no limit). What a report spends is its own: :func:`budget_for` sets one for a
-    block of code; outside one the module's default applies (fresh per process)."""
+    them (None: no limit; 0: no exploration, the closed form alone). What a report spends is
+    its own (:func:`session`); outside one the module's default applies."""
 
     def __init__(self, seconds: float | None = DEFAULT_SECONDS,
                  total: float | None = DEFAULT_TOTAL_SECONDS) -> None:
@@ -143,6 +149,14 @@ class TheoryBudget:
         self.spent = 0.0
         self.explored = 0
         self.too_large = 0
+
+    @classmethod
+    def per_configuration(cls, seconds: float | None) -> TheoryBudget:
+        """``seconds`` per configuration and :data:`TOTAL_FACTOR` times that in all (None
+        or inf: no limit)."""
+        if seconds is None or math.isinf(seconds):
+            return cls(None, None)
+        return cls(seconds, TOTAL_FACTOR * seconds)
 
     def left(self) -> float | None:
         """Seconds the next exploration may take (0 when the total is spent)."""
@@ -152,109 +166,46 @@ class TheoryBudget:
         return min(limits) if limits else None
 
 
-_BUDGET = TheoryBudget()
-
-
-@contextlib.contextmanager
-def budget_for(budget: TheoryBudget) -> Iterator[TheoryBudget]:
-    """Use ``budget`` for every exploration within the block."""
-    global _BUDGET
-    previous, _BUDGET = _BUDGET, budget
-    try:
-        yield budget
-    finally:
-        _BUDGET = previous
+# Outside a report's session: the per-configuration limit alone.
+_BUDGET = TheoryBudget(DEFAULT_SECONDS, None)
+CACHE_FILE = ".exact_values.json"
 
 
 # ----------------------------------------------------------------------------- the cache
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("paxos-exp")
-    except Exception:  # noqa: BLE001 - not installed: no version to key a disk cache by
-        return "unknown"
-
-
-class _DiskCache:
-    """Exact values per configuration, in one JSON file (keyed by paxos-exp's version), read
-    once and written back atomically when something new was explored."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.version = _version()
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("version") == self.version:
-                self.entries = dict(document.get("entries", {}))
-        except (OSError, ValueError, AttributeError):
-            pass  # no cache yet, or one that cannot be used: explore again
-
-    def get(self, key: str) -> ExactLaw | None:
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        try:
-            law = entry.get("law")
-            return ExactLaw(
-                entry["source"], int(entry["rounds"]),
-                RoundLaw(**law) if law is not None else None,
-                tuple(entry["first"]), tuple(entry["decides_by_round"]),
-                float(entry["violation"]), entry.get("note", ""), int(entry.get("nodes", 0)))
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def put(self, key: str, value: ExactLaw) -> None:
-        if value.source == SIMULATION_ONLY:
-            return  # a larger budget may do better next time
-        self.entries[key] = {
-            "source": value.source, "rounds": value.rounds,
-            "law": None if value.law is None else dataclasses.asdict(value.law),
-            "first": list(value.first), "decides_by_round": list(value.decides_by_round),
-            "violation": value.violation, "note": value.note, "nodes": value.nodes}
-        self.dirty = True
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        text = json.dumps({"version": self.version, "entries": self.entries}, sort_keys=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-        self.dirty = False
-
-
 # key -> (exact values, the seconds the exploration was allowed: a row left to simulation
 # is explored again only under a larger budget)
 _MEMORY: dict[str, tuple[ExactLaw, float]] = {}
-_DISK: _DiskCache | None = None
+_DISK: DiskCache | None = None
+
+
 
 
 @contextlib.contextmanager
-def disk_cache(path: Path | None) -> Iterator[None]:
-    """Within the block, exact values are also read from and saved to ``path`` (a JSON file,
-    valid for this paxos-exp version only); None: memory only."""
-    global _DISK
-    if path is None:
-        yield
-        return
-    previous, _DISK = _DISK, _DiskCache(Path(path))
+def session(budget: TheoryBudget | None = None) -> Iterator[TheoryBudget]:
+    """A report's exact values: ``budget`` (default a fresh :class:`TheoryBudget`) for every
+    exploration within the block, and the disk cache :func:`cache_beside` opens saved when
+    the block ends."""
+    global _BUDGET, _DISK
+    budget = budget if budget is not None else TheoryBudget()
+    previous = _BUDGET, _DISK
+    _BUDGET, _DISK = budget, None
     try:
-        yield
+        yield budget
     finally:
-        with contextlib.suppress(OSError):
-            _DISK.save()
-        _DISK = previous
+        disk = _DISK
+        _BUDGET, _DISK = previous
+        if disk is not None:
+            with contextlib.suppress(OSError):
+                disk.save()
+
+
+def cache_beside(directory: Path) -> None:
+    """Within a :func:`session`, read and keep exact values in ``directory`` too
+    (:data:`CACHE_FILE`, valid for this version of the sources only)."""
+    global _DISK
+    _DISK = DiskCache(Path(directory) / CACHE_FILE)
 
 
 # ----------------------------------------------------------------------------- exact values
@@ -308,7 +259,7 @@ def _compute(config: RunConfig, budget: TheoryBudget, violations: bool) -> Exact
                         decides_by_round=tuple(map(float, full.decides)),
                         violation=float(full.violation), nodes=nodes)
     if iid:
-        one = full if rounds == 1 else _explore(dataclasses.replace(config, rounds=1), budget)
+        one = _explore(dataclasses.replace(config, rounds=1), budget)
         if one is not None:
             return ExactLaw(PER_ROUND if rounds > 1 else EXHAUSTIVE, rounds,
                             RoundLaw(proposes=math.nan, decides=float(one.decides[0])),
@@ -321,22 +272,43 @@ def exact_law(config: RunConfig, violations: bool = False) -> ExactLaw:
     one left to simulation is tried again only with more seconds than it had).
     ``violations``: also P(a trial breaks safety) of an unsafe configuration, which may take
     an exploration of all R rounds where the decisions alone would not."""
-    key = config_key(config) + ("|violations" if violations else "")
+    plain_key = config_key(config)
+    key = plain_key + ("|violations" if violations else "")
+    # Values with violations answer a question without them too.
+    keys = (key,) if violations else (key, plain_key + "|violations")
     left = _BUDGET.left()
     allowed = math.inf if left is None else left
-    known = _MEMORY.get(key)
-    if known is not None and (known[0].exact or known[1] >= allowed):
-        return known[0]
-    if _DISK is not None:
-        stored = _DISK.get(key)
+    for known_key in keys:
+        known = _MEMORY.get(known_key)
+        if known is not None and (known[0].exact or known[1] >= allowed):
+            return known[0]
+        stored = _from_entry(_DISK.get(known_key)) if _DISK is not None else None
         if stored is not None:
-            _MEMORY[key] = (stored, math.inf)
+            _MEMORY[known_key] = (stored, math.inf)
             return stored
     value = _compute(config, _BUDGET, violations)
     _MEMORY[key] = (value, allowed)
-    if _DISK is not None:
-        _DISK.put(key, value)
+    if _DISK is not None and value.exact:  # a larger budget may do better next time
+        _DISK.put(key, _to_entry(value))
     return value
+
+
+def _to_entry(value: ExactLaw) -> dict[str, Any]:
+    entry = dataclasses.asdict(value)
+    entry["law"] = None if value.law is None else dataclasses.asdict(value.law)
+    return entry
+
+
+def _from_entry(entry: dict[str, Any] | None) -> ExactLaw | None:
+    if entry is None:
+        return None
+    try:
+        law = entry.get("law")
+        return ExactLaw(**{**entry, "law": RoundLaw(**law) if law is not None else None,
+                           "first": tuple(entry["first"]),
+                           "decides_by_round": tuple(entry["decides_by_round"])})
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def clear_cache() -> None:
@@ -345,15 +317,32 @@ def clear_cache() -> None:
 
 
 def row_exact(row: Mapping[str, Any], violations: bool = False) -> ExactLaw:
-    """A row's exact values (:func:`exact_law` of :func:`row_config`); simulation only when
-    its configuration cannot be rebuilt (a column that varies within the row, a plug-in
-    this installation lacks)."""
+    """A row's exact values: the closed form of its columns (:func:`row_law`, quorum sizes
+    included) where there is one, else :func:`exact_law` of :func:`row_config`; simulation
+    only when its configuration cannot be rebuilt (a column that varies within the row, a
+    plug-in this installation lacks)."""
     rounds = row.get("rounds")
     count = 0 if missing(rounds) else int(plain(rounds))
+    if any(key not in row or missing(row[key]) for key in ("nodes", "fail_prob", "rounds")):
+        return _none(count, "nodes, fail_prob or rounds varies within the row")
     if row.get("_settings_vary") is True:
         return _none(count, "a setting varies within the row")
+    law = row_law(row)
+    if law is not None and not violations:  # the closed form alone (figures' curves)
+        return ExactLaw(CLOSED_FORM, count, law, nodes=int(plain(row["nodes"])))
     try:
-        config = row_config(row)
+        config: RunConfig | None = row_config(row)
     except RowError as error:
-        return _none(count, str(error))
-    return exact_law(config, violations)
+        if law is None:
+            return _none(count, str(error))
+        config = None
+    if law is not None and (config is None or config.claims_safety or not violations):
+        safe = config is not None and config.claims_safety
+        return ExactLaw(CLOSED_FORM, count, law, violation=0.0 if safe else math.nan,
+                        nodes=int(plain(row["nodes"])))
+    if config is None:
+        return _none(count, "no configuration")
+    found = exact_law(config, violations)
+    if law is not None and found.law != law:  # the closed form of the row's own columns
+        found = dataclasses.replace(found, law=law)
+    return found

@@ -128,7 +128,9 @@ def test_first_round_theory_is_a_truncated_geometric() -> None:
 
 def test_no_theory_where_the_protocol_has_no_law_or_is_unknown() -> None:
     frame = pd.DataFrame([{"nodes": 3, "fail_prob": 0.2, "rounds": 2, "protocol": "nonesuch"}])
-    assert aggregate.theory_columns(frame).isna().all(axis=None)
+    exact = aggregate.theory_columns(frame)
+    assert exact.drop(columns="theory_source").isna().all(axis=None)
+    assert list(exact["theory_source"]) == ["simulation only"]
 
 
 def test_summary_counts_rates_and_intervals() -> None:
