@@ -18,6 +18,7 @@ from paxos_exp.analysis.exact import law_curve
 from paxos_exp.analysis.layout import (
     axis_label,
     check_axes,
+    exact_at,
     floats,
     format_value,
     is_missing,
@@ -211,8 +212,12 @@ def _draw_bands(
         last = _last_round(bucket, rounds)
         if law is None or last >= rounds:  # a band this round limit does not have
             continue
-        exact = law_curve(law, measured_at,
-                          lambda law: 1.0 - (1.0 - law.decides) ** (last + 1), x=x)
+        # P(a first decision by the end of round ``last``): 1 - (1 - f^2)^(last+1) where
+        # rounds are independent, the explored first rounds' sum where they are not.
+        def by_last(values: np.ndarray, last: int = last) -> np.ndarray:
+            return law_curve(law, values, lambda exact: exact.decision_within(last + 1), x=x)
+
+        exact = exact_at(by_last, measured_at, measured_at)
         axes.plot(drawn_at, exact, color="black", linewidth=0.6 * style.sizes.line_width,
                   zorder=3)
     axes.set_xlabel("")

@@ -5,7 +5,7 @@ style of each hue. The panels themselves are :mod:`.panels`; no figure is drawn 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,3 +258,22 @@ def layout_for(
 def floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A column as floats, NaN for missing values (nullable and categorical dtypes too)."""
     return pd.to_numeric(frame[column].astype(object), errors="coerce").to_numpy(dtype=float)
+
+
+def exact_at(curve: Callable[[np.ndarray], np.ndarray], values: np.ndarray,
+             measured: np.ndarray) -> np.ndarray:
+    """``curve(values)``, exact at every measured x among ``values`` too: a curve the explorer
+    evaluates at a few of the points it is given (:mod:`.exact`, NaN elsewhere) is asked
+    again for the measured x it left out, until it gives no more (a configuration beyond the
+    explorer's budget stays NaN)."""
+    out = np.array(curve(values), dtype=float)
+    todo = ~np.isfinite(out) & np.isin(values, measured)
+    while todo.any():
+        where = np.flatnonzero(todo)
+        again = np.asarray(curve(values[where]), dtype=float)
+        found = np.isfinite(again)
+        if not found.any():
+            break
+        out[where[found]] = again[found]
+        todo[where] = ~found
+    return out

@@ -34,6 +34,7 @@ from paxos_exp.analysis.layout import (
     MEASURED_LABEL,
     Layout,
     axis_label,
+    exact_at,
     floats,
     key_label,
     layout_for,
@@ -93,7 +94,9 @@ def _draw_series(
             )
         exact = None
         if theory_function is not None:
-            exact = (grid_values, theory_function(part.iloc[0], grid_values, x=x))
+            row = part.iloc[0]
+            exact = (grid_values, exact_at(lambda at: theory_function(row, at, x=x),
+                                           grid_values, xs))
         elif theory_column is not None and theory_column in part.columns:
             exact = (xs, floats(part, theory_column))
         elif theory_function is None and theory_column is None and shown.any():

@@ -208,6 +208,26 @@ def make_figures(
                        key=lambda item: kinds.index(intensity.figure_kind(item[0])[0])))
 
 
+def with_configuration(frame: pd.DataFrame, jobs: pd.DataFrame,
+                       config_columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` (one row per configuration) with the configuration columns it leaves out
+    because every job has the same value (the fault model, its settings, the protocol...), so
+    a figure's exact curves along any x rebuild each row's configuration whole. Pooled
+    replicate keys and deadlines stay out."""
+    if jobs.empty or frame.empty:
+        return frame
+    left_out = {column: jobs[column].iloc[0] for column in config_columns
+                if column in jobs.columns and column not in frame.columns
+                and column not in aggregate.REPLICATE_KEYS
+                and column not in aggregate.NEVER_GROUPED
+                and jobs[column].astype(str).nunique(dropna=False) == 1}
+    if not left_out:
+        return frame
+    out = frame.assign(**left_out)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 # No dates, no producer versions, fixed SVG ids: rebuilding a report from the same data gives
 # the same files, so committed figures only change when the results do.
 _METADATA = {
@@ -338,7 +358,9 @@ def _build_report(
     figures: list[str] = []
     skipped: dict[str, str] = {}
     if not summary.empty:
-        builders = make_figures(summary, distribution, hue, col, row, style, x_axes)
+        builders = make_figures(with_configuration(summary, ok, results.config_columns),
+                                with_configuration(distribution, ok, results.config_columns),
+                                hue, col, row, style, x_axes)
         if distribution.empty:
             for name in [name for name in builders if intensity.figure_kind(name)[0] ==
                          "first_decision_round"]:

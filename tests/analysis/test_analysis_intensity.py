@@ -84,11 +84,11 @@ def test_labels_come_from_the_declarations() -> None:
 
 @pytest.fixture(scope="module")
 def crash_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A crash_stop sweep over crash_prob (in-process, 3 jobs of 40 trials)."""
+    """A crash_stop sweep over crash_prob and R (in-process, 6 jobs of 40 trials)."""
     root = tmp_path_factory.mktemp("crash")
     return run_sweep(root, "crash", "faults=crash_stop",
                      "faults.crash_stop.crash_prob=" + ",".join(map(str, CRASH_PROBS)),
-                     "nodes=3", "rounds=2", "trials=40", "engine=inprocess", "report=false")
+                     "nodes=3", "rounds=1,2", "trials=40", "engine=inprocess", "report=false")
 
 
 def report_figures(monkeypatch: pytest.MonkeyPatch, kept: dict[str, matplotlib.figure.Figure],
@@ -119,7 +119,8 @@ def x_labels(figure: matplotlib.figure.Figure) -> set[str]:
 def test_a_crash_stop_sweep_is_drawn_against_crash_prob(
         crash_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     figures: dict[str, matplotlib.figure.Figure] = {}
-    out = report_figures(monkeypatch, figures, build_report, [crash_sweep], out=tmp_path / "r")
+    out = report_figures(monkeypatch, figures, build_report, [crash_sweep], out=tmp_path / "r",
+                         formats="svg")
     assert set(figures) == set(FIGURES)  # the usual names: one intensity, one set
     for name in LINE_FIGURES:
         assert x_labels(figures[name]) == {CRASH_LABEL}, name
@@ -129,6 +130,27 @@ def test_a_crash_stop_sweep_is_drawn_against_crash_prob(
              for line in axes.get_lines() if line.get_linestyle() == "None"
              for x, y in zip(line.get_xdata(), line.get_ydata())}
     assert rates[0.0] == 1.0 and rates[0.5] < 1.0
+    # The exact curve along crash_prob is the summary's exact value at every measured point
+    # (the explorer's: crash_stop has no closed form), and it falls as crash_prob grows.
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["theory_source"]) == {"exhaustive"}
+    for axes in figures["decision_rate"].axes:
+        rounds = int(axes.get_title().removeprefix("R = "))
+        (curve,) = [line for line in axes.get_lines() if line.get_linestyle() != "None"
+                    and len(line.get_xdata()) > 2]
+        at = dict(zip(np.round(curve.get_xdata(), 9), curve.get_ydata()))
+        expected = summary[summary["rounds"] == rounds].set_index("crash_prob")["theory"]
+        for crash_prob, theory in expected.items():
+            assert at[round(crash_prob, 9)] == pytest.approx(theory, abs=1e-12), crash_prob
+        assert expected[0.0] == pytest.approx(1.0) and expected[0.5] < expected[0.2] < 1.0
+    # First deciding round: the exact line of "round 0" is the same law at R = 1 and R = 2
+    # (the explored first round, not an average round raised to a power).
+    round0 = {}
+    for axes in figures["first_decision_round"].axes:
+        lines = [line for line in axes.get_lines() if line.get_color() == "black"]
+        if lines:
+            round0.setdefault(len(lines), min(lines, key=lambda line: line.get_ydata()[-1]))
+    np.testing.assert_allclose(round0[1].get_ydata(), round0[2].get_ydata(), atol=1e-12)
     heatmap = figures["decision_heatmap"]
     assert x_labels(heatmap) == {CRASH_LABEL}
     ticks = {text.get_text() for axes in heatmap.axes for text in axes.get_xticklabels()}
@@ -139,14 +161,19 @@ def test_a_crash_stop_sweep_is_drawn_against_crash_prob(
     assert CRASH_LABEL in (out / "decision_rate.svg").read_text()
 
 
-def test_a_fail_prob_sweep_keeps_its_axis(tiny_sweep: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    figures: dict[str, matplotlib.figure.Figure] = {}
-    report_figures(monkeypatch, figures, build_report, [tiny_sweep], out=tmp_path / "r")
-    assert set(figures) == set(FIGURES)
-    assert x_labels(figures["decision_rate"]) == {"crash probability p (per message)"}
-    assert x_labels(figures["decision_heatmap"]) == {"crash probability p"}
-    assert measured_x(figures["decision_rate"]) == {0.1, 0.4}
+def test_a_fail_prob_sweep_keeps_its_axis(tiny_sweep: Path) -> None:
+    """The figures themselves are compared with the earlier ones in test_analysis_plots."""
+    from paxos_exp.analysis import aggregate, plots
+    from paxos_exp.analysis.load import load
+
+    jobs = load([tiny_sweep], trials=False).ok_jobs
+    assert intensity.x_columns(jobs) == ["fail_prob"]
+    summary = aggregate.summarize(jobs)
+    assert list(report.make_figures(summary, summary, "nodes", "rounds", None)) == \
+        list(FIGURES)
+    figure = plots.decision_rate_figure(summary)
+    assert x_labels(figure) == {"crash probability p (per message)"}
+    assert measured_x(figure) == {0.1, 0.4}
 
 
 def test_two_models_read_together_get_a_figure_set_each(
@@ -156,7 +183,7 @@ def test_two_models_read_together_get_a_figure_set_each(
 
     figures: dict[str, matplotlib.figure.Figure] = {}
     study = report_figures(monkeypatch, figures, write_experiment_folder,
-                           [tiny_sweep, crash_sweep], tmp_path / "study")
+                           [tiny_sweep, crash_sweep], tmp_path / "study", formats="svg")
     out = tiny_sweep / "report"  # export builds the report into the first sweep's
     assert set(figures) == set(FIGURES) | {f"{name}_by_crash_prob" for name in FIGURES}
     assert (study / "decision_rate_by_crash_prob.svg").is_file()  # export copies them too
@@ -167,10 +194,10 @@ def test_two_models_read_together_get_a_figure_set_each(
     assert measured_x(figures["decision_rate_by_crash_prob"]) == set(CRASH_PROBS)
     assert x_labels(figures["decision_rate_by_crash_prob"]) == {CRASH_LABEL}
     text = (out / "report.md").read_text()
-    assert "![Decision rate by crash prob](decision_rate_by_crash_prob.png)" in text
+    assert "![Decision rate by crash prob](decision_rate_by_crash_prob.svg)" in text
     assert "Drawn against `crash_prob`" in text
     # A figure set no longer drawn leaves no file behind on the next build.
-    build_report([tiny_sweep], out=out)
+    build_report([tiny_sweep], out=out, formats="svg")
     assert not list(out.glob("*_by_*"))
 
 
