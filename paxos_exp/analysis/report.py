@@ -89,13 +89,12 @@ def parse_style(context: str | None, title: bool | None) -> FigureStyle:
 def choose_axes(
     config_columns: Sequence[str], hue: str | None, col: str | None, row: str | None
 ) -> tuple[str | None, str | None, str | None]:
-    """Check the asked keys and fill in defaults (hue nodes, columns rounds)."""
+    """Check the asked keys and fill in defaults (hue nodes, columns rounds). A key on the x
+    axis (fail_prob in a sweep of it) is refused once the jobs tell which that is."""
     available = ", ".join(c for c in config_columns if c != X_AXIS)
     for role, key in (("hue", hue), ("col", col), ("row", row)):
         if key is None:
             continue
-        if key == X_AXIS:
-            raise ReportError(f"--{role} {key}: {X_AXIS} is the x axis of every figure")
         if key == "trials":
             raise ReportError(f"--{role} trials: the trial count is a sample size, pooled over "
                               "jobs, not a configuration to compare; choose another key")

@@ -201,9 +201,12 @@ def test_two_models_read_together_get_a_figure_set_each(
     assert not list(out.glob("*_by_*"))
 
 
-def test_an_intensity_on_another_axis_is_one_line(crash_sweep: Path, tmp_path: Path) -> None:
+def test_an_intensity_on_another_axis_is_one_line(crash_sweep: Path, tiny_sweep: Path,
+                                                  tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="crash_prob: it is the x axis"):
         build_report([crash_sweep], out=tmp_path / "r", hue="crash_prob")
+    with pytest.raises(ReportError, match="fail_prob: it is the x axis"):
+        build_report([tiny_sweep], out=tmp_path / "r", col="fail_prob")
     assert not (tmp_path / "r").exists()
 
 
