@@ -19,13 +19,13 @@ import pandas as pd
 
 from paxos_exp.analysis.layout import is_missing
 from paxos_exp.analysis.row_config import setting_columns
-from paxos_exp.analysis.theory import CLOSED_FORM, ExactLaw, row_exact
+from paxos_exp.analysis.theory import CLOSED_FORM, SIMULATION_ONLY, ExactLaw, row_exact
 
 # The columns a row's exact values depend on (and the settings of every plug-in).
 _LAW_KEYS = ("nodes", "fail_prob", "rounds", "protocol", "faults", "join_quorum",
              "vote_quorum", "initial_values", "_settings_vary")
 # Points of an explorer row's curve (each one exploration).
-EXPLORED_POINTS = 7
+EXPLORED_POINTS = 5
 # Columns whose values are whole numbers: a curve along them is exact at whole x only.
 _WHOLE = ("nodes", "rounds")
 
@@ -67,8 +67,9 @@ def law_curve(row: pd.Series, probabilities: np.ndarray,
     key = law_key(row)
     points = np.asarray(probabilities, dtype=float)
     curve = np.full(len(points), math.nan)
-    if not len(points):
-        return curve
+    if not len(points) or row.get("theory_source") == SIMULATION_ONLY:
+        return curve  # a summary row with no exact value (beyond the budget, or settings
+        # that vary within it): no curve either
     own = _plain(row.get(x)) if x in row else None
     first = _at(key, x, float(own) if isinstance(own, (int, float)) else float(points[0]))
     if first is not None and first.source == CLOSED_FORM:
