@@ -157,10 +157,12 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
 def _too_large(error: TooLarge, config: RunConfig, max_states: int | None,
                max_seconds: float | None, spent: float) -> str:
     """The budget's one line, with what to lower or raise."""
-    raise_it = ("--max-seconds" if max_seconds is not None and spent >= max_seconds
-                or max_states is None else "--max-states")
-    return (f"{str(error).splitlines()[0]} (nodes={config.nodes} rounds={config.rounds}); "
-            f"lower nodes or rounds, or raise {raise_it} (inf: no limit)")
+    raise_it = ("--max-seconds (inf: no limit)"
+                if max_seconds is not None and spent >= max_seconds or max_states is None
+                else "--max-states (or leave it out: no limit)")
+    what = str(error).splitlines()[0].removeprefix("exploration too large: ")
+    return (f"{what} (nodes={config.nodes} rounds={config.rounds}); "
+            f"lower nodes or rounds, or raise {raise_it}")
 
 
 def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
