@@ -608,10 +608,12 @@ def test_explored_crash_recovery_rates_equal_the_enumerated_law(amnesia):
         assert found.safe  # durable state keeps classic safe (amnesia needs longer runs)
 
 
-def test_explored_crash_stop_rates_equal_the_enumerated_law():
-    nodes, rounds, fail_prob, crash_prob = 3, 3, 0.1, 0.15
+def test_explored_crash_stop_rates_equal_the_enumerated_law(explored):
+    # The configuration of tests/explore's safety proof under crash_stop at N=3: explored once
+    # for both (tests/conftest.py).
+    nodes, rounds, fail_prob, crash_prob = 3, 3, 0.3, 0.2
     faults = ["omission", {"name": "crash_stop", "crash_prob": crash_prob}]
-    found = _explored(nodes, fail_prob, rounds, faults)
+    found = explored(nodes=nodes, fail_prob=fail_prob, rounds=rounds, faults=faults)
     law = _crash_law(rounds, _crash_stop_steps(nodes, crash_prob, nodes - 1))
     expected = _per_round_expected(nodes, fail_prob, law, lambda s, n: n not in s)
     assert [float(p) for p in found.decides] == pytest.approx(expected, abs=EXACT)

@@ -4,7 +4,6 @@ form, minimal counterexamples of every wrong variant replayed through both engin
 
 from __future__ import annotations
 
-import functools
 import json
 from fractions import Fraction
 from math import comb
@@ -42,26 +41,16 @@ def _faults(name: str, nodes: int = 0) -> Any:
     return model if name == "omission" or nodes > 3 else ["omission", model]
 
 
-@functools.lru_cache(maxsize=None)
-def _explored_omission(nodes: int, fail_prob: float, rounds: int) -> Any:
-    """classic under omission, explored once per configuration: the safety proof and the
-    closed form below ask for the same ones (N=4 and N=5 at p=0.3, R=3), which were the two
-    costliest explorations of make test, each done twice."""
-    return explore(RunConfig(nodes=nodes, fail_prob=fail_prob, rounds=rounds))
-
-
 # -- safety proofs ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("faults", list(SAFE_UNDER))
 @pytest.mark.parametrize("nodes", [1, 2, 3, 4, pytest.param(5, marks=pytest.mark.slow)])
-def test_classic_is_safe_for_every_fault_pattern_up_to_three_rounds(nodes, faults):
+def test_classic_is_safe_for_every_fault_pattern_up_to_three_rounds(explored, nodes, faults):
     # Three rounds cover one and two: a violation within fewer rounds is one within three.
-    if faults == "omission":
-        found = _explored_omission(nodes, 0.3, 3)
-    else:
-        found = explore(RunConfig(nodes=nodes, fail_prob=0.3, rounds=3,
-                                  faults=_faults(faults, nodes)))
+    # Explored once per session (tests/conftest.py): the closed form below and the exact laws
+    # of tests/core/test_fault_models.py ask for some of the same configurations.
+    found = explored(nodes=nodes, fail_prob=0.3, rounds=3, faults=_faults(faults, nodes))
     assert found.safe, found.witness
     assert found.violation == 0
     assert found.patterns > 1 and found.vectors == 2**nodes
@@ -70,8 +59,8 @@ def test_classic_is_safe_for_every_fault_pattern_up_to_three_rounds(nodes, fault
 # -- exact probabilities ---------------------------------------------------------------------
 
 
-def _check_closed_form(nodes, fail_prob, rounds):
-    found = _explored_omission(nodes, fail_prob, rounds)
+def _check_closed_form(explored, nodes, fail_prob, rounds):
+    found = explored(nodes=nodes, fail_prob=fail_prob, rounds=rounds)
     per_round = theory.round_decision_probability(nodes, fail_prob)
     for decides in found.decides:
         assert abs(decides - per_round) < TOLERANCE
@@ -85,8 +74,8 @@ def _check_closed_form(nodes, fail_prob, rounds):
 
 @pytest.mark.parametrize("fail_prob", [0.0, 0.1, 0.3, 0.5, 0.9, 1.0])
 @pytest.mark.parametrize("nodes", [1, 2, 3])
-def test_exact_probabilities_equal_the_closed_form(nodes, fail_prob):
-    _check_closed_form(nodes, fail_prob, 3)
+def test_exact_probabilities_equal_the_closed_form(explored, nodes, fail_prob):
+    _check_closed_form(explored, nodes, fail_prob, 3)
 
 
 @pytest.mark.slow
@@ -94,9 +83,9 @@ def test_exact_probabilities_equal_the_closed_form(nodes, fail_prob):
     # N=4 and N=5 at p=0.3, R=3 are the safety proofs' explorations (shared, not redone).
     (4, 0.3, 3), (4, 0.5, 3), (5, 0.3, 3), (5, 0.1, 2), (6, 0.3, 2), (6, 0.1, 2), (6, 0.5, 1),
 ])
-def test_exact_probabilities_equal_the_closed_form_for_five_and_six_nodes(nodes, fail_prob,
-                                                                           rounds):
-    _check_closed_form(nodes, fail_prob, rounds)
+def test_exact_probabilities_equal_the_closed_form_for_five_and_six_nodes(explored, nodes,
+                                                                           fail_prob, rounds):
+    _check_closed_form(explored, nodes, fail_prob, rounds)
 
 
 # PROTOCOL.md's reference values of f^2 (four decimals).
