@@ -226,3 +226,40 @@ def test_the_minimal_search_keeps_within_the_budget():
     assert search(config, budget=Budget(states=10**9)).witness == full.witness
     with pytest.raises(TooLarge):
         search(config, budget=Budget(states=main_states - 1))
+
+
+_INTERRUPTED_CHILD = """
+import sys
+from paxos_exp.check.cli import main
+from paxos_exp.explore import explorer
+
+run = explorer.Explorer.run
+
+def announced(self):
+    print("exploring", flush=True)  # the parent's cue: the exploration has begun
+    return run(self)
+
+explorer.Explorer.run = announced
+sys.exit(main(["exhaustive", "nodes=9", "rounds=5", "--max-seconds", "inf"]))
+"""
+
+
+def test_a_real_sigint_during_an_exploration_is_one_line_and_exit_130():
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([child.stdout], [], [], 60)  # the cue, with a deadline
+        assert ready and child.stdout.readline() == "exploring\n"
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130
+    assert out == "" and err == "paxos-check exhaustive: interrupted\n"
