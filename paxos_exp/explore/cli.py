@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from fractions import Fraction
@@ -270,7 +271,8 @@ def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
 
 
 def _draw(replayed: Any, witness: Witness, path: str) -> None:
-    """The message-sequence figure of paxos-report, drawn from the replay's trace."""
+    """The message-sequence figure of paxos-report, drawn from the replay's trace, with the
+    faults as events, in words, under it."""
     import pandas as pd
 
     from paxos_exp.analysis.diagram import sequence_diagram
@@ -283,4 +285,13 @@ def _draw(replayed: Any, witness: Witness, path: str) -> None:
                               initial_values="".join(map(str, witness.values)),
                               title="minimal counterexample",
                               violation=", ".join(witness.broken))
+    if replayed.faults:
+        # Above the diagram (the legend takes the space below it), as the figure's title:
+        # the constrained layout makes room for it in a figure grown by its height.
+        text = "\n".join(textwrap.fill(fault_text(event), 100, subsequent_indent="    ")
+                         for event in replayed.faults)
+        width, height = figure.get_size_inches()
+        figure.set_size_inches(width, height + 0.14 * (text.count("\n") + 2))
+        figure.suptitle("faults:\n" + text, x=0.02, ha="left", fontsize=7.5,
+                        multialignment="left")
     save_figure_atomic(figure, Path(path))

@@ -263,3 +263,13 @@ def test_a_real_sigint_during_an_exploration_is_one_line_and_exit_130():
             child.communicate()
     assert child.returncode == 130
     assert out == "" and err == "paxos-check exhaustive: interrupted\n"
+
+
+@pytest.mark.slow
+def test_the_counterexample_figure_names_the_faults(capsys, tmp_path):
+    figure = tmp_path / "counterexample.svg"
+    status, _, _ = _run(capsys, "protocol=classic", "faults=crash_recovery",
+                        "faults.amnesia=true", "nodes=3", "rounds=3", f"--diagram={figure}")
+    assert status == 1
+    svg = figure.read_text()
+    assert "round 2: node 0 went down (crash_recovery" in svg
