@@ -180,9 +180,10 @@ def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
     try:
         found = search(config, exact=exact, budget=budget)
     except TooLarge as error:
-        print(f"paxos-check exhaustive: too large: "
-              f"{_too_large(error, config, max_states, max_seconds, time.process_time() - began)}",
-              file=sys.stderr)
+        line = _too_large(error, config, max_states, max_seconds, time.process_time() - began)
+        if as_json:  # a reader of --json gets a verdict too
+            print(json.dumps({"verdict": "too_large", "error": line}))
+        print(f"paxos-check exhaustive: too large: {line}", file=sys.stderr)
         return EXIT_TOO_LARGE
     except PaxosExpError as error:  # a fault model or protocol the explorer cannot follow
         print(f"paxos-check exhaustive: error: {str(error).splitlines()[0]}", file=sys.stderr)

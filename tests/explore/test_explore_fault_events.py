@@ -178,6 +178,11 @@ def test_too_many_states_is_one_line_and_exit_three(capsys):
     assert err.startswith("paxos-check exhaustive: too large: ")
     assert "nodes=9 rounds=5" in err and "lower nodes or rounds" in err
     assert "--max-states" in err
+    status, out, err = _run(capsys, "nodes=9", "rounds=5", "--max-states", "10", "--json")
+    assert status == 3 and len(err.splitlines()) == 1
+    assert json.loads(out) == {"verdict": "too_large",
+                               "error": err.removeprefix("paxos-check exhaustive: too large: ")
+                               .rstrip("\n")}
 
 
 def test_too_little_time_names_max_seconds(capsys, monkeypatch):
