@@ -96,7 +96,8 @@ def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
     events = []
     for (phase, node, _), answer in sorted(drawn.items()):
         if phase == CRASH_PHASE and answer is True:
-            messages = frozenset((r, a, b) for r in range(rnd, config.rounds) for other in range(config.nodes)
+            messages = frozenset((r, a, b) for r in range(rnd, config.rounds)
+                                 for other in range(config.nodes)
                                  for a, b in ((node, other), (other, node)))
             events.append(FaultEvent(
                 rnd, "crash_stop", f"node {node} crashed for good (crash_stop): it takes no "
