@@ -212,3 +212,23 @@ def test_exact_budget_takes_seconds_or_inf() -> None:
     for bad in ("-1", "nan", "soon"):
         with pytest.raises(Exception, match="give CPU seconds"):
             _budget(bad)
+
+
+def test_the_report_marks_simulation_only_rows_and_keeps_its_budget(crash_stop_sweep: Path,
+                                                                     tmp_path: Path) -> None:
+    from paxos_exp.analysis.report import build_report
+
+    out = build_report([crash_stop_sweep], out=tmp_path / "report", exact_budget=0.0,
+                       formats="svg")
+    table = (out / "summary.md").read_text()
+    assert table.count("| **simulation only** |") == 2
+    text = (out / "report.md").read_text()
+    assert "**2 configurations measured by simulation only**" in text
+    assert "--exact-budget 0" in text  # the rebuild command keeps it
+    assert not (out / theory.CACHE_FILE).exists()  # nothing exact to keep
+    out = build_report([crash_stop_sweep], out=tmp_path / "report", formats="svg")
+    assert "| exhaustive " in (out / "summary.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "| **simulation only** |" not in text
+    assert "configurations measured by simulation only**" not in text
+    assert (out / theory.CACHE_FILE).is_file()
