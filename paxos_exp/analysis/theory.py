@@ -174,8 +174,8 @@ CACHE_FILE = ".exact_values.json"
 # ----------------------------------------------------------------------------- the cache
 
 
-# key -> (exact values, the seconds the exploration was allowed: a row left to simulation
-# is explored again only under a larger budget)
+# key -> (exact values, the seconds an exploration ran out of: inf when none did, so the
+# values hold for any budget; else they are computed again only under a larger one)
 _MEMORY: dict[str, tuple[ExactLaw, float]] = {}
 _DISK: DiskCache | None = None
 
@@ -268,8 +268,9 @@ def _compute(config: RunConfig, budget: TheoryBudget, violations: bool) -> Exact
 
 
 def exact_law(config: RunConfig, violations: bool = False) -> ExactLaw:
-    """A configuration's exact values (cached: memory, then the disk cache if one is open;
-    one left to simulation is tried again only with more seconds than it had).
+    """A configuration's exact values (cached: memory, then the disk cache if one is open).
+    Values an exploration ran out of budget for (simulation only, or a violation probability
+    left out) are remembered with the seconds it had, and computed again only with more.
     ``violations``: also P(a trial breaks safety) of an unsafe configuration, which may take
     an exploration of all R rounds where the decisions alone would not."""
     plain_key = config_key(config)
@@ -280,33 +281,40 @@ def exact_law(config: RunConfig, violations: bool = False) -> ExactLaw:
     allowed = math.inf if left is None else left
     for known_key in keys:
         known = _MEMORY.get(known_key)
-        if known is not None and (known[0].exact or known[1] >= allowed):
+        if known is None and _DISK is not None:
+            known = _from_entry(_DISK.get(known_key))
+            if known is not None:
+                _MEMORY[known_key] = known
+        if known is not None and known[1] >= allowed:
             return known[0]
-        stored = _from_entry(_DISK.get(known_key)) if _DISK is not None else None
-        if stored is not None:
-            _MEMORY[known_key] = (stored, math.inf)
-            return stored
+    ran_out = _BUDGET.too_large
     value = _compute(config, _BUDGET, violations)
-    _MEMORY[key] = (value, allowed)
-    if _DISK is not None and value.exact:  # a larger budget may do better next time
-        _DISK.put(key, _to_entry(value))
+    # Complete: good for any budget; else for budgets up to the one it had.
+    had = allowed if _BUDGET.too_large > ran_out else math.inf
+    _MEMORY[key] = (value, had)
+    if _DISK is not None:
+        _DISK.put(key, _to_entry(value, had))
     return value
 
 
-def _to_entry(value: ExactLaw) -> dict[str, Any]:
+def _to_entry(value: ExactLaw, had: float) -> dict[str, Any]:
     entry = dataclasses.asdict(value)
     entry["law"] = None if value.law is None else dataclasses.asdict(value.law)
+    entry["budget"] = None if math.isinf(had) else had  # the seconds it ran out of
     return entry
 
 
-def _from_entry(entry: dict[str, Any] | None) -> ExactLaw | None:
+def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float] | None:
     if entry is None:
         return None
     try:
+        entry = dict(entry)
+        had = entry.pop("budget", None)
         law = entry.get("law")
         return ExactLaw(**{**entry, "law": RoundLaw(**law) if law is not None else None,
                            "first": tuple(entry["first"]),
-                           "decides_by_round": tuple(entry["decides_by_round"])})
+                           "decides_by_round": tuple(entry["decides_by_round"])}), \
+            (math.inf if had is None else float(had))
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -225,10 +225,23 @@ def test_the_report_marks_simulation_only_rows_and_keeps_its_budget(crash_stop_s
     text = (out / "report.md").read_text()
     assert "**2 configurations measured by simulation only**" in text
     assert "--exact-budget 0" in text  # the rebuild command keeps it
-    assert not (out / theory.CACHE_FILE).exists()  # nothing exact to keep
+    # Kept as left to simulation with no seconds: a larger budget computes them again.
+    entries = json.loads((out / theory.CACHE_FILE).read_text())["entries"].values()
+    assert {(entry["source"], entry["budget"]) for entry in entries} == {
+        (theory.SIMULATION_ONLY, 0.0)}
     out = build_report([crash_stop_sweep], out=tmp_path / "report", formats="svg")
     assert "| exhaustive " in (out / "summary.md").read_text()
     text = (out / "report.md").read_text()
     assert "| **simulation only** |" not in text
     assert "configurations measured by simulation only**" not in text
     assert (out / theory.CACHE_FILE).is_file()
+
+
+def test_a_row_beyond_the_budget_is_not_tried_again_with_the_same_budget(tmp_path: Path) -> None:
+    row = _row(fail_prob=0.0, faults="crash_stop", crash_prob=0.2)
+    for attempts in (1, 0):
+        theory.clear_cache()
+        with theory.session(theory.TheoryBudget(seconds=0.0)) as budget:
+            theory.cache_beside(tmp_path)
+            assert theory.row_exact(row).source == theory.SIMULATION_ONLY
+        assert budget.too_large == attempts
