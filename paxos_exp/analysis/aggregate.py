@@ -6,8 +6,10 @@ them. Only replicates are pooled: jobs that differ in nothing but ``seed`` or ``
 independent samples of the same configuration, so their counts are added up (``jobs`` and
 ``seeds`` say how many went into a row).
 
-Exact values (PROTOCOL.md, "Exact decision probability"), with ``f`` the probability that one
-phase gathers its quorum and ``s = f_join * f_vote`` (``f^2`` for majorities):
+Exact values come from :mod:`paxos_exp.analysis.theory` (``theory_source``: the closed form,
+else the exhaustive explorer within a budget, else ``simulation only`` and NaN); the closed
+form (PROTOCOL.md, "Exact decision probability"), with ``f`` the probability that one phase
+gathers its quorum and ``s = f_join * f_vote`` (``f^2`` for majorities):
 - ``theory``: at least one decision within ``R`` rounds, ``1 - (1 - s)^R``;
 - ``round_theory``: one round decides, ``s``; ``roundchange_theory``: ``1 - f_join``;
 - ``first_round_theory``: mean first deciding round among trials that decide (a geometric law
@@ -15,26 +17,33 @@ phase gathers its quorum and ``s = f_join * f_vote`` (``f^2`` for majorities):
 - ``messages_theory``: expected messages per decision. Every failure draw still puts a message
   on the wire (the real one or a CRASH), so a round sends ``2N - 1`` messages in the join
   phase, then ``2N - 1`` more when the leader proposes (probability ``f_join``) or ``N - 1``
-  ROUNDCHANGEs when it does not; per decision that is the expected count per round over ``s``.
+  ROUNDCHANGEs when it does not; per decision that is the expected count per round over ``s``;
+- ``violation_theory``: a trial breaks safety within ``R`` rounds (0 where the configuration
+  claims safety, else the explorer's), beside ``violation_rate`` (``violation_z``).
+Explored rows: ``round_theory`` is P(a round decides) averaged over the ``R`` rounds (what
+``round_rate`` measures); ``join_theory``, ``roundchange_theory`` and ``messages_theory`` are
+the closed form's only (the explorer counts no messages).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from paxos_exp.analysis.missing import RECORD_NEUTRAL_KEYS
+from paxos_exp.analysis.row_config import (  # noqa: F401 - row_law: re-exported
+    row_law,
+    setting_columns,
+)
 from paxos_exp.analysis.stats import (
     acceptance_interval,
     outside_acceptance,
     wilson_interval,
     z_score,
 )
-from paxos_exp.analysis.row_config import row_law, setting_columns  # noqa: F401 - row_law: re-exported
 from paxos_exp.analysis.theory import row_exact
 
 CORE_KEYS = ("nodes", "fail_prob", "rounds")

@@ -14,7 +14,8 @@ from paxos_exp.analysis.theory import SIMULATION_ONLY, SOURCES
 # The columns summary.md shows (summary.csv has them all), and their number formats.
 SUMMARY_MD_COLUMNS = {
     "trials": "d", "decided": "d", "decision_rate": ".4f", "ci_low": ".4f", "ci_high": ".4f",
-    "theory": ".4f", "theory_source": None, "z": ".2f", "round_rate": ".4f", "round_theory": ".4f", "round_z": ".2f",
+    "theory": ".4f", "theory_source": None, "z": ".2f", "round_rate": ".4f",
+    "round_theory": ".4f", "round_z": ".2f",
     "first_round_mean": ".3f", "first_round_theory": ".3f", "messages_per_decision": ".1f",
     "messages_theory": ".1f", "wall_seconds": ".2f",
 }
