@@ -9,7 +9,10 @@ Modules, one job each (import the one you need; this package imports nothing hea
 - :mod:`.api`: the public pandas API, ``paxos_exp.load_sweeps`` (typed tidy frames) and
   ``paxos_exp.summarize`` (one row per configuration, intervals and theory);
 - :mod:`.stats`: Wilson intervals, z, acceptance intervals;
-- :mod:`.aggregate`: one row per configuration with intervals, exact theory (from core) and z;
+- :mod:`.aggregate`: one row per configuration with intervals, exact theory and z;
+- :mod:`.theory`: a row's exact values (core's closed form, else the exhaustive explorer within
+  a budget), cached (:mod:`.theory_cache` beside a report); :mod:`.row_config`: a row's
+  configuration rebuilt from its columns; :mod:`.exact`: the figures' exact curves;
 - :mod:`.style` and :mod:`.theme`: figure sizes per context, over seaborn's theme (its values,
   checked against seaborn by a test; seaborn itself is not imported);
 - :mod:`.layout` and :mod:`.plots`: figure layout helpers, and the figures (DataFrame in,
