@@ -9,7 +9,6 @@ so a figure joins the exact points by straight lines."""
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -45,9 +44,28 @@ def law_key(row: pd.Series | dict[str, Any]) -> tuple[tuple[str, Any], ...]:
                  if name in row)
 
 
-@functools.lru_cache(maxsize=16384)
+_CURVES: dict[tuple[tuple[str, Any], ...], ExactLaw] = {}
+_KEPT = 16384
+
+
 def cached_law(key: tuple[tuple[str, Any], ...]) -> ExactLaw:
-    return row_exact(dict(key))
+    """A row's exact values by :func:`law_key`; kept once exact (a value left to simulation
+    is asked again: a later report may have a larger budget, and theory remembers what
+    its budget could not do)."""
+    known = _CURVES.get(key)
+    if known is not None:
+        return known
+    value = row_exact(dict(key))
+    if value.exact:
+        if len(_CURVES) >= _KEPT:
+            _CURVES.clear()
+        _CURVES[key] = value
+    return value
+
+
+def clear_cache() -> None:
+    """Forget the curves' values (tests)."""
+    _CURVES.clear()
 
 
 def _at(key: tuple[tuple[str, Any], ...], x: str, value: float) -> ExactLaw | None:

@@ -25,11 +25,11 @@ def fresh_cache():
     """Every test computes its own values (the memory cache lives for the process), with CPU
     seconds enough on a loaded machine (a test sets a smaller budget where it means to)."""
     theory.clear_cache()
-    exact.cached_law.cache_clear()
+    exact.clear_cache()
     with theory.session(theory.TheoryBudget(seconds=60.0, total=None)):
         yield
     theory.clear_cache()
-    exact.cached_law.cache_clear()
+    exact.clear_cache()
 
 
 def _row(**values: object) -> dict[str, object]:
@@ -231,6 +231,9 @@ def test_the_report_marks_simulation_only_rows_and_keeps_its_budget(crash_stop_s
         (theory.SIMULATION_ONLY, 0.0)}
     out = build_report([crash_stop_sweep], out=tmp_path / "report", formats="svg")
     assert "| exhaustive " in (out / "summary.md").read_text()
+    # The figures' curves too (they were left out under the first build's budget).
+    row = _summary(crash_stop_sweep).iloc[0]
+    assert np.isfinite(exact.within_theory(row, np.array([0.1]), x="crash_prob")).all()
     text = (out / "report.md").read_text()
     assert "| **simulation only** |" not in text
     assert "configurations measured by simulation only**" not in text
