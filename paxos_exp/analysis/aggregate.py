@@ -20,9 +20,10 @@ gathers its quorum and ``s = f_join * f_vote`` (``f^2`` for majorities):
   ROUNDCHANGEs when it does not; per decision that is the expected count per round over ``s``;
 - ``violation_theory``: a trial breaks safety within ``R`` rounds (0 where the configuration
   claims safety, else the explorer's), beside ``violation_rate`` (``violation_z``).
-Explored rows: ``round_theory`` is P(a round decides) averaged over the ``R`` rounds (what
-``round_rate`` measures); ``join_theory``, ``roundchange_theory`` and ``messages_theory`` are
-the closed form's only (the explorer counts no messages).
+Explored rows: ``round_theory`` and ``join_theory`` (``roundchange_theory``) are averaged over
+the ``R`` rounds (what ``round_rate`` and ``roundchange_rate`` measure); ``messages_theory`` is
+the closed form's only (the explorer counts no messages). ``round_z`` only where rounds are
+independent (closed form, per-round law, or one round).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from paxos_exp.analysis.stats import (
     wilson_interval,
     z_score,
 )
-from paxos_exp.analysis.theory import row_exact
+from paxos_exp.analysis.theory import CLOSED_FORM, PER_ROUND, row_exact
 
 CORE_KEYS = ("nodes", "fail_prob", "rounds")
 # Pooled, never grouped on (unless asked): independent replicates of the same configuration.
@@ -253,9 +254,15 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
         out["round_rate"] = np.where(has_rounds, deciding / rounds_total, np.nan)
         out["round_ci_low"], out["round_ci_high"] = wilson_interval(
             np.nan_to_num(deciding), np.nan_to_num(rounds_total))
-        out["round_z"] = z_score(deciding, rounds_total, out["round_theory"])
+        # Rounds are independent draws only under a per-round law (or one round a trial):
+        # elsewhere (crash_stop...) a trial's rounds are correlated, and a binomial z over
+        # them would overstate its precision, so none is given.
+        independent = (out["theory_source"].isin([CLOSED_FORM, PER_ROUND])
+                       | (out["rounds"].astype(float) == 1)).to_numpy()
+        round_theory = out["round_theory"].where(independent)
+        out["round_z"] = z_score(deciding, rounds_total, round_theory)
         out["round_outside_99"] = outside_acceptance(
-            np.nan_to_num(deciding), np.nan_to_num(rounds_total), out["round_theory"])
+            np.nan_to_num(deciding), np.nan_to_num(rounds_total), round_theory)
         roundchanges = out["roundchanges"].to_numpy(dtype=float)
         out["roundchange_rate"] = np.where(has_rounds, roundchanges / rounds_total, np.nan)
         first_sum = out["_first_sum"].to_numpy(dtype=float)

@@ -83,6 +83,7 @@ class ExactLaw:
     violation: float = math.nan
     note: str = ""
     nodes: int = 0
+    proposes_by_round: tuple[float, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -100,8 +101,13 @@ class ExactLaw:
 
     @property
     def proposes(self) -> float:
-        """P(a round's leader proposes): the closed form's only (NaN otherwise)."""
-        return self.law.proposes if self.law is not None else math.nan
+        """P(a round's leader proposes, no ROUNDCHANGE), averaged over the rounds as
+        :attr:`decides` is."""
+        if self.law is not None:
+            return self.law.proposes
+        if not self.proposes_by_round:
+            return math.nan
+        return math.fsum(self.proposes_by_round) / len(self.proposes_by_round)
 
     def first_round(self, rounds: int) -> list[float]:
         """P(first decision in round k) for k < ``rounds``, then P(no decision)."""
@@ -257,12 +263,14 @@ def _compute(config: RunConfig, budget: TheoryBudget, violations: bool) -> Exact
     if full is not None:
         return ExactLaw(EXHAUSTIVE, rounds, first=tuple(map(float, full.first)),
                         decides_by_round=tuple(map(float, full.decides)),
+                        proposes_by_round=tuple(map(float, full.proposes)),
                         violation=float(full.violation), nodes=nodes)
     if iid:
         one = _explore(dataclasses.replace(config, rounds=1), budget)
         if one is not None:
             return ExactLaw(PER_ROUND if rounds > 1 else EXHAUSTIVE, rounds,
-                            RoundLaw(proposes=math.nan, decides=float(one.decides[0])),
+                            RoundLaw(proposes=float(one.proposes[0]),
+                                     decides=float(one.decides[0])),
                             violation=known, nodes=nodes)
     return _none(rounds, "exploration beyond the budget")
 
@@ -313,7 +321,8 @@ def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float] | None:
         law = entry.get("law")
         return ExactLaw(**{**entry, "law": RoundLaw(**law) if law is not None else None,
                            "first": tuple(entry["first"]),
-                           "decides_by_round": tuple(entry["decides_by_round"])}), \
+                           "decides_by_round": tuple(entry["decides_by_round"]),
+                           "proposes_by_round": tuple(entry.get("proposes_by_round", ()))}), \
             (math.inf if had is None else float(had))
     except (KeyError, TypeError, ValueError):
         return None

@@ -190,6 +190,9 @@ class Exploration:
     violation: Any  # P(some property breaks within R rounds)
     broken: dict[str, Any] = field(default_factory=dict)  # P(that property breaks)
     witness: Witness | None = None
+    # P(round r's leader proposes), r = 0..R-1 (no ROUNDCHANGE; a round without a leader
+    # proposes nothing, as a run records it)
+    proposes: list[Any] = field(default_factory=list)
 
     @property
     def safe(self) -> bool:
@@ -236,6 +239,7 @@ class Explorer:
             or getattr(config.fault_plugin, "symmetric_nodes", False))
         self.configurations = 0
         self._decides: list[Any] = []
+        self._proposes: list[Any] = []
         self._first: list[Any] = []
         self._violation: Any = 0
         self._broken: dict[str, Any] = {}
@@ -423,6 +427,8 @@ class Explorer:
         prob = config.prob
         if record.decided:
             self._decides[rnd] += prob
+        if proposal is not None:
+            self._proposes[rnd] += prob
         if before.first is None and check.first is not None:
             self._first[rnd] += prob
         was_safe = before.agreement_ok and before.validity_ok and before.proposals_ok
@@ -459,6 +465,7 @@ class Explorer:
         began = self._began = time.process_time()
         rounds = self.rounds
         self._decides = [self._zero() for _ in range(rounds)]
+        self._proposes = [self._zero() for _ in range(rounds)]
         self._first = [self._zero() for _ in range(rounds)]
         self._violation = self._zero()
         configs = self._initial()
@@ -492,7 +499,7 @@ class Explorer:
             config=self.config, vectors=self.vectors, patterns=patterns, states=states,
             configurations=self.configurations, seconds=time.process_time() - began,
             decides=self._decides, first=self._first, violation=self._violation,
-            broken=dict(self._broken), witness=self._witness,
+            broken=dict(self._broken), witness=self._witness, proposes=self._proposes,
         )
 
 
