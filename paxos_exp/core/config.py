@@ -105,7 +105,9 @@ def choose_faults(given: Any) -> Choice | Composition:
     form) or several (a :class:`Composition`), from: a name; a mapping with ``name`` and
     settings; Hydra's form, a mapping of model names to their settings
     (``{"omission": {"name": "omission"}, "partition": {...}}``); or a list of names or
-    mappings. ConfigError for an unknown model, setting, or a model named twice."""
+    mappings. ConfigError for an unknown model, setting, or a model named twice, and for a
+    model without ``name`` beside models with one in Hydra's form (``+faults.NAME.KEY``
+    appended it: it sets a setting, it does not choose a model)."""
     if isinstance(given, (Choice, Composition)):
         items: list[Any] = list(given.choices) if isinstance(given, Composition) else [given]
     elif isinstance(given, str):
@@ -122,12 +124,16 @@ def choose_faults(given: Any) -> Choice | Composition:
                                       "settings, or choose models with faults=NAME or "
                                       "faults=[NAME,NAME]")
                 # A model chosen through the group (faults=NAME) carries its name; one
-                # without came from +faults.NAME.KEY, which sets a setting, not a model.
+                # without, beside such models, came from +faults.NAME.KEY, which sets a
+                # setting, not a model (a mapping of names alone, as a caller may write it,
+                # names its models).
                 if "name" in settings:
                     items.append({"name": key, **settings})
                 else:
                     appended.append((str(key), settings))
-            if appended:
+            if appended and not items:
+                items = [{"name": key, **settings} for key, settings in appended]
+            elif appended:
                 key, settings = appended[0]
                 setting = f"{key}.{next(iter(settings))}" if settings else key
                 raise ConfigError(unchosen_fault_model(

@@ -255,6 +255,16 @@ def test_appending_a_setting_of_a_model_not_chosen_does_not_choose_it(overrides,
     assert expected in str(info.value)
 
 
+def test_a_mapping_of_model_names_alone_still_names_its_models():
+    # Not Hydra's composition (which names every model chosen through the group): a caller's
+    # own mapping, as paxos_exp.run accepts it.
+    from paxos_exp.core.config import RunConfig
+
+    config = RunConfig(3, 0.1, 1, faults={"crash_stop": {"crash_prob": 0.3}, "omission": {}})
+    assert config.faults.name == "crash_stop+omission"
+    assert config.faults_params("crash_stop").crash_prob == 0.3
+
+
 def test_a_chosen_models_setting_may_be_forced_as_in_a_sweep_over_models():
     for faults in ("crash_stop", "[omission,crash_stop]"):
         config = job_config(_compose([f"faults={faults}", "++faults.crash_stop.crash_prob=0.3"]))
