@@ -86,6 +86,12 @@ def summary_markdown(summary: pd.DataFrame, keys: Sequence[str]) -> str:
     return markdown_table(marked(summary[columns]), formats, SUMMARY_MD_HEADERS)
 
 
+def largest(z: pd.Series) -> str:
+    """The largest ``|z|`` of a column, or ``none`` where no row has one."""
+    top = z.abs().max()
+    return "none" if missing(top) else f"{top:.2f}"
+
+
 def marked(frame: pd.DataFrame) -> pd.DataFrame:
     """``theory_source`` with the rows measured by simulation only in bold."""
     if "theory_source" not in frame.columns:

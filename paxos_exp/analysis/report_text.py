@@ -20,6 +20,7 @@ from paxos_exp.analysis.report_tables import (  # noqa: F401 - the public names 
     SUMMARY_MD_HEADERS,
     VIOLATION_MD_COLUMNS,
     cell,
+    largest,
     markdown_table,
     missing,
     summary_markdown,
@@ -325,8 +326,8 @@ def report_markdown(
             f"right, each of the two tests flags a configuration with probability at most 1%: "
             f"up to about {cells / 100:.1f} of these {cells} configurations per test by chance "
             f"alone (the two coincide when R = 1). "
-            f"Largest |z|: {summary['z'].abs().max():.2f} (decisions), "
-            f"{summary['round_z'].abs().max():.2f} (rounds)."
+            f"Largest |z|: {largest(summary['z'])} (decisions), "
+            f"{largest(summary['round_z'])} (rounds)."
         )
         out += ["", *theory_sources(summary, keys, options.exact_budget)]
         if flagged.empty:
