@@ -202,7 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rules":
             return _list_rules()
         if args.command == "exhaustive":
-            return _exhaustive(args)
+            status = _exhaustive(args)
+            from paxos_exp.explore import cli as explore_cli  # loaded by _exhaustive
+
+            if explore_cli.ABANDONED and argv is None:
+                # Run as the command, interrupted: exit now rather than free a large
+                # exploration object by object (seconds after a long one); the line is out.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
+            explore_cli.ABANDONED.clear()
+            return status
         return _check_transcripts(args)
     except BrokenPipeError:
         # The reader went away (`| head`): say nothing more, not even at the exit's flush.

@@ -23,6 +23,9 @@ from paxos_exp.explore.minimal import search
 
 # Exit statuses: safe, a counterexample, bad settings, the exploration ran out of its budget
 # (--max-states / --max-seconds), interrupted (Ctrl-C: 128 + SIGINT, as a shell reports it).
+# An interrupted exploration (its traceback holds every configuration), kept so that freeing
+# it is left to the process's exit.
+ABANDONED: list[BaseException] = []
 EXIT_SAFE, EXIT_COUNTEREXAMPLE, EXIT_USAGE, EXIT_TOO_LARGE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_FAIL_PROB = 0.1
 _TOP = ("nodes", "rounds", "fail_prob", "initial_values", "protocol", "faults")
@@ -150,8 +153,11 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
     try:
         return _run(settings, as_json, exact, jsonl, shiviz, diagram, replay_processes,
                     max_states, max_seconds)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("paxos-check exhaustive: interrupted", file=sys.stderr)
+        # Freeing a large exploration takes seconds; the command-line entry point exits
+        # without freeing it (see ``paxos_exp.check.cli.main``), so it is kept until then.
+        ABANDONED[:] = [interrupt]
         return EXIT_INTERRUPTED
 
 
