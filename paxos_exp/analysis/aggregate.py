@@ -295,12 +295,15 @@ def outliers(summary: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- first round
 
 
+FIRST_ROUND_COLUMNS = ("first_round", "count", "trials", "fraction", "theory")
+
+
 def first_round_distribution(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """How often the first decision came in round ``k`` (``first_round = -1``: never), per
     configuration, with the exact probability beside it (``theory``). Every round ``0..R-1``
     gets a row, with a zero count when no trial decided first there."""
     keys = list(keys)
-    columns = [*keys, "first_round", "count", "trials", "fraction", "theory"]
+    columns = [*keys, *FIRST_ROUND_COLUMNS]
     if trials.empty:
         return pd.DataFrame(columns=columns)
     work = _sortable(trials, keys)

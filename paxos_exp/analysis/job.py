@@ -53,6 +53,29 @@ class Unreadable(Exception):
     """A file exists but its content cannot be used (the message says why)."""
 
 
+# Names of the columns the analysis derives beside a job's configuration (its outcome, the
+# summary's, the first-round distribution's, the tables'): a plug-in setting of one of these
+# names is read as ``group_leaf`` (link_loss's ``fraction`` is ``faults_fraction``), or it
+# would clash with one. A test keeps this a superset of the derived columns.
+DERIVED_COLUMNS = frozenset({
+    "trials", "decided", "decision_rate", "ci_low", "ci_high", "theory", "theory_source", "z",
+    "accept_low", "accept_high", "outside_99", "rounds_total", "deciding_rounds",
+    "roundchanges", "round_rate", "round_ci_low", "round_ci_high", "round_theory", "round_z",
+    "round_outside_99", "roundchange_rate", "roundchange_theory", "join_theory",
+    "first_round", "first_round_mean", "first_round_median", "first_round_min",
+    "first_round_max", "first_round_theory", "count", "fraction", "decisions_0",
+    "decisions_1", "sent_total", "messages_per_round", "messages_per_decision",
+    "messages_per_decision_low", "messages_per_decision_high", "messages_theory", "crashed",
+    "silenced", "safe", "unsafe_count", "claims_safety", "first_unsafe_trial", "violations",
+    "violation_rate", "violation_ci_low", "violation_ci_high", "violation_theory",
+    "violation_z", "wall_seconds", "wall_per_trial_ms", "wall_simulation", "wall_startup",
+    "wall_rounds", "wall_teardown", "job_key", "status", "error", "started_at",
+    "finished_at", "version", "command", "job_dir",
+    *(f"sent_{kind}" for kind in (*SENT_KEYS, "total")),
+    *(column for columns in TABLE_COLUMNS.values() for column in columns),
+})
+
+
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
     """Nested groups become columns named by their leaf (``runtime.start_method`` ->
     ``start_method``), or ``group_leaf`` when the leaf name is taken; a plug-in group's
@@ -73,7 +96,8 @@ def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
                     continue
                 if isinstance(value, (list, tuple)):  # a setting such as link: [0, 1]
                     value = json.dumps(value)
-                name = leaf if leaf not in flat and leaf not in config else f"{group}_{leaf}"
+                name = (leaf if leaf not in flat and leaf not in config
+                        and leaf not in DERIVED_COLUMNS else f"{group}_{leaf}")
                 flat[name] = value
     return flat
 

@@ -26,6 +26,23 @@ def test_composed_models_flatten_to_one_column_and_their_settings():
     assert normalise(["omission"]) == "omission" and normalise([0, 2]) == "[0, 2]"
 
 
+def test_a_setting_named_as_a_derived_column_gets_its_group_prefix():
+    # link_loss's ``fraction`` would clash with the first-round distribution's ``fraction``
+    # (its figure was skipped when the setting varied): it is read as faults_fraction.
+    flat = flatten_config({"nodes": 3, "faults": {"name": "link_loss", "rule": "random_subset",
+                                                  "prob": 0.2, "fraction": 0.5}})
+    assert flat["faults_fraction"] == 0.5 and "fraction" not in flat
+    assert flat["prob"] == 0.2
+
+
+def test_every_column_the_analysis_derives_is_reserved_from_settings():
+    from paxos_exp.analysis import aggregate
+    from paxos_exp.analysis.job import DERIVED_COLUMNS
+
+    derived = {*aggregate._OUTPUT_COLUMNS, *aggregate.FIRST_ROUND_COLUMNS}
+    assert derived <= DERIVED_COLUMNS, sorted(derived - DERIVED_COLUMNS)
+
+
 def test_a_sweep_over_lists_of_fault_models_is_read_and_reported_whole(tmp_path: Path):
     sweep = run_sweep(tmp_path, "faults", "faults=[omission,partition],[omission],[crash_stop]",
                       "nodes=3", "rounds=4",
