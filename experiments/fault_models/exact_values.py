@@ -49,8 +49,10 @@ PANELS = [("omission", None, "fail_prob", "crash probability p per message"),
           ("crash_stop", None, "crash_prob", "crash probability per node and round"),
           ("crash_recovery", None, "crash_prob", "crash probability per node and round"),
           ("link_loss", None, "prob", "loss probability per leader link message"),
-          ("partition", "minority", "partition_prob", "partition probability per round (minority cut)"),
-          ("partition", "isolated_leader", "partition_prob", "partition probability per round (isolated leader)")]
+          ("partition", "minority", "partition_prob",
+           "partition probability per round (minority cut)"),
+          ("partition", "isolated_leader", "partition_prob",
+           "partition probability per round (isolated leader)")]
 
 
 def intensity(row: pd.Series) -> tuple[str, float]:
@@ -134,7 +136,8 @@ def main() -> int:
         key, x = intensity(row)
         trials, rate = int(row.trials), float(row.decision_rate)
         se = math.sqrt(within * (1 - within) / trials)
-        rows.append({"faults": row.faults, "shape": row["shape"] if row.faults == "partition" else "",
+        shape = row["shape"] if row.faults == "partition" else ""
+        rows.append({"faults": row.faults, "shape": shape,
                      "nodes": int(row.nodes), "intensity": key, "x": x, "rounds": int(row.rounds),
                      "trials": trials, "decided": int(row.decided), "decision_rate": rate,
                      "ci_low": float(row.ci_low), "ci_high": float(row.ci_high),

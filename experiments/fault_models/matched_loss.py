@@ -136,7 +136,8 @@ def rows(sweeps: Path) -> pd.DataFrame:
                 rate = float(row["decision_rate"])
                 out.append({
                     "nodes": nodes, "loss_rate": lam, "model": model, "intensity": intensity,
-                    "rounds": rounds, "trials": trials, "decided_trials": int(row["decided_trials"]),
+                    "rounds": rounds, "trials": trials,
+                    "decided_trials": int(row["decided_trials"]),
                     "decision_rate": rate, "ci_low": float(row["ci_low"]),
                     "ci_high": float(row["ci_high"]), "exact": exact,
                     "z": (rate - exact) / se if se > 0 else 0.0,
@@ -158,7 +159,8 @@ def draw(table: pd.DataFrame) -> None:
                 part = table[(table.nodes == nodes) & (table.model == model)]
                 ax.plot(part.loss_rate, part.exact, color=colour, lw=1)
                 ax.errorbar(part.loss_rate, part.decision_rate,
-                            yerr=[part.decision_rate - part.ci_low, part.ci_high - part.decision_rate],
+                            yerr=[part.decision_rate - part.ci_low,
+                                  part.ci_high - part.decision_rate],
                             fmt=marker, ms=3.5, color=colour, mfc="white", capsize=1.5, lw=0.8,
                             label=model)
             ax.set_title(f"N = {nodes}", fontsize=8)
@@ -174,7 +176,8 @@ def draw(table: pd.DataFrame) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: matched_loss.py SWEEPS_DIR (holding the fault_models_* sweeps)", file=sys.stderr)
+        print("usage: matched_loss.py SWEEPS_DIR (holding the fault_models_* sweeps)",
+              file=sys.stderr)
         return 2
     table = rows(Path(argv[0]))
     table.to_csv(HERE / "matched_loss.csv", index=False, float_format="%.6g")

@@ -70,7 +70,8 @@ def test_partition_preset_sweeps_both_shapes():
 def _cut_fraction(nodes: int) -> float:
     """P(a given acceptor is across a minority cut from the leader | a cut), from the model's
     law of the cut's size: a side of k nodes holds the leader with probability k/N."""
-    return sum(w * 2 * k * (nodes - k) / nodes for k, w in cut_sizes("minority", nodes)) / (nodes - 1)
+    sizes = cut_sizes("minority", nodes)
+    return sum(w * 2 * k * (nodes - k) / nodes for k, w in sizes) / (nodes - 1)
 
 
 @pytest.mark.parametrize("nodes", [3, 5, 7])
