@@ -63,7 +63,8 @@ NO_DECISION = -1  # the first_round value of trials that never decided
 
 # Counts summed over the jobs of a configuration (the ones a frame has).
 _SUMMED = (
-    "trials", "decided", "rounds_total", "deciding_rounds", "roundchanges", "sent_start",
+    "trials", "decided", "rounds_total", "deciding_rounds", "roundchanges", "leader_down_rounds",
+    "sent_start",
     "sent_join", "sent_propose", "sent_vote", "sent_roundchange", "sent_crash", "sent_total",
     "crashed", "silenced", "unsafe_count", "wall_seconds", "wall_simulation",
 )
@@ -210,7 +211,7 @@ _OUTPUT_COLUMNS = [
     "accept_low", "accept_high", "outside_99",
     "rounds_total", "deciding_rounds", "round_rate", "round_ci_low", "round_ci_high",
     "round_theory", "round_z", "round_outside_99",
-    "roundchange_rate", "roundchange_theory", "join_theory",
+    "roundchange_rate", "roundchange_theory", "join_theory", "leader_down_rate",
     "first_round_mean", "first_round_theory",
     "sent_total", "messages_per_round", "messages_per_decision",
     "messages_per_decision_low", "messages_per_decision_high", "messages_theory",
@@ -221,7 +222,8 @@ _OUTPUT_COLUMNS = [
 
 def _derive(out: pd.DataFrame) -> pd.DataFrame:
     out = out.copy()
-    for column in ("rounds_total", "deciding_rounds", "roundchanges", "sent_total",
+    for column in ("rounds_total", "deciding_rounds", "roundchanges", "leader_down_rounds",
+                   "sent_total",
                    "crashed", "silenced", "wall_seconds"):
         if column not in out.columns:
             out[column] = np.nan
@@ -265,6 +267,10 @@ def _derive(out: pd.DataFrame) -> pd.DataFrame:
             np.nan_to_num(deciding), np.nan_to_num(rounds_total), round_theory)
         roundchanges = out["roundchanges"].to_numpy(dtype=float)
         out["roundchange_rate"] = np.where(has_rounds, roundchanges / rounds_total, np.nan)
+        # Rounds whose leader was down (counted among the round changes: no proposal); NaN
+        # for results written before it was counted.
+        leader_down = out["leader_down_rounds"].to_numpy(dtype=float)
+        out["leader_down_rate"] = np.where(has_rounds, leader_down / rounds_total, np.nan)
         first_sum = out["_first_sum"].to_numpy(dtype=float)
         out["first_round_mean"] = np.where(decided > 0, first_sum / decided, np.nan)
         messages = out["sent_total"].to_numpy(dtype=float)

@@ -60,7 +60,8 @@ class Unreadable(Exception):
 DERIVED_COLUMNS = frozenset({
     "trials", "decided", "decision_rate", "ci_low", "ci_high", "theory", "theory_source", "z",
     "accept_low", "accept_high", "outside_99", "rounds_total", "deciding_rounds",
-    "roundchanges", "round_rate", "round_ci_low", "round_ci_high", "round_theory", "round_z",
+    "roundchanges", "leader_down_rounds", "leader_down_rate", "round_rate", "round_ci_low",
+    "round_ci_high", "round_theory", "round_z",
     "round_outside_99", "roundchange_rate", "roundchange_theory", "join_theory",
     "first_round", "first_round_mean", "first_round_median", "first_round_min",
     "first_round_max", "first_round_theory", "count", "fraction", "decisions_0",
@@ -145,6 +146,7 @@ def _outcome(summary: Summary) -> dict[str, Any]:
         "rounds_total": summary.rounds_total,
         "deciding_rounds": summary.deciding_rounds,
         "roundchanges": summary.roundchanges,
+        "leader_down_rounds": summary.leader_down_rounds,
         "first_round_mean": first.mean,
         "first_round_median": first.median,
         "first_round_min": first.min,

@@ -194,6 +194,22 @@ def test_a_crash_stop_sweep_is_compared_with_its_exhaustive_law(crash_stop_sweep
                                                     abs=1e-12)
 
 
+def test_the_summary_counts_the_rounds_whose_leader_was_down(crash_stop_sweep: Path) -> None:
+    # A down leader's round is a round change (no proposal) with nothing on the wire and
+    # nothing silenced; the summary's rate is counted from the jobs' summaries.
+    results = load([crash_stop_sweep], rounds=True)
+    summary = aggregate.summarize(results.jobs, config_columns=results.config_columns)
+    rounds = results.rounds
+    sent = rounds[[c for c in rounds.columns if c.startswith("sent_")]].sum(axis=1)
+    down = rounds["proposal"].isna() & (sent == 0) & (rounds["silenced"] == 0)
+    by_prob = down.groupby(rounds["crash_prob"].astype(float)).mean()
+    for _, row in summary.iterrows():
+        assert row["leader_down_rate"] == pytest.approx(by_prob[float(row["crash_prob"])])
+    assert (summary["leader_down_rate"] > 0).all()
+    assert (summary["leader_down_rate"] <= summary["roundchange_rate"]).all()
+    assert summary["leader_down_rate"].is_monotonic_increasing  # crash_prob 0.1, then 0.3
+
+
 def test_a_sweep_beyond_the_budget_is_simulation_only(crash_stop_sweep: Path) -> None:
     with theory.session(theory.TheoryBudget(seconds=0.0)):
         summary = _summary(crash_stop_sweep)
