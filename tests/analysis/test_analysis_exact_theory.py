@@ -62,9 +62,17 @@ def test_the_explorer_gives_the_closed_form_where_both_exist(nodes: int, rounds:
         assert explored.violation == 0.0  # classic claims safety under both
 
 
-def test_the_per_round_law_equals_a_full_exploration() -> None:
-    row = _row(nodes=4, rounds=3, faults="partition", partition_prob=0.3, shape="random_cut",
-               symmetric=False)
+@pytest.mark.parametrize("settings", [
+    {"nodes": 4, "faults": "partition", "partition_prob": 0.3, "shape": "random_cut",
+     "symmetric": False},
+    # Down for one round: every node is drawn afresh each round (durable or wiped alike).
+    {"nodes": 3, "fail_prob": 0.0, "faults": "crash_recovery", "crash_prob": 0.3,
+     "down_rounds": 1, "amnesia": False},
+    {"nodes": 3, "fail_prob": 0.0, "faults": "crash_recovery", "crash_prob": 0.3,
+     "down_rounds": 1, "amnesia": True},
+])
+def test_the_per_round_law_equals_a_full_exploration(settings: dict) -> None:
+    row = _row(rounds=3, **settings)
     per_round = theory.row_exact(row)
     assert per_round.source == theory.PER_ROUND
     full = explore(row_config(row))
@@ -79,7 +87,7 @@ def test_leader_dependent_and_stateful_models_are_explored_whole() -> None:
     # always has node 2 beside it.
     matrix = json.dumps([[0, 0.5, 0.5], [0.5, 0, 0], [0.5, 0, 0]])
     lossy = _row(fail_prob=0.0, faults="link_loss", rule="matrix", matrix=matrix)
-    stateful = _row(fail_prob=0.0, faults="crash_recovery", crash_prob=0.2, down_rounds=1,
+    stateful = _row(fail_prob=0.0, faults="crash_recovery", crash_prob=0.2, down_rounds=2,
                     amnesia=False)
     for row in (lossy, stateful):
         found = theory.row_exact(row)

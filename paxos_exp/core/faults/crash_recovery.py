@@ -8,7 +8,8 @@ silenced, a round it would lead has no leader) and comes back in round ``r + dow
 with its state, as stable storage would keep it (``amnesia=false``, durable), or with its
 ``maxVoted*`` and every other memory but its initial value wiped (``amnesia=true``: an unsafe
 model, the reason Paxos writes its promises and votes to disk before answering). Any number
-of nodes may be down at once.
+of nodes may be down at once. With ``down_rounds=1`` every node is drawn afresh before every
+round, so rounds are independent (``rounds_iid``): one round's exact law gives any R's.
 
 This model turns nothing into CRASH and ignores ``fail_prob``: combine it with ``omission``
 (``faults=[omission,crash_recovery]``) for both kinds of fault.
@@ -143,4 +144,7 @@ FAULTS = FaultModel(
     keeps_safety=lambda params: not params.amnesia,
     describe=describe,
     intensity=Intensity("crash_prob", "crash probability per node and round"),
+    # Down for one round, every node is drawn afresh before each round: the rounds' faults are
+    # independent, with one law whoever leads (a wiped state changes no decision's odds).
+    rounds_iid=lambda params: params.down_rounds == 1,
 )
