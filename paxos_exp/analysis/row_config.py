@@ -27,8 +27,13 @@ from paxos_exp.core.quorum import Quorums
 from paxos_exp.core.theory import RoundLaw
 
 
+# How a missing value reads once a grouping made a mixed column text (``aggregate._sortable``:
+# a setting of one model is NaN in the rows of another).
+_MISSING_TEXT = frozenset({"nan", "None", "<NA>", "NaN"})
+
+
 def missing(value: Any) -> bool:
-    if value is None:
+    if value is None or (isinstance(value, str) and value in _MISSING_TEXT):
         return True
     try:
         return bool(value != value)  # NaN, pandas' NA
@@ -47,6 +52,8 @@ def _setting(value: Any, annotation: str) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         with contextlib.suppress(ValueError):
             return json.loads(value)
+    if isinstance(value, str) and "bool" in annotation and value in ("True", "False"):
+        return value == "True"  # a bool column made text beside another model's rows
     if isinstance(value, float) and value.is_integer() and "int" in annotation \
             and "float" not in annotation:
         return int(value)

@@ -218,6 +218,27 @@ def test_the_summary_counts_the_rounds_whose_leader_was_down(crash_stop_sweep: P
     assert summary["leader_down_rate"].is_monotonic_increasing  # crash_prob 0.1, then 0.3
 
 
+def test_sweeps_of_different_models_read_together_keep_their_exact_values(
+        crash_stop_sweep: Path, tmp_path: Path) -> None:
+    # Read beside crash_stop's rows, partition's bool setting (symmetric) and crash_stop's
+    # null one (max_crashed) are columns mixing values with NaN, which the grouping makes
+    # text ('True', 'nan'); each row must still rebuild its own model's settings.
+    partition = run_sweep(tmp_path, "cut", "faults=partition",
+                          "faults.partition.partition_prob=0.3", "nodes=3", "rounds=2",
+                          "trials=100", "seed=3", "engine=inprocess", "report=false")
+    both = _summary_of([crash_stop_sweep, partition])
+    assert set(both["faults"]) == {"crash_stop", "partition"}
+    assert not (both["theory_source"] == theory.SIMULATION_ONLY).any(), both["theory_source"]
+    alone = _summary_of([partition])
+    assert float(both.loc[both["faults"] == "partition", "theory"].iloc[0]) == \
+        pytest.approx(float(alone["theory"].iloc[0]), abs=1e-12)
+
+
+def _summary_of(sweeps: list[Path]) -> pd.DataFrame:
+    results = load(sweeps)
+    return aggregate.summarize(results.jobs, config_columns=results.config_columns)
+
+
 def test_a_sweep_beyond_the_budget_is_simulation_only(crash_stop_sweep: Path) -> None:
     with theory.session(theory.TheoryBudget(seconds=0.0)):
         summary = _summary(crash_stop_sweep)
