@@ -94,11 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--trials-table", action="store_true",
                        help="also write trials.csv, one row per trial of every job (big; "
                             "every job directory has its own trials table)")
-    build.add_argument("--exact-budget", type=_budget, default=None, metavar="SECONDS",
-                       help="CPU seconds the exhaustive explorer may spend on one "
-                            "configuration's exact values where there is no closed form, five "
-                            "times that in all (default 2; 0: closed form only; inf: no limit); "
-                            "a configuration beyond it is marked simulation only")
+    _exact_budget_option(build)
     _jobs_option(build)
     _figure_options(build)
 
@@ -128,9 +124,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="one or more sweep directories, then DEST (for example "
                              "experiments/decision_vs_failure)")
     _axes_options(export)
+    _exact_budget_option(export)
     _figure_options(export)
     _jobs_option(export)
     return parser
+
+
+def _exact_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exact-budget", type=_budget, default=None, metavar="SECONDS",
+                        help="CPU seconds the exhaustive explorer may spend on one "
+                             "configuration's exact values where there is no closed form, five "
+                             "times that in all (default 2; 0: closed form only; inf: no "
+                             "limit); a configuration beyond it is marked simulation only")
 
 
 def _jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -308,7 +313,8 @@ def _export(args: argparse.Namespace) -> int:
         raise ReportError("give a sweep directory and DEST (the experiment folder)")
     *sweeps, destination = args.sweep_dirs
     dest = write_experiment_folder(sweeps, destination, hue=args.hue, col=args.col, row=args.row,
-                                   formats=args.formats, style=_style(args), dpi=args.dpi)
+                                   formats=args.formats, style=_style(args), dpi=args.dpi,
+                                   exact_budget=args.exact_budget)
     _announce_problems(sweeps[0] / "report")
     print(f"experiment folder: {dest}")
     return 0

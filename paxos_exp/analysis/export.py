@@ -26,13 +26,14 @@ def write_experiment_folder(
     formats: str | Sequence[str] | None = None,
     style: FigureStyle | str | None = None,
     dpi: float | None = None,
+    exact_budget: float | None = None,
 ) -> Path:
     """Build the report of ``sweep_dirs`` (one or several sweeps, written into the first one's
     ``report/``) and copy what a study folder commits into ``dest``: every figure drawn (in each
     of ``formats``, default PNG and SVG; ``style`` and ``dpi`` as for
     :func:`~paxos_exp.analysis.report.build_report`), summary.md, summary.csv, and a README.md
     stub with the commands that reproduce it. An existing README.md is kept (it holds the
-    written reading)."""
+    written reading). ``exact_budget``: as for the report (None: its default)."""
     if isinstance(sweep_dirs, (str, Path)):
         sweep_dirs = [sweep_dirs]
     formats = parse_formats(formats)
@@ -40,7 +41,8 @@ def write_experiment_folder(
     sweeps = [Path(path) for path in sweep_dirs]
     sweep_dir, dest = sweeps[0], Path(dest)
     report = build_report(sweeps, out=sweep_dir / "report", hue=hue, col=col, row=row,
-                          formats=formats, style=style, dpi=dpi)
+                          formats=formats, style=style, dpi=dpi,
+                          **({} if exact_budget is None else {"exact_budget": exact_budget}))
     dest.mkdir(parents=True, exist_ok=True)
     for name in (*FIGURES, "violation_rate"):  # violation_rate: drawn when there are some
         for fmt in formats:

@@ -255,6 +255,18 @@ def test_a_setting_that_varies_within_a_row_leaves_it_no_theory(crash_stop_sweep
     assert math.isnan(summary["z"].iloc[0])
 
 
+def test_export_takes_the_exact_budget(crash_stop_sweep: Path, tmp_path: Path) -> None:
+    from paxos_exp.analysis.cli import main
+
+    dest = tmp_path / "study"
+    assert main(["export", str(crash_stop_sweep), str(dest), "--exact-budget", "0",
+                 "--format", "png"]) == 0
+    exported = pd.read_csv(dest / "summary.csv")
+    assert list(exported["theory_source"]) == [theory.SIMULATION_ONLY] * 2
+    assert main(["export", str(crash_stop_sweep), str(dest), "--format", "png"]) == 0
+    assert list(pd.read_csv(dest / "summary.csv")["theory_source"]) == [theory.EXHAUSTIVE] * 2
+
+
 def test_exact_budget_takes_seconds_or_inf() -> None:
     assert _budget("2.5") == 2.5 and math.isinf(_budget("inf")) and _budget("0") == 0.0
     for bad in ("-1", "nan", "soon"):
