@@ -133,9 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 def _exact_budget_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exact-budget", type=_budget, default=None, metavar="SECONDS",
                         help="CPU seconds the exhaustive explorer may spend on one "
-                             "configuration's exact values where there is no closed form, five "
-                             "times that in all (default 2; 0: closed form only; inf: no "
-                             "limit); a configuration beyond it is marked simulation only")
+                             "configuration's exact values where there is no closed form "
+                             "(default 2; 0: closed form only; inf: no limit); a configuration "
+                             "beyond it is marked simulation only")
 
 
 def _jobs_option(parser: argparse.ArgumentParser) -> None:

@@ -292,7 +292,7 @@ def build_report(
     resolution (default the context's), ``trials_table`` also writes trials.csv (one row per
     trial of every job: big, and every job directory has its own table already).
     ``exact_budget``: CPU seconds the exhaustive explorer may spend on one configuration's
-    exact values where there is no closed form (five times that in all; 0: closed form only,
+    exact values where there is no closed form (0: closed form only,
     None: no limit); they are kept beside the report (:data:`theory.CACHE_FILE`).
 
     Returns the report directory (it holds report.md). Raises ReportError on bad input (a

@@ -58,8 +58,6 @@ SOURCES = (CLOSED_FORM, PER_ROUND, EXHAUSTIVE, SIMULATION_ONLY)
 
 # CPU seconds one configuration's exploration may take, and all of a report's together.
 DEFAULT_SECONDS = 2.0
-TOTAL_FACTOR = 5
-DEFAULT_TOTAL_SECONDS = TOTAL_FACTOR * DEFAULT_SECONDS
 
 
 # ----------------------------------------------------------------------------- the law
@@ -150,7 +148,7 @@ class TheoryBudget:
     its own (:func:`session`); outside one the module's default applies."""
 
     def __init__(self, seconds: float | None = DEFAULT_SECONDS,
-                 total: float | None = DEFAULT_TOTAL_SECONDS) -> None:
+                 total: float | None = None) -> None:
         self.seconds, self.total = seconds, total
         self.spent = 0.0
         self.explored = 0
@@ -158,11 +156,14 @@ class TheoryBudget:
 
     @classmethod
     def per_configuration(cls, seconds: float | None) -> TheoryBudget:
-        """``seconds`` per configuration and :data:`TOTAL_FACTOR` times that in all (None
-        or inf: no limit)."""
+        """``seconds`` per configuration (None or inf: no limit) and no limit in all: a
+        total would leave the rows after it to simulation only, different rows in each
+        rebuild (the cached rows no longer spend it), and a report's rows in a different
+        order. A report's first build may take ``seconds`` per configuration; its rebuilds
+        take the values from the cache."""
         if seconds is None or math.isinf(seconds):
             return cls(None, None)
-        return cls(seconds, TOTAL_FACTOR * seconds)
+        return cls(seconds, None)
 
     def left(self) -> float | None:
         """Seconds the next exploration may take (0 when the total is spent)."""

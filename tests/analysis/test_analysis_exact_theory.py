@@ -15,6 +15,7 @@ from analysis_helpers import run_sweep
 from paxos_exp.analysis import aggregate, exact, theory
 from paxos_exp.analysis.cli import _budget
 from paxos_exp.analysis.load import load
+from paxos_exp.analysis.report import build_report
 from paxos_exp.analysis.row_config import row_config
 from paxos_exp.core.config import RunConfig
 from paxos_exp.explore.explorer import explore
@@ -265,6 +266,21 @@ def test_export_takes_the_exact_budget(crash_stop_sweep: Path, tmp_path: Path) -
     assert list(exported["theory_source"]) == [theory.SIMULATION_ONLY] * 2
     assert main(["export", str(crash_stop_sweep), str(dest), "--format", "png"]) == 0
     assert list(pd.read_csv(dest / "summary.csv")["theory_source"]) == [theory.EXHAUSTIVE] * 2
+
+
+def test_a_report_rebuilt_with_the_same_budget_has_the_same_summary(tmp_path: Path) -> None:
+    # Ten explorations of most of the budget each (about 0.07 CPU s): whichever rows end
+    # beyond it, they must be the same ones in every build (a total over the report left
+    # later rows out in the first build only, when the cached rows no longer spent it).
+    sweep = run_sweep(tmp_path, "same", "faults=crash_stop",
+                      "faults.crash_stop.crash_prob=0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45,0.5",
+                      "nodes=4", "rounds=2", "trials=20", "seed=1", "engine=inprocess",
+                      "report=false")
+    summaries = []
+    for _ in range(3):
+        out = build_report([sweep], out=tmp_path / "report", exact_budget=0.1, formats="png")
+        summaries.append((out / "summary.csv").read_bytes())
+    assert summaries[0] == summaries[1] == summaries[2]
 
 
 def test_exact_budget_takes_seconds_or_inf() -> None:
