@@ -181,6 +181,11 @@ def summarize(
     # observed=True: categorical keys give the groups that exist, not every combination.
     grouped = work.groupby(keys, dropna=False, sort=True, observed=True)
     out = grouped[summed].sum(min_count=1)
+    if "leader_down_rounds" in summed:
+        # Jobs written before it was counted have none: a sum over the others would
+        # understate the group's rate, so the group has none either.
+        counted = grouped["leader_down_rounds"].count() == grouped.size()
+        out["leader_down_rounds"] = out["leader_down_rounds"].where(counted)
     out["seeds"] = (grouped["seed"].agg(lambda s: ",".join(str(v) for v in sorted(set(s))))
                     if "seed" in work.columns and "seed" not in keys else "")
     if "safe" in work.columns:

@@ -203,15 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_rules()
         if args.command == "exhaustive":
             status = _exhaustive(args)
-            from paxos_exp.explore import cli as explore_cli  # loaded by _exhaustive
+            from paxos_exp.explore.cli import ABANDONED  # loaded by _exhaustive
 
-            if explore_cli.ABANDONED and argv is None:
+            if ABANDONED and argv is None:
                 # Run as the command, interrupted: exit now rather than free a large
                 # exploration object by object (seconds after a long one); the line is out.
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(status)
-            explore_cli.ABANDONED.clear()
+            ABANDONED.clear()
             return status
         return _check_transcripts(args)
     except BrokenPipeError:

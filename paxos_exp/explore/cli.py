@@ -135,6 +135,23 @@ def _witness_text(replayed: Any) -> list[str]:
     return [f"  {fault_text(event)}" for event in replayed.faults] or ["  (no fault at all)"]
 
 
+def _intensities(config: RunConfig) -> str:
+    """The chosen fault models' intensities (``crash_prob=0.1``), as each model declares it:
+    ``fail_prob`` only where a model reads it."""
+    from paxos_exp.core.faults import FAULTS
+
+    shown = []
+    for choice in config.fault_choices:
+        intensity = FAULTS.get(choice.name).intensity
+        if intensity is None:
+            continue
+        value = (config.fail_prob if intensity.setting == "fail_prob"
+                 else getattr(choice.params, intensity.setting, None))
+        if value is not None and f"{intensity.setting}={value}" not in shown:
+            shown.append(f"{intensity.setting}={value}")
+    return ", ".join(shown) or f"fail_prob={config.fail_prob}"
+
+
 def _describe(config: RunConfig) -> str:
     values = ("all 2^N vectors, as fair coins" if config.initial_values is None
               else "".join(map(str, config.initial_values)))
@@ -250,14 +267,17 @@ def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
         text.append("replayed on: " + "; ".join(
             f"{engine} ({', '.join(broken) or 'nothing'} broken)"
             for engine, broken in engines.items()))
-        if jsonl:
-            Path(jsonl).write_text(export.jsonl(replayed), encoding="utf-8")
-        if shiviz:
-            Path(shiviz).write_text(export.shiviz(replayed), encoding="utf-8")
+        if jsonl or shiviz:
+            from paxos_exp.analysis.files import write_text_atomic  # never half a file
+
+            if jsonl:
+                write_text_atomic(Path(jsonl), export.jsonl(replayed))
+            if shiviz:
+                write_text_atomic(Path(shiviz), export.shiviz(replayed))
         if diagram:
             _draw(replayed, witness, diagram)
     p = result["probabilities"]
-    text.append(f"exact probabilities at fail_prob={config.fail_prob} over every pattern "
+    text.append(f"exact probabilities at {_intensities(config)} over every pattern "
                 f"({main.vectors} initial vector{'s' if main.vectors != 1 else ''}):")
     text.append("  round r decides: " + ", ".join(f"{x:.12g}" for x in p["round_decides"]))
     text.append("  first decision in round r: "

@@ -254,8 +254,8 @@ class Explorer:
         where = (f"after {self.configurations} configurations run through a step, "
                  f"in round {self._round + 1} of {self.rounds}")
         if budget.states is not None and self.configurations >= budget.states:
-            raise TooLarge(f"exploration too large: the budget of {budget.states} states ran "
-                           f"out {where}")
+            raise TooLarge(f"exploration too large: the budget of {budget.states} "
+                           f"configurations ran out {where}")
         if budget.seconds is not None:
             spent = time.process_time() - self._began
             if spent > budget.seconds:

@@ -246,3 +246,16 @@ def test_replicates_can_be_kept_apart() -> None:
     jobs = pd.DataFrame([job(seed=1, decided=80), job(seed=2, decided=50)])
     summary = aggregate.summarize(jobs, pool=())
     assert list(summary["seed"]) == [1, 2] and list(summary["decided"]) == [80, 50]
+
+
+def test_leader_down_rate_is_missing_where_a_job_did_not_count_it():
+    # A result written before leader_down_rounds existed (None) pooled with a newer one: a
+    # sum over the newer alone would understate the rate.
+    jobs = pd.DataFrame({
+        "nodes": [3, 3, 3], "fail_prob": [0.1, 0.1, 0.2], "rounds": [2, 2, 2],
+        "seed": [0, 1, 0], "trials": [10, 10, 10], "decided": [5, 6, 7],
+        "rounds_total": [20, 20, 20], "deciding_rounds": [5, 6, 7], "roundchanges": [3, 3, 3],
+        "leader_down_rounds": [1, None, 2]})
+    summary = aggregate.summarize(jobs)
+    assert math.isnan(summary.loc[summary["fail_prob"] == 0.1, "leader_down_rate"].iloc[0])
+    assert summary.loc[summary["fail_prob"] == 0.2, "leader_down_rate"].iloc[0] == 0.1

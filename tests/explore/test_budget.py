@@ -20,7 +20,7 @@ def test_a_budget_that_suffices_changes_nothing() -> None:
 
 def test_too_few_states_raise_too_large_with_how_far_it_got() -> None:
     full = explore(CONFIG)
-    with pytest.raises(TooLarge, match=rf"budget of {full.configurations - 1} states ran out "
+    with pytest.raises(TooLarge, match=rf"budget of {full.configurations - 1} configurations ran out "
                                        rf"after {full.configurations - 1} configurations"
                        ) as caught:
         explore(CONFIG, budget=Budget(states=full.configurations - 1))
