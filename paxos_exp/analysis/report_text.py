@@ -45,22 +45,23 @@ from paxos_exp.results import STATUS_INTERRUPTED
 FIGURE_CAPTIONS = {
     "decision_rate": "Decision within the round limit against crash probability. Points: "
     "measured fraction of trials with at least one decision, with 95% Wilson intervals; lines: "
-    "the exact probability (1 - (1 - f\u00b2)^R, or the exhaustive explorer's at a few points "
+    "the exact probability (1 - (1 - f\u00b2)^R under omission, else the exhaustive explorer's "
+    "at a few points "
     "joined by straight lines; none for configurations measured by simulation only) in the "
     "colour of the points (each colour has its own marker and line style too).",
     "round_decision_rate": "Fraction of rounds that decide (points, 95% Wilson intervals), "
-    "against the exact f\u00b2 (lines; it does not depend on the round limit: every panel shows "
-    "the same law).",
+    "against its exact value (lines: f\u00b2 under omission, the same for every round limit; "
+    "under other fault models the exhaustive explorer's, averaged over the R rounds).",
     "first_decision_round": "The first deciding round against crash probability: measured "
     "fractions of trials stacked bottom up (round 0, 1, 2, round 3 or later, no decision on "
     "top, so any round limit reads alike); black lines: the exact probability of a first "
-    "decision by the end of each band, 1 - (1 - f\u00b2)^(k+1), at the same crash "
-    "probabilities (both joined by straight lines).",
+    "decision by the end of each band (1 - (1 - f\u00b2)^(k+1) under omission, else the "
+    "exhaustive explorer's), at the same crash probabilities (both joined by straight lines).",
     "decision_heatmap": "Measured decision rate by node count and crash probability, one panel "
     "per round limit; * marks a cell outside the 99% interval around the exact value.",
     "messages_per_decision": "Messages on the wire (CRASH included) per deciding round, log "
     "scale (points, with the interval from the per-round rate's); lines: expected messages per "
-    "round over f\u00b2.",
+    "round over f\u00b2 (omission only: the exhaustive explorer counts no messages).",
     "violation_rate": "Fraction of trials that broke agreement, validity or proposal "
     "consistency, with 95% Wilson intervals (drawn when some configuration has violations).",
 }
