@@ -148,6 +148,16 @@ class FaultEvent:
     reason: str = ""
 
 
+def node_down_event(model: str, rnd: int, draw: tuple[int, int, int], node: int,
+                    rounds: range, nodes: int, text: str, reason: str) -> FaultEvent:
+    """Node ``node`` down in ``rounds`` (its draw ``draw`` of round ``rnd`` hit): every
+    message to or from it in those rounds is the event's."""
+    messages = frozenset((r, a, b) for r in rounds for other in range(nodes)
+                         for a, b in ((node, other), (other, node)))
+    return FaultEvent(rnd, model, text, draws=(draw,), nodes=(node,), messages=messages,
+                      reason=reason)
+
+
 def message_name(nodes: int, rnd: int, phase: int, sender: int, receiver: int) -> str:
     """A message of round ``rnd`` in words: "node 2's JOIN to the leader", "the leader's
     PROPOSE to node 1" (phase 1: START and JOIN; phase 2: PROPOSE and VOTE)."""

@@ -33,6 +33,7 @@ from paxos_exp.core.faults import (
     check_flag,
     check_probability,
     counted,
+    node_down_event,
 )
 
 DOWN_PHASE = DRAW_PHASES["crash_recovery"]["down"]
@@ -119,13 +120,11 @@ def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
     events = []
     for (phase, node, _), answer in sorted(drawn.items()):
         if phase == DOWN_PHASE and answer is True:
-            messages = frozenset((r, a, b) for r in range(rnd, min(back, config.rounds))
-                                 for other in range(config.nodes)
-                                 for a, b in ((node, other), (other, node)))
-            events.append(FaultEvent(
-                rnd, "crash_recovery", f"node {node} went down (crash_recovery: down for "
-                f"{counted(params.down_rounds, 'round')}, {after})", draws=((phase, node, 0),),
-                nodes=(node,), messages=messages, reason=f"node {node} is down"))
+            events.append(node_down_event(
+                "crash_recovery", rnd, (phase, node, 0), node,
+                range(rnd, min(back, config.rounds)), config.nodes,
+                f"node {node} went down (crash_recovery: down for "
+                f"{counted(params.down_rounds, 'round')}, {after})", f"node {node} is down"))
     return events
 
 

@@ -30,6 +30,7 @@ from paxos_exp.core.faults import (
     PerTrial,
     check_count,
     check_probability,
+    node_down_event,
 )
 
 CRASH_PHASE = DRAW_PHASES["crash_stop"]["crash"]
@@ -96,13 +97,10 @@ def describe(config: Any, rnd: int, drawn: Mapping[tuple[int, int, int], Any]
     events = []
     for (phase, node, _), answer in sorted(drawn.items()):
         if phase == CRASH_PHASE and answer is True:
-            messages = frozenset((r, a, b) for r in range(rnd, config.rounds)
-                                 for other in range(config.nodes)
-                                 for a, b in ((node, other), (other, node)))
-            events.append(FaultEvent(
-                rnd, "crash_stop", f"node {node} crashed for good (crash_stop): it takes no "
-                f"part in round {rnd} or any later one", draws=((phase, node, 0),),
-                nodes=(node,), messages=messages, reason=f"node {node} has crashed"))
+            events.append(node_down_event(
+                "crash_stop", rnd, (phase, node, 0), node, range(rnd, config.rounds),
+                config.nodes, f"node {node} crashed for good (crash_stop): it takes no part "
+                f"in round {rnd} or any later one", f"node {node} has crashed"))
     return events
 
 
