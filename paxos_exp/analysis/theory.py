@@ -310,6 +310,9 @@ def _to_entry(value: ExactLaw, had: float) -> dict[str, Any]:
     entry = dataclasses.asdict(value)
     entry["law"] = None if value.law is None else dataclasses.asdict(value.law)
     entry["budget"] = None if math.isinf(had) else had  # the seconds it ran out of
+    # Strict JSON: a missing value (NaN, such as the violation probability of a safe
+    # configuration left unexplored) is written null and read back as NaN.
+    entry["violation"] = None if math.isnan(value.violation) else value.violation
     return entry
 
 
@@ -320,6 +323,8 @@ def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float] | None:
         entry = dict(entry)
         had = entry.pop("budget", None)
         law = entry.get("law")
+        if entry.get("violation") is None:
+            entry["violation"] = math.nan
         return ExactLaw(**{**entry, "law": RoundLaw(**law) if law is not None else None,
                            "first": tuple(entry["first"]),
                            "decides_by_round": tuple(entry["decides_by_round"]),

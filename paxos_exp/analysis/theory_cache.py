@@ -67,5 +67,17 @@ class DiskCache:
         if not self.dirty:
             return
         write_text_atomic(self.path, json.dumps(
-            {"version": self.version, "entries": self.entries}, sort_keys=True))
+            _strict({"version": self.version, "entries": self.entries}), sort_keys=True,
+            allow_nan=False))  # strict JSON, which any reader takes
         self.dirty = False
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every NaN as None (JSON's null; an entry reads a missing value back)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value

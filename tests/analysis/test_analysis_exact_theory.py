@@ -316,6 +316,17 @@ def test_the_report_marks_simulation_only_rows_and_keeps_its_budget(crash_stop_s
     assert (out / theory.CACHE_FILE).is_file()
 
 
+def test_the_disk_cache_is_strict_json(tmp_path: Path) -> None:
+    from paxos_exp.analysis.theory_cache import DiskCache
+
+    cache = DiskCache(tmp_path / theory.CACHE_FILE)
+    cache.put("key", {"violation": math.nan, "first": [0.5, math.nan]})
+    cache.save()
+    text = (tmp_path / theory.CACHE_FILE).read_text(encoding="utf-8")
+    assert "NaN" not in text
+    assert json.loads(text)["entries"]["key"] == {"violation": None, "first": [0.5, None]}
+
+
 def test_a_row_beyond_the_budget_is_not_tried_again_with_the_same_budget(tmp_path: Path) -> None:
     row = _row(fail_prob=0.0, faults="crash_stop", crash_prob=0.2)
     for attempts in (1, 0):
