@@ -178,17 +178,14 @@ def make_figures(
     figures: dict[str, Callable[[], Any]] = {}
     for number, x in enumerate(x_axes or intensity.x_columns(summary)):
         along: dict[str, Callable[[], Any]] = {}
+        facets = {"hue": hue, "col": col, "row": row, "x": x, "style": style}
         if has_violations(intensity.rows_for(summary, x)):
             along["violation_rate"] = functools.partial(
-                plots.violation_rate_figure, summary, hue=hue, col=col, row=row, x=x,
-                style=style)
+                plots.violation_rate_figure, summary, **facets)
         along |= {
-            "decision_rate": functools.partial(
-                plots.decision_rate_figure, summary, hue=hue, col=col, row=row, x=x,
-                style=style),
+            "decision_rate": functools.partial(plots.decision_rate_figure, summary, **facets),
             "round_decision_rate": functools.partial(
-                plots.round_decision_rate_figure, summary, hue=hue, col=col, row=row, x=x,
-                style=style),
+                plots.round_decision_rate_figure, summary, **facets),
             "first_decision_round": functools.partial(
                 plots.first_decision_round_figure, distribution, row=first_row, col=col, x=x,
                 style=style),
@@ -196,8 +193,7 @@ def make_figures(
                 plots.decision_heatmap_figure, summary, y=heat_y, col=col, row=row, x=x,
                 style=style),
             "messages_per_decision": functools.partial(
-                plots.messages_per_decision_figure, summary, hue=hue, col=col, row=row, x=x,
-                style=style),
+                plots.messages_per_decision_figure, summary, **facets),
         }
         figures |= {intensity.figure_name(kind, x, main=number == 0): build
                     for kind, build in along.items()}
