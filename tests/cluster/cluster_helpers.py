@@ -73,11 +73,35 @@ def squeue() -> list[str]:
                           text=True, timeout=60, check=True).stdout.split("\n")[:-1]
 
 
-def sacct_states(array: str) -> dict[str, str]:
-    out = subprocess.run(["sacct", "--noheader", "--parsable2", "-X", "--format=JobID,State",
+def sacct(array: str, fields: str) -> list[list[str]]:
+    """sacct's rows (one per array task, ``fields`` each) for ``array`` as the database has
+    them now."""
+    out = subprocess.run(["sacct", "--noheader", "--parsable2", "-X", f"--format={fields}",
                           f"--jobs={array}"], capture_output=True, text=True, timeout=60,
                          check=True).stdout
-    return dict(line.split("|", 1) for line in out.splitlines() if line)
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def sacct_until(array: str, fields: str, condition, what: str, seconds: float = 60):
+    """sacct's rows for ``array`` once ``condition(rows)`` holds. slurmctld hands a finished
+    task's record to the accounting daemon asynchronously, so a task that squeue no longer
+    lists may be missing from sacct or still show its last state for a moment."""
+    last: list[list[str]] = []
+
+    def ready():
+        last[:] = sacct(array, fields)
+        return last if condition(last) else None
+
+    try:
+        return wait_until(ready, seconds, f"sacct showing {what} for array {array}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; its last rows: {last}") from None
+
+
+def sacct_states(array: str, condition, what: str) -> dict[str, str]:
+    """Each task's state in sacct, once ``condition(states)`` holds (see ``sacct_until``)."""
+    rows = sacct_until(array, "JobID,State", lambda rows: condition(dict(rows)), what)
+    return dict(rows)
 
 
 def array_ids(sweep: Path) -> set[str]:

@@ -24,6 +24,7 @@ from cluster_helpers import (
     readme_command,
     record_time,
     sacct_states,
+    sacct_until,
     squeue,
     start_paxos_exp,
     terminate,
@@ -90,10 +91,10 @@ def test_slurm_asks_for_resources_derived_from_the_jobs(cluster, tmp_path):
                       "hydra/launcher=paxos_submitit_slurm", "name=res"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     [array] = array_ids(tmp_path / "outputs" / "sweeps" / "res")
-    out = subprocess.run(["sacct", "--noheader", "--parsable2", "-X",
-                          "--format=JobID,AllocCPUS,ReqMem", f"--jobs={array}"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
-    rows = [line.split("|") for line in out.splitlines()]
+    # One row per task of the two jobs (a task's record reaches sacct a moment after it ends).
+    rows = sacct_until(array, "JobID,AllocCPUS,ReqMem",
+                       lambda rows: sorted(row[0] for row in rows) == [f"{array}_0", f"{array}_1"],
+                       "both tasks")
     cpus = int(subprocess.run(["sinfo", "--noheader", "--format=%c"], capture_output=True,
                               text=True, timeout=60, check=True).stdout.split()[0])
     assert len(rows) == 2
@@ -120,7 +121,7 @@ def test_a_cancelled_slurm_array_resumes_to_the_same_numbers(cluster, basic_slow
     assert code != 0, log[-3000:]
     last = log.strip().splitlines()[-1]
     assert last.startswith("paxos-exp: error:") and "ended without a result" in last, last
-    assert "CANCELLED" in " ".join(sacct_states(array).values())
+    sacct_states(array, lambda states: "CANCELLED" in " ".join(states.values()), "a cancelled task")
     again = paxos_exp(args, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already done" in again.stdout + again.stderr
@@ -147,8 +148,9 @@ def test_a_killed_paxos_exp_leaves_no_job_queued(cluster, tmp_path):
         "kept in outputs/sweeps/killed; rerun the same command to resume" in last), last
     wait_until(lambda: not [line for line in squeue() if line.startswith(array)], 60,
                "the array leaving the queue")
-    states = sacct_states(array)
-    assert states and all(state.startswith("CANCELLED") for state in states.values()), states
+    sacct_states(array, lambda states: states and all(state.startswith("CANCELLED")
+                                                      for state in states.values()),
+                 "every task cancelled")
 
 
 def _doomed(tmp_path: Path, sweep: str, overrides: list[str]) -> Path:
@@ -181,7 +183,8 @@ def test_a_failing_job_is_reported_failed(cluster, tmp_path, launcher):
     if launcher == "paxos_submitit_slurm":
         assert "; slurm job " in last  # and its SLURM job id
         [array] = array_ids(tmp_path / "outputs" / "sweeps" / "fail")
-        assert sorted(sacct_states(array).values()) == ["COMPLETED", "FAILED"]
+        sacct_states(array, lambda states: sorted(states.values()) == ["COMPLETED", "FAILED"],
+                     "one task COMPLETED and one FAILED")
 
 
 @pytest.mark.parametrize("args, says", [
