@@ -11,7 +11,8 @@ Where each value comes from (a row's ``theory_source``):
 - ``exhaustive``: every fault pattern of all ``R`` rounds explored (``paxos-check
   exhaustive``'s explorer), weighing the ``2^N`` initial value vectors equally, as the runs'
   fair coins do (``core.draws.initial_value``: one independent fair coin per node and trial);
-- ``simulation only``: none of these within the budget (:class:`TheoryBudget`).
+- ``simulation only``: none of these within the budget (:class:`TheoryBudget`, and each
+  exploration's memory growth at most half the memory available as it begins).
 
 An unsafe configuration (a protocol or fault model that does not claim safety) also gets the
 probability that a trial breaks safety within ``R`` rounds (``violation_theory``), from a
@@ -48,7 +49,7 @@ from paxos_exp.analysis.theory_cache import DiskCache
 from paxos_exp.core.config import RunConfig
 from paxos_exp.core.faults import FAULTS
 from paxos_exp.core.theory import RoundLaw
-from paxos_exp.explore.explorer import Budget, TooLarge, explore
+from paxos_exp.explore.explorer import Budget, TooLarge, default_memory_mb, explore
 
 CLOSED_FORM = "closed form"
 PER_ROUND = "per-round law"
@@ -58,6 +59,10 @@ SOURCES = (CLOSED_FORM, PER_ROUND, EXHAUSTIVE, SIMULATION_ONLY)
 
 # CPU seconds one configuration's exploration may take, and all of a report's together.
 DEFAULT_SECONDS = 2.0
+# An exploration that ran out of memory is tried again only when the memory bound (half the
+# memory available) is this many times the one it ran out of: below it, the available memory's
+# ordinary drift between two reports, under which it would run out again.
+MEMORY_RETRY = 1.25
 
 
 # ----------------------------------------------------------------------------- the law
@@ -145,7 +150,11 @@ def _none(rounds: int, note: str) -> ExactLaw:
 class TheoryBudget:
     """CPU seconds for explorations: ``seconds`` per configuration, ``total`` for all of
     them (None: no limit; 0: no exploration, the closed form alone). What a report spends is
-    its own (:func:`session`); outside one the module's default applies."""
+    its own (:func:`session`); outside one the module's default applies. Memory is bounded
+    whatever the seconds: each exploration may grow the process by half the memory available
+    as it begins (:func:`~paxos_exp.explore.explorer.default_memory_mb`); ``out_of_memory``
+    counts those that ran out of it (within ``too_large``), ``memory_ran_out`` the last one's
+    bound in MB."""
 
     def __init__(self, seconds: float | None = DEFAULT_SECONDS,
                  total: float | None = None) -> None:
@@ -153,6 +162,8 @@ class TheoryBudget:
         self.spent = 0.0
         self.explored = 0
         self.too_large = 0
+        self.out_of_memory = 0
+        self.memory_ran_out = math.inf
 
     @classmethod
     def per_configuration(cls, seconds: float | None) -> TheoryBudget:
@@ -181,9 +192,10 @@ CACHE_FILE = ".exact_values.json"
 # ----------------------------------------------------------------------------- the cache
 
 
-# key -> (exact values, the seconds an exploration ran out of: inf when none did, so the
-# values hold for any budget; else they are computed again only under a larger one)
-_MEMORY: dict[str, tuple[ExactLaw, float]] = {}
+# key -> (exact values, the seconds an exploration ran out of, the memory bound in MB one ran
+# out of): inf when none did, so the values hold for any budget; else they are computed again
+# only with more seconds, or with MEMORY_RETRY times the memory
+_MEMORY: dict[str, tuple[ExactLaw, float, float]] = {}
 _DISK: DiskCache | None = None
 
 
@@ -231,11 +243,15 @@ def _explore(config: RunConfig, budget: TheoryBudget) -> Any:
     if left is not None and left <= 0:
         budget.too_large += 1
         return None
+    memory = default_memory_mb()  # resolved here: a memory stop is cached with it
     began = time.process_time()
     try:
-        found = explore(config, budget=Budget(seconds=left))
-    except TooLarge:
+        found = explore(config, budget=Budget(seconds=left, memory_mb=memory))
+    except TooLarge as error:
         budget.too_large += 1
+        if error.resource == "memory" and memory is not None:
+            budget.out_of_memory += 1
+            budget.memory_ran_out = memory
         return None
     finally:
         budget.spent += time.process_time() - began
@@ -279,7 +295,9 @@ def _compute(config: RunConfig, budget: TheoryBudget, violations: bool) -> Exact
 def exact_law(config: RunConfig, violations: bool = False) -> ExactLaw:
     """A configuration's exact values (cached: memory, then the disk cache if one is open).
     Values an exploration ran out of budget for (simulation only, or a violation probability
-    left out) are remembered with the seconds it had, and computed again only with more.
+    left out) are remembered with the seconds it had, and computed again only with more; or,
+    when it ran out of memory, with the memory bound it had, and computed again only when
+    the bound is :data:`MEMORY_RETRY` times as large (more seconds would not help it).
     ``violations``: also P(a trial breaks safety) of an unsafe configuration, which may take
     an exploration of all R rounds where the decisions alone would not."""
     plain_key = config_key(config)
@@ -294,34 +312,47 @@ def exact_law(config: RunConfig, violations: bool = False) -> ExactLaw:
             known = _from_entry(_DISK.get(known_key))
             if known is not None:
                 _MEMORY[known_key] = known
-        if known is not None and known[1] >= allowed:
+        if known is not None and known[1] >= allowed and _memory_holds(known[2]):
             return known[0]
-    ran_out = _BUDGET.too_large
+    ran_out, out_of_memory = _BUDGET.too_large, _BUDGET.out_of_memory
     value = _compute(config, _BUDGET, violations)
     # Complete: good for any budget; else for budgets up to the one it had.
-    had = allowed if _BUDGET.too_large > ran_out else math.inf
-    _MEMORY[key] = (value, had)
+    memory_stops = _BUDGET.out_of_memory - out_of_memory
+    had = allowed if _BUDGET.too_large - ran_out > memory_stops else math.inf
+    memory = _BUDGET.memory_ran_out if memory_stops else math.inf
+    _MEMORY[key] = (value, had, memory)
     if _DISK is not None:
-        _DISK.put(key, _to_entry(value, had))
+        _DISK.put(key, _to_entry(value, had, memory))
     return value
 
 
-def _to_entry(value: ExactLaw, had: float) -> dict[str, Any]:
+def _memory_holds(ran_out: float) -> bool:
+    """Whether values an exploration ran out of ``ran_out`` MB for still hold: the memory
+    bound now is below :data:`MEMORY_RETRY` times it (always, when none ran out)."""
+    if math.isinf(ran_out):
+        return True
+    now = default_memory_mb()
+    return now is not None and now < ran_out * MEMORY_RETRY
+
+
+def _to_entry(value: ExactLaw, had: float, memory: float) -> dict[str, Any]:
     entry = dataclasses.asdict(value)
     entry["law"] = None if value.law is None else dataclasses.asdict(value.law)
     entry["budget"] = None if math.isinf(had) else had  # the seconds it ran out of
+    entry["memory"] = None if math.isinf(memory) else memory  # the MB it ran out of
     # Strict JSON: a missing value (NaN, such as the violation probability of a safe
     # configuration left unexplored) is written null and read back as NaN.
     entry["violation"] = None if math.isnan(value.violation) else value.violation
     return entry
 
 
-def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float] | None:
+def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float, float] | None:
     if entry is None:
         return None
     try:
         entry = dict(entry)
         had = entry.pop("budget", None)
+        memory = entry.pop("memory", None)
         law = entry.get("law")
         if entry.get("violation") is None:
             entry["violation"] = math.nan
@@ -329,7 +360,8 @@ def _from_entry(entry: dict[str, Any] | None) -> tuple[ExactLaw, float] | None:
                            "first": tuple(entry["first"]),
                            "decides_by_round": tuple(entry["decides_by_round"]),
                            "proposes_by_round": tuple(entry.get("proposes_by_round", ()))}), \
-            (math.inf if had is None else float(had))
+            (math.inf if had is None else float(had)), \
+            (math.inf if memory is None else float(memory))
     except (KeyError, TypeError, ValueError):
         return None
 

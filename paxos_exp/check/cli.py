@@ -24,7 +24,8 @@ from paxos_exp.check.problems import RULES
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
-# paxos-check exhaustive's default budget: CPU seconds for the whole search (the exit
+# paxos-check exhaustive's default budget: CPU seconds for the whole search, and each
+# exploration's memory growth at most half the memory available as it begins (the exit
 # statuses are paxos_exp.explore.cli's: EXIT_SAFE 0, EXIT_COUNTEREXAMPLE 1, EXIT_USAGE 2,
 # EXIT_TOO_LARGE 3, EXIT_INTERRUPTED 130).
 DEFAULT_MAX_SECONDS = 120.0
@@ -51,6 +52,17 @@ def _seconds(text: str) -> float:
                                          f"not {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"--max-seconds must be more than 0, not {text}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-memory must be a number of MB (or inf), "
+                                         f"not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--max-memory must be more than 0, not {text}")
     return value
 
 
@@ -97,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
             "minimal counterexample (the fewest faults, then the smallest N and R) as a "
             "transcript and a message-sequence diagram, replayed through the engine. Prints "
             "the exact probabilities at fail_prob. A budget bounds the search: "
-            f"--max-seconds (default {DEFAULT_MAX_SECONDS:g} CPU seconds) and --max-states. "
+            f"--max-seconds (default {DEFAULT_MAX_SECONDS:g} CPU seconds), --max-memory "
+            "(default half the memory available) and --max-states. "
             "Exit 0 safe, 1 counterexample, 2 usage, 3 too large for the budget, "
             "130 interrupted."),
         epilog=("examples: paxos-check exhaustive protocol=classic nodes=3 rounds=3;  "
@@ -122,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                             default=DEFAULT_MAX_SECONDS,
                             help="stop (exit 3) after S CPU seconds (default "
                                  f"{DEFAULT_MAX_SECONDS:g}; inf: no limit)")
+    exhaustive.add_argument("--max-memory", type=_megabytes, metavar="MB",
+                            help="stop (exit 3) when an exploration has grown the process's "
+                                 "resident memory by MB (default: half the memory available "
+                                 "as it begins; inf: no limit)")
     exhaustive.error = _one_line_error  # type: ignore[method-assign]
     commands.add_parser("rules", help="list the rules the transcript check applies",
                         description="List the rules 'paxos-check transcript' reports, by name.")
@@ -141,7 +158,7 @@ def _exhaustive(args: argparse.Namespace) -> int:
     return run(args.settings, as_json=args.json, exact=args.exact, jsonl=args.jsonl,
                shiviz=args.shiviz, diagram=args.diagram,
                replay_processes=args.replay_processes, max_states=args.max_states,
-               max_seconds=args.max_seconds)
+               max_seconds=args.max_seconds, max_memory=args.max_memory)
 
 
 def _stdin() -> io.TextIOWrapper:

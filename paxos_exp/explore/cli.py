@@ -17,12 +17,13 @@ import yaml
 
 from paxos_exp.core.config import RunConfig, parse_initial_values
 from paxos_exp.core.errors import ConfigError, PaxosExpError
-from paxos_exp.explore.explorer import Budget, Exploration, TooLarge, Witness
+from paxos_exp.explore.explorer import HALF_AVAILABLE, Budget, Exploration, TooLarge, Witness
 from paxos_exp.explore.fault_events import as_dict as fault_dict, text as fault_text
 from paxos_exp.explore.minimal import search
 
 # Exit statuses: safe, a counterexample, bad settings, the exploration ran out of its budget
-# (--max-states / --max-seconds), interrupted (Ctrl-C: 128 + SIGINT, as a shell reports it).
+# (--max-states / --max-seconds / --max-memory), interrupted (Ctrl-C: 128 + SIGINT, as a
+# shell reports it).
 # An interrupted exploration (its traceback holds every configuration), kept so that freeing
 # it is left to the process's exit.
 ABANDONED: list[BaseException] = []
@@ -163,13 +164,15 @@ def _describe(config: RunConfig) -> str:
 def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
         jsonl: str | None = None, shiviz: str | None = None, diagram: str | None = None,
         replay_processes: bool = False, max_states: int | None = None,
-        max_seconds: float | None = None) -> int:
+        max_seconds: float | None = None, max_memory: float | None = None) -> int:
     """The subcommand: exit 0 safe, 1 counterexample, 2 usage error, 3 too large for the
-    budget (``max_states`` configurations run through a step, ``max_seconds`` CPU seconds;
-    None: no limit), 130 interrupted; every error is one line on stderr."""
+    budget (``max_states`` configurations run through a step, ``max_seconds`` CPU seconds,
+    None or inf: no limit; ``max_memory`` MB of growth of the process's resident memory,
+    None: half the memory available as an exploration begins, inf: no limit), 130
+    interrupted; every error is one line on stderr."""
     try:
         return _run(settings, as_json, exact, jsonl, shiviz, diagram, replay_processes,
-                    max_states, max_seconds)
+                    max_states, max_seconds, max_memory)
     except KeyboardInterrupt as interrupt:
         print("paxos-check exhaustive: interrupted", file=sys.stderr)
         # Freeing a large exploration takes seconds; the command-line entry point exits
@@ -181,9 +184,12 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
 def _too_large(error: TooLarge, config: RunConfig, max_states: int | None,
                max_seconds: float | None, spent: float) -> str:
     """The budget's one line, with what to lower or raise."""
-    raise_it = ("--max-seconds (inf: no limit)"
-                if max_seconds is not None and spent >= max_seconds or max_states is None
-                else "--max-states (or leave it out: no limit)")
+    if error.resource == "memory":
+        raise_it = "--max-memory (inf: no limit)"
+    elif max_seconds is not None and spent >= max_seconds or max_states is None:
+        raise_it = "--max-seconds (inf: no limit)"
+    else:
+        raise_it = "--max-states (or leave it out: no limit)"
     what = str(error).splitlines()[0].removeprefix("exploration too large: ")
     return (f"{what} (nodes={config.nodes} rounds={config.rounds}); "
             f"lower nodes or rounds, or raise {raise_it}")
@@ -191,14 +197,16 @@ def _too_large(error: TooLarge, config: RunConfig, max_states: int | None,
 
 def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
          shiviz: str | None, diagram: str | None, replay_processes: bool,
-         max_states: int | None, max_seconds: float | None) -> int:
+         max_states: int | None, max_seconds: float | None, max_memory: float | None) -> int:
     try:
         config = parse_settings(settings)
     except UsageError as error:
         print(f"paxos-check exhaustive: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    budget = None if max_states is None and max_seconds is None else Budget(
-        states=max_states, seconds=None if max_seconds == float("inf") else max_seconds)
+    budget = Budget(states=max_states,
+                    seconds=None if max_seconds == float("inf") else max_seconds,
+                    memory_mb=HALF_AVAILABLE if max_memory is None
+                    else None if max_memory == float("inf") else max_memory)
     began = time.process_time()
     try:
         found = search(config, exact=exact, budget=budget)

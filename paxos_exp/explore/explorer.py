@@ -25,17 +25,22 @@ Equivalence (why it scales):
 tests that check the reductions change nothing.
 
 A :class:`Budget` bounds an exploration: ``states`` counts the configurations run through a
-step so far (:attr:`Exploration.configurations`, the work done), ``seconds`` the CPU time.
-Both are checked between steps (and between the re-runs of one step), so an exploration
-stops soon after either runs out, with :class:`TooLarge`.
+step so far (:attr:`Exploration.configurations`, the work done), ``seconds`` the CPU time,
+``memory_mb`` the growth of the process's resident memory since the exploration began (by
+default half the memory available then, so that a large exploration stops with a line rather
+than swapping or meeting the OOM killer). All are checked between steps (and every 256 re-runs
+of one step), so an exploration stops soon after one runs out, with :class:`TooLarge`.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
 import itertools
+import os
+import sys
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,17 +58,89 @@ SYMMETRIC_FAULTS = frozenset({"omission"})
 PROPERTIES = ("agreement", "validity", "proposals")
 
 
+class MemoryDefault(enum.Enum):
+    """The default memory bound, resolved when an exploration starts."""
+
+    HALF_AVAILABLE = "half the memory available"
+
+
+HALF_AVAILABLE = MemoryDefault.HALF_AVAILABLE
+
+
 @dataclass(frozen=True)
 class Budget:
     """How far an exploration may go: ``states``, the configurations run through a step
-    (:attr:`Exploration.configurations`); ``seconds``, CPU time. None: no limit."""
+    (:attr:`Exploration.configurations`); ``seconds``, CPU time; ``memory_mb``, the growth of
+    the process's resident memory since the exploration began, in MB (default: half the
+    memory available when it begins, :func:`default_memory_mb`). None: no limit."""
 
     states: int | None = None
     seconds: float | None = None
+    memory_mb: float | MemoryDefault | None = HALF_AVAILABLE
 
 
 class TooLarge(PaxosExpError):
-    """An exploration ran out of its :class:`Budget` before it was complete."""
+    """An exploration ran out of its :class:`Budget` before it was complete; ``resource``:
+    which bound ran out (``states``, ``seconds`` or ``memory``)."""
+
+    def __init__(self, message: str, resource: str = "") -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
+_PAGE_MB = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) / 2**20
+
+
+def _statm_mb() -> float:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE_MB
+
+
+def _peak_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes there, else KB
+
+
+def _rss_reader() -> Callable[[], float] | None:
+    """How to read the process's resident memory in MB, cheaply: /proc/self/statm where there
+    is one (Linux: the size now); else the peak size getrusage reports (its growth misses
+    what grows below an earlier peak); None where neither can be read (no memory bound)."""
+    for reader in (_statm_mb, _peak_mb):
+        try:
+            reader()
+        except (OSError, ValueError, IndexError, ImportError):
+            continue
+        return reader
+    return None
+
+
+resident_mb = _rss_reader()
+
+
+def available_mb() -> float | None:
+    """The memory available now, in MB: MemAvailable of /proc/meminfo (Linux), else the
+    physical memory os.sysconf reports (free pages, or all of them); None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**10
+    except (OSError, ValueError, IndexError):
+        pass
+    for name in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(name) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (AttributeError, ValueError, OSError):
+            continue
+    return None
+
+
+def default_memory_mb() -> float | None:
+    """The default memory bound: half the memory available now (None when unknown)."""
+    available = available_mb()
+    return None if available is None else available / 2
 
 
 def _int(value: int | None) -> int:
@@ -224,6 +301,8 @@ class Explorer:
         self._states_limit = (budget.states if budget is not None and budget.states is not None
                               else float("inf"))
         self._began = time.process_time()
+        self._memory_limit: float | None = None  # MB of growth, resolved when run() begins
+        self._resident_began = 0.0
         self._round = 0
         self.exact = exact
         self.symmetry = symmetry
@@ -255,12 +334,31 @@ class Explorer:
                  f"in round {self._round + 1} of {self.rounds}")
         if budget.states is not None and self.configurations >= budget.states:
             raise TooLarge(f"exploration too large: the budget of {budget.states} "
-                           f"configurations ran out {where}")
+                           f"configurations ran out {where}", "states")
         if budget.seconds is not None:
             spent = time.process_time() - self._began
             if spent > budget.seconds:
                 raise TooLarge(f"exploration too large: the budget of {budget.seconds:g} CPU "
-                               f"seconds ran out {where}")
+                               f"seconds ran out {where}", "seconds")
+        limit = self._memory_limit
+        if limit is not None and resident_mb is not None \
+                and resident_mb() - self._resident_began > limit:
+            size = (f"{limit:.0f} MB ({HALF_AVAILABLE.value})"
+                    if budget.memory_mb is HALF_AVAILABLE else f"{limit:g} MB")
+            raise TooLarge(f"exploration too large: the memory budget of {size} ran out "
+                           f"{where}", "memory")
+
+    def _start_budget(self) -> None:
+        """The CPU clock, the resident memory and the memory bound as the exploration
+        begins (the default bound is half the memory available then)."""
+        self._began = time.process_time()
+        memory = None if self.budget is None else self.budget.memory_mb
+        limit = default_memory_mb() if memory is HALF_AVAILABLE else memory
+        if resident_mb is None or not isinstance(limit, (int, float)):
+            self._memory_limit = None  # no bound, or no way to read the process's memory
+            return
+        self._memory_limit = limit
+        self._resident_began = resident_mb()
 
     # -- numbers -----------------------------------------------------------------------------
 
@@ -462,7 +560,8 @@ class Explorer:
 
     def run(self) -> Exploration:
         """Explore; raises :class:`TooLarge` when the budget runs out."""
-        began = self._began = time.process_time()
+        self._start_budget()
+        began = self._began
         rounds = self.rounds
         self._decides = [self._zero() for _ in range(rounds)]
         self._proposes = [self._zero() for _ in range(rounds)]

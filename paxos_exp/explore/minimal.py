@@ -7,8 +7,9 @@ vector; a given vector fixes N), and the best of all is the minimal counterexamp
 
 A :class:`~paxos_exp.explore.explorer.Budget` bounds the whole search: the exploration asked
 for gets all of it (and raises :class:`~paxos_exp.explore.explorer.TooLarge` when it runs
-out), each smaller node count what is left. When the smaller counts run out of it, the best
-witness found so far is kept and :attr:`Search.incomplete` says where the search stopped.
+out), each smaller node count what is left (of memory, the same bound again). When the
+smaller counts run out of it, the best witness found so far is kept and
+:attr:`Search.incomplete` says where the search stopped.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ def smaller_config(config: RunConfig, nodes: int) -> RunConfig | None:
 
 
 def _left(budget: Budget | None, began: float, used: int) -> Budget | None:
-    """What is left of ``budget`` after ``used`` states and the CPU time since ``began``."""
+    """What is left of ``budget`` after ``used`` states and the CPU time since ``began``; the
+    memory bound as it was (each exploration's growth counts from its own start: the one
+    before has let its configurations go, and their memory is used again first)."""
     if budget is None:
         return None
     return Budget(
         states=None if budget.states is None else max(budget.states - used, 0),
         seconds=None if budget.seconds is None
-        else max(budget.seconds - (time.process_time() - began), 0.0))
+        else max(budget.seconds - (time.process_time() - began), 0.0),
+        memory_mb=budget.memory_mb)
 
 
 def search(config: RunConfig, exact: bool = False, smaller: bool = True,
