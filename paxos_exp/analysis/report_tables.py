@@ -118,8 +118,8 @@ def theory_sources(summary: pd.DataFrame, keys: Sequence[str], budget: float | N
     if not alone.empty:
         limit = "no limit" if budget is None else f"{budget:g} CPU s per configuration"
         lines += [f"**{len(alone)} configurations measured by simulation only** (no exact value "
-                  f"within the exploration budget, {limit}: raise it with `--exact-budget "
-                  "SECONDS`); their z is empty:", "",
+                  f"within the exploration budget of {limit} and half the free memory: "
+                  "raise the first with `--exact-budget SECONDS`); their z is empty:", "",
                   markdown_table(alone[[*keys, "trials", "decision_rate"]],
                                  {**SUMMARY_MD_COLUMNS, "fail_prob": "g"})]
     return lines

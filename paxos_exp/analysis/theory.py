@@ -57,7 +57,7 @@ EXHAUSTIVE = "exhaustive"
 SIMULATION_ONLY = "simulation only"
 SOURCES = (CLOSED_FORM, PER_ROUND, EXHAUSTIVE, SIMULATION_ONLY)
 
-# CPU seconds one configuration's exploration may take, and all of a report's together.
+# CPU seconds one configuration's exploration may take.
 DEFAULT_SECONDS = 2.0
 # An exploration that ran out of memory is tried again only when the memory bound (half the
 # memory available) is this many times the one it ran out of: below it, the available memory's
@@ -148,17 +148,17 @@ def _none(rounds: int, note: str) -> ExactLaw:
 
 
 class TheoryBudget:
-    """CPU seconds for explorations: ``seconds`` per configuration, ``total`` for all of
-    them (None: no limit; 0: no exploration, the closed form alone). What a report spends is
-    its own (:func:`session`); outside one the module's default applies. Memory is bounded
-    whatever the seconds: each exploration may grow the process by half the memory available
-    as it begins (:func:`~paxos_exp.explore.explorer.default_memory_mb`); ``out_of_memory``
-    counts those that ran out of it (within ``too_large``), ``memory_ran_out`` the last one's
-    bound in MB."""
+    """CPU seconds for each exploration (``seconds``; None: no limit; 0: no exploration, the
+    closed form alone). There is no total for a report: one would leave the rows after it to
+    simulation only, different rows in each rebuild (cached rows no longer spend it). What a
+    report spends is its own (:func:`session`); outside one the module's default applies.
+    Memory is bounded whatever the seconds: each exploration may grow the process by half the
+    memory available as it begins (:func:`~paxos_exp.explore.explorer.default_memory_mb`);
+    ``out_of_memory`` counts those that ran out of it (within ``too_large``),
+    ``memory_ran_out`` the last one's bound in MB."""
 
-    def __init__(self, seconds: float | None = DEFAULT_SECONDS,
-                 total: float | None = None) -> None:
-        self.seconds, self.total = seconds, total
+    def __init__(self, seconds: float | None = DEFAULT_SECONDS) -> None:
+        self.seconds = seconds
         self.spent = 0.0
         self.explored = 0
         self.too_large = 0
@@ -167,25 +167,17 @@ class TheoryBudget:
 
     @classmethod
     def per_configuration(cls, seconds: float | None) -> TheoryBudget:
-        """``seconds`` per configuration (None or inf: no limit) and no limit in all: a
-        total would leave the rows after it to simulation only, different rows in each
-        rebuild (the cached rows no longer spend it), and a report's rows in a different
-        order. A report's first build may take ``seconds`` per configuration; its rebuilds
-        take the values from the cache."""
-        if seconds is None or math.isinf(seconds):
-            return cls(None, None)
-        return cls(seconds, None)
+        """``seconds`` per configuration (None or inf: no limit). A report's first build may
+        take that per configuration; its rebuilds take the values from the cache."""
+        return cls(None if seconds is None or math.isinf(seconds) else seconds)
 
     def left(self) -> float | None:
-        """Seconds the next exploration may take (0 when the total is spent)."""
-        limits = [limit for limit in (self.seconds, None if self.total is None
-                                      else max(0.0, self.total - self.spent))
-                  if limit is not None]
-        return min(limits) if limits else None
+        """Seconds the next exploration may take."""
+        return self.seconds
 
 
 # Outside a report's session: the per-configuration limit alone.
-_BUDGET = TheoryBudget(DEFAULT_SECONDS, None)
+_BUDGET = TheoryBudget(DEFAULT_SECONDS)
 CACHE_FILE = ".exact_values.json"
 
 

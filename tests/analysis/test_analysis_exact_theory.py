@@ -27,7 +27,7 @@ def fresh_cache():
     seconds enough on a loaded machine (a test sets a smaller budget where it means to)."""
     theory.clear_cache()
     exact.clear_cache()
-    with theory.session(theory.TheoryBudget(seconds=60.0, total=None)):
+    with theory.session(theory.TheoryBudget(seconds=60.0)):
         yield
     theory.clear_cache()
     exact.clear_cache()
