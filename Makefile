@@ -30,9 +30,10 @@ run: $(STAMP_RUN)
 	@echo "Results: outputs/sweeps/quick/ (one directory per job)"
 	@echo "Report:  outputs/sweeps/quick/report/report.md (rebuild: .venv/bin/paxos-report outputs/sweeps/quick)"
 
-# --durations: the slowest tests in every log, to keep the suite near ten minutes.
+# One worker per core (pytest-xdist; worksteal evens out the long tests) and the slowest tests
+# in every log (--durations), to keep the suite under ten minutes.
 test: $(STAMP_TEST)
-	$(BIN)/python -m pytest --durations=30
+	$(BIN)/python -m pytest -n auto --dist worksteal --durations=30
 
 # The fast lane for a development loop (under a minute): the pure core and the in-process
 # engine, no node processes. `make test` is the truth.
