@@ -27,7 +27,7 @@ from paxos_exp.analysis.layout import (
     order,
     with_x,
 )
-from paxos_exp.analysis.panels import CHARACTER, add_legend, finish, panel_figure
+from paxos_exp.analysis.panels import CHARACTER, add_legend, finish, panel_figure, wrap_title
 from paxos_exp.analysis.style import FigureStyle, as_style
 
 Style = FigureStyle | str | None
@@ -47,6 +47,8 @@ def _draw_heatmap(
     x_values: list[Any],
     y_values: list[Any],
     cmap: str,
+    text_font: float | None,
+    x_rotation: float,
 ) -> None:
     x_labels = [format_value(x, v) for v in x_values]
     y_labels = [format_value(y, v) for v in y_values]
@@ -78,20 +80,61 @@ def _draw_heatmap(
                     edgecolors="white", linewidth=0.5)
     rows, columns = numbers.shape
     axes.set(xlim=(0, columns), ylim=(rows, 0))  # first row on top
-    axes.set_xticks(np.arange(columns) + 0.5, x_labels, rotation=0)
+    axes.set_xticks(np.arange(columns) + 0.5, x_labels, rotation=x_rotation)
     axes.set_yticks(np.arange(rows) + 0.5, y_labels, rotation=0)
     axes.tick_params(length=0)
     axes.grid(False)
     for spine in axes.spines.values():
         spine.set_visible(False)
     for (i, j), number in np.ndenumerate(numbers):
-        if text[i, j]:  # dark cells get white text (relative luminance of the colour)
+        if text[i, j] and text_font is not None:  # dark cells get white text (luminance)
             red, green, blue, _ = colormap(norm(number))
             light = 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.408
             # Inside its cell: no part of the layout (measuring hundreds of them, twice, was a
             # third of this figure's layout).
             axes.text(j + 0.5, i + 0.5, text[i, j], ha="center", va="center",
-                      fontsize=style.font, color=".15" if light else "white", in_layout=False)
+                      fontsize=text_font, color=".15" if light else "white", in_layout=False)
+
+
+# Cells a heatmap must fill, at least, to be drawn: a sweep whose configurations ran at
+# different x values (the study's loss-matched partitions) leaves most of the grid empty, and
+# its decision-rate figure shows it better.
+MIN_FILLED = 0.5
+# The smallest size of the numbers in the cells, a fraction of the font: below it, colour alone.
+MIN_CELL_FONT = 0.6
+COLOUR_BAR_LABEL = "P(decision within R rounds)"
+EXTRA_HEIGHT = 4.0  # room for the x labels and title, in multiples of the font size
+
+
+def _filled(panels: Any, y_by_row: dict[str, list[Any]], x: str, y: str,
+            columns: int) -> tuple[int, int]:
+    """Cells of the drawn panels that hold a value, and all their cells."""
+    filled = cells = 0
+    for panel in panels:
+        if not panel.data.empty:
+            filled += len(panel.data[[x, y]].astype(str).drop_duplicates())
+            cells += len(y_by_row[panel.row]) * columns
+    return filled, cells
+
+
+def _row_heights(panels: Any, y_by_row: dict[str, list[Any]], style: FigureStyle,
+                 title_width: float) -> list[float]:
+    """Inches for each row of panels: its rows of cells (the y values it lists) and its
+    titles as :func:`finish` wraps them; in all at least the colour bar's label."""
+    inch = style.font / 72
+    heights = [0.0] * panels.grid.shape[0]
+    for panel in panels:
+        i = panel.position[0]
+        if panels.margin_titles:
+            title = panel.col if i == 0 else ""
+        else:
+            title = "\n".join(part for part in (panel.row, panel.col) if part)
+        lines = len(wrap_title(title, title_width, style.font).splitlines()) if title else 0
+        cells = 1.9 * len(y_by_row[panel.row])
+        heights[i] = max(heights[i], (cells + 1.4 + 1.2 * lines) * inch)
+    needed = (len(COLOUR_BAR_LABEL) * CHARACTER + 2.0) * inch
+    total = sum(heights)
+    return [height * needed / total for height in heights] if total < needed else heights
 
 
 def decision_heatmap_figure(
@@ -105,42 +148,79 @@ def decision_heatmap_figure(
 ) -> Figure:
     """Measured decision rate as a grid of ``y`` (nodes) by the fault intensity ``x`` (default
     the one the sweep varies), one panel per ``col`` (round limit); ``*`` marks cells outside
-    the 99% interval around theory."""
+    the 99% interval around theory. Each row of panels lists only the ``y`` values it has
+    (settings folded into rows belong to some of them only), a panel with no data is left
+    out, and a grid mostly empty is not drawn (ValueError: the report says why)."""
     style = as_style(style)
     summary, x = with_x(summary, x)
     layout = layout_for(summary, x, None, col, row, fold="row", also_used=[y])
     check_axes(summary, y=y, x=x)
     x_values = order(summary[x])
-    y_values = order(summary[y])
+    data = layout.data
+    y_by_row = {label: order(data.loc[data["_row"] == label, y]) if layout.row is not None
+                else order(data[y]) for label in layout.rows}
     cmap = "viridis"
     inch = style.font / 72
     # Wide panels (many x values) stack vertically instead of side by side.
     wrap = 1 if layout.row is None and layout.col is not None and len(x_values) > 8 else None
-    panel_height = (1.9 * len(y_values) + 2.6) * inch
     with style.applied("white"):
-        panels = panel_figure(layout, style, panel_height=panel_height, sharex=False,
-                              sharey=False, col_wrap=wrap, extra_height=4.0,
+        panels = panel_figure(layout, style, sharex=False, sharey=False, col_wrap=wrap,
+                              extra_height=EXTRA_HEIGHT,
                               full_width=True if len(x_values) > 6 else None)
+        filled, cells = _filled(panels, y_by_row, x, y, len(x_values))
+        if cells and filled < MIN_FILLED * cells:
+            raise ValueError(
+                f"only {filled} of its {cells} cells would have a value (the configurations "
+                f"ran at different {x} values); the decision-rate figure shows them")
+        # The width of a cell, to fit its number: the figure less the colour bar and the y
+        # labels (once per row of panels: they share them).
+        labels_width = max(len(format_value(y, v)) for v in order(summary[y])) * CHARACTER * inch
+        columns = panels.grid.shape[1]
+        panel_width = (panels.figure.get_figwidth() - 12 * inch - labels_width) / columns
+        cell = max(panel_width, inch) / len(x_values)
+        number = 3.6 * CHARACTER * inch  # ".95" and a margin (digits are wider than most)
+        text_font = style.font * min(1.0, cell / number)
+        text_font = text_font if text_font >= MIN_CELL_FONT * style.font else None
+        longest = max(len(format_value(x, v)) for v in x_values) * CHARACTER * inch
+        rotation = 90 if longest > cell else 0  # upright rather than running together
         for panel in panels:
+            if panel.data.empty:
+                panel.axes.set_visible(False)
+                continue
             _draw_heatmap(panel.axes, panel.data, style, x=x, y=y, value=value,
-                          x_values=x_values, y_values=y_values, cmap=cmap)
-        axes = [panel.axes for panel in panels]
-        for each in axes:  # the lowest panel's tick labels serve all
-            if each.get_subplotspec().rowspan.stop < panels.grid.shape[0]:
+                          x_values=x_values, y_values=y_by_row[panel.row], cmap=cmap,
+                          text_font=text_font, x_rotation=rotation)
+        axes = [panel.axes for panel in panels if panel.axes.get_visible()]
+        for each in axes:  # the lowest drawn panel of a column labels the x values, the
+            # first of a row the y values
+            spec = each.get_subplotspec()
+            below = panels.grid[spec.rowspan.stop:, spec.colspan.start]
+            if any(other is not None and other.get_visible() for other in below):
                 each.set_xticklabels([])
+            before = panels.grid[spec.rowspan.start, :spec.colspan.start]
+            if wrap is None and any(other is not None and other.get_visible()
+                                    for other in before):
+                each.set_yticklabels([])
         # Facet titles wrapped to the cells' own width: the y labels beside each panel and
         # the colour bar take the rest (a longer title would run into the next panel or the
         # colour bar).
-        labels_width = max(len(format_value(y, v)) for v in y_values) * CHARACTER * inch
-        columns = panels.grid.shape[1]
-        title_width = max(1.0, (panels.figure.get_figwidth() - 0.6) / columns - labels_width)
+        title_width = max(1.0, (panels.figure.get_figwidth() - 0.6 - labels_width) / columns)
+        heights = _row_heights(panels, y_by_row, style, title_width)
+        upright = max(0.0, longest - inch) if rotation else 0.0  # taller x tick labels
+        panels.figure.set_figheight(sum(heights) + EXTRA_HEIGHT * inch + upright)
+        panels.grid[0, 0].get_gridspec().set_height_ratios(heights)
+        xlabel = axis_label(summary, x, short=True)
         figure = finish(panels, style,
                         "Measured decision rate within the round limit "
                         "(* outside the 99% interval around the exact value)",
-                        axis_label(summary, x, short=True), key_label(y),
-                        title_width=title_width)
+                        xlabel, key_label(y), title_width=title_width)
+        if columns > 1:  # one x label for the figure: one per column would run together
+            for each in axes:
+                each.set_xlabel("")
+                each.xaxis.set_label_coords(0.5, 0.5)
+            figure.supxlabel(xlabel, fontsize=style.font)
         mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap)
-        figure.colorbar(mappable, ax=axes, label="P(decision within R rounds)",
+        figure.colorbar(mappable, ax=axes, label=COLOUR_BAR_LABEL,
                         fraction=0.05, pad=0.02, aspect=30)
     return figure
 

@@ -116,10 +116,11 @@ def theory_sources(summary: pd.DataFrame, keys: Sequence[str], budget: float | N
              "independent and alike (the fault models declare it).", ""]
     alone = summary[summary["theory_source"] == SIMULATION_ONLY]
     if not alone.empty:
-        limit = "no limit" if budget is None else f"{budget:g} CPU s per configuration"
+        limit = ("no limit on CPU time" if budget is None else
+                 f"{budget:g} CPU s per configuration, raised with `--exact-budget SECONDS`")
         lines += [f"**{len(alone)} configurations measured by simulation only** (no exact value "
-                  f"within the exploration budget of {limit} and half the free memory: "
-                  "raise the first with `--exact-budget SECONDS`); their z is empty:", "",
+                  f"within the exploration budget: {limit}; and half the memory available "
+                  "to each exploration, which only more memory raises); their z is empty:", "",
                   markdown_table(alone[[*keys, "trials", "decision_rate"]],
                                  {**SUMMARY_MD_COLUMNS, "fail_prob": "g"})]
     return lines
