@@ -10,13 +10,16 @@ crash_recovery's crash_prob, partition's partition_prob, link_loss's prob) one r
 (N, R): the fault patterns covered (every initial vector), the distinct configurations at
 the round starts, the driver steps run, the CPU seconds. Each cell explores within a budget
 of ``--budget`` CPU seconds (``explore(..., budget=Budget(seconds=...))``): a cell that runs
-out is written ``> budget``, and the cells that are larger still (more rounds at the same N,
-more nodes at the same R) are not run and written ``> budget`` too, marked as skipped.
+out is written ``> budget`` (``> memory`` when it ran out of the explorer's default memory
+bound first, half the memory available to the process), and the cells that are larger still
+(more rounds at the same N, more nodes at the same R) are not run and written ``> budget``
+too, marked as skipped. The total adds up the CPU seconds each cell took.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from paxos_exp.core.config import RunConfig
@@ -74,13 +77,19 @@ def main() -> None:
                           "was over) | |", flush=True)
                     continue
                 config = model_config(name, nodes, rounds, args.protocol, args.intensity)
+                began = time.process_time()
                 try:
                     found = explore(config, budget=budget)
-                except TooLarge:
+                except TooLarge as error:
                     over.add((nodes, rounds))
-                    total += args.budget
-                    print(f"| {nodes} | {rounds} | | | | > budget ({args.budget:g}) | |",
-                          flush=True)
+                    spent = time.process_time() - began
+                    total += spent
+                    # What ran out: the CPU budget, or the memory bound (the explorer's
+                    # default, half the memory available to the process) after fewer seconds.
+                    what = ("memory (half the memory available to the process), after "
+                            f"{spent:.1f} CPU s" if error.resource == "memory"
+                            else f"budget ({args.budget:g})")
+                    print(f"| {nodes} | {rounds} | | | | > {what} | |", flush=True)
                     continue
                 total += found.seconds
                 print(f"| {nodes} | {rounds} | {found.patterns:.3e} | {found.distinct_states} "

@@ -12,7 +12,8 @@ Where each value comes from (a row's ``theory_source``):
   exhaustive``'s explorer), weighing the ``2^N`` initial value vectors equally, as the runs'
   fair coins do (``core.draws.initial_value``: one independent fair coin per node and trial);
 - ``simulation only``: none of these within the budget (:class:`TheoryBudget`, and each
-  exploration's memory growth at most half the memory available as it begins).
+  exploration's memory growth at most half the memory available to the process as it
+  begins).
 
 An unsafe configuration (a protocol or fault model that does not claim safety) also gets the
 probability that a trial breaks safety within ``R`` rounds (``violation_theory``), from a
@@ -153,9 +154,9 @@ class TheoryBudget:
     simulation only, different rows in each rebuild (cached rows no longer spend it). What a
     report spends is its own (:func:`session`); outside one the module's default applies.
     Memory is bounded whatever the seconds: each exploration may grow the process by half the
-    memory available as it begins (:func:`~paxos_exp.explore.explorer.default_memory_mb`);
-    ``out_of_memory`` counts those that ran out of it (within ``too_large``),
-    ``memory_ran_out`` the last one's bound in MB."""
+    memory available to it as it begins (:func:`~paxos_exp.explore.explorer.default_memory_mb`);
+    ``out_of_memory`` counts those that ran out of it, or of the process's memory first
+    (within ``too_large``), ``memory_ran_out`` the last one's bound in MB."""
 
     def __init__(self, seconds: float | None = DEFAULT_SECONDS) -> None:
         self.seconds = seconds
@@ -189,8 +190,6 @@ CACHE_FILE = ".exact_values.json"
 # only with more seconds, or with MEMORY_RETRY times the memory
 _MEMORY: dict[str, tuple[ExactLaw, float, float]] = {}
 _DISK: DiskCache | None = None
-
-
 
 
 @contextlib.contextmanager
@@ -239,9 +238,9 @@ def _explore(config: RunConfig, budget: TheoryBudget) -> Any:
     began = time.process_time()
     try:
         found = explore(config, budget=Budget(seconds=left, memory_mb=memory))
-    except TooLarge as error:
+    except (TooLarge, MemoryError) as error:  # MemoryError: the process's limit came first
         budget.too_large += 1
-        if error.resource == "memory" and memory is not None:
+        if (isinstance(error, MemoryError) or error.resource == "memory") and memory is not None:
             budget.out_of_memory += 1
             budget.memory_ran_out = memory
         return None

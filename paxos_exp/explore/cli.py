@@ -22,8 +22,8 @@ from paxos_exp.explore.fault_events import as_dict as fault_dict, text as fault_
 from paxos_exp.explore.minimal import search
 
 # Exit statuses: safe, a counterexample, bad settings, the exploration ran out of its budget
-# (--max-states / --max-seconds / --max-memory), interrupted (Ctrl-C: 128 + SIGINT, as a
-# shell reports it).
+# (--max-states / --max-seconds / --max-memory) or of the process's memory, interrupted
+# (Ctrl-C: 128 + SIGINT, as a shell reports it).
 # An interrupted exploration (its traceback holds every configuration), kept so that freeing
 # it is left to the process's exit.
 ABANDONED: list[BaseException] = []
@@ -168,8 +168,9 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
     """The subcommand: exit 0 safe, 1 counterexample, 2 usage error, 3 too large for the
     budget (``max_states`` configurations run through a step, ``max_seconds`` CPU seconds,
     None or inf: no limit; ``max_memory`` MB of growth of the process's resident memory,
-    None: half the memory available as an exploration begins, inf: no limit), 130
-    interrupted; every error is one line on stderr."""
+    None: half the memory available to the process as an exploration begins, inf: no
+    limit) or for the process's memory (a MemoryError), 130 interrupted; every error is one
+    line on stderr."""
     try:
         return _run(settings, as_json, exact, jsonl, shiviz, diagram, replay_processes,
                     max_states, max_seconds, max_memory)
@@ -181,9 +182,14 @@ def run(settings: Sequence[str], as_json: bool = False, exact: bool = False,
         return EXIT_INTERRUPTED
 
 
-def _too_large(error: TooLarge, config: RunConfig, max_states: int | None,
+def _too_large(error: TooLarge | MemoryError, config: RunConfig, max_states: int | None,
                max_seconds: float | None, spent: float) -> str:
-    """The budget's one line, with what to lower or raise."""
+    """The budget's one line, with what to lower or raise; a MemoryError: the process met its
+    own limit before the memory budget ran out (--max-memory above what the process may have)."""
+    if isinstance(error, MemoryError):
+        return ("the process ran out of memory before the memory budget did "
+                f"(nodes={config.nodes} rounds={config.rounds}); lower nodes or rounds, or "
+                "set --max-memory below the memory this process may use")
     if error.resource == "memory":
         raise_it = "--max-memory (inf: no limit)"
     elif max_seconds is not None and spent >= max_seconds or max_states is None:
@@ -210,7 +216,7 @@ def _run(settings: Sequence[str], as_json: bool, exact: bool, jsonl: str | None,
     began = time.process_time()
     try:
         found = search(config, exact=exact, budget=budget)
-    except TooLarge as error:
+    except (TooLarge, MemoryError) as error:
         line = _too_large(error, config, max_states, max_seconds, time.process_time() - began)
         if as_json:  # a reader of --json gets a verdict too
             print(json.dumps({"verdict": "too_large", "error": line}))

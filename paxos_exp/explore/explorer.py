@@ -27,9 +27,11 @@ tests that check the reductions change nothing.
 A :class:`Budget` bounds an exploration: ``states`` counts the configurations run through a
 step so far (:attr:`Exploration.configurations`, the work done), ``seconds`` the CPU time,
 ``memory_mb`` the growth of the process's resident memory since the exploration began (by
-default half the memory available then, so that a large exploration stops with a line rather
-than swapping or meeting the OOM killer). All are checked between steps (and every 256 re-runs
-of one step), so an exploration stops soon after one runs out, with :class:`TooLarge`.
+default half the memory available to the process then, within its cgroup's and its
+address-space limits too, so that a large exploration stops with a line rather than swapping,
+meeting the OOM killer or failing an allocation). All are checked between steps (and every
+256 re-runs of one step), so an exploration stops soon after one runs out, with
+:class:`TooLarge`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from paxos_exp.core.config import RunConfig
@@ -61,7 +64,7 @@ PROPERTIES = ("agreement", "validity", "proposals")
 class MemoryDefault(enum.Enum):
     """The default memory bound, resolved when an exploration starts."""
 
-    HALF_AVAILABLE = "half the memory available"
+    HALF_AVAILABLE = "half the memory available to the process"
 
 
 HALF_AVAILABLE = MemoryDefault.HALF_AVAILABLE
@@ -72,7 +75,8 @@ class Budget:
     """How far an exploration may go: ``states``, the configurations run through a step
     (:attr:`Exploration.configurations`); ``seconds``, CPU time; ``memory_mb``, the growth of
     the process's resident memory since the exploration began, in MB (default: half the
-    memory available when it begins, :func:`default_memory_mb`). None: no limit."""
+    memory available to the process when it begins, :func:`default_memory_mb`). None: no
+    limit."""
 
     states: int | None = None
     seconds: float | None = None
@@ -89,11 +93,23 @@ class TooLarge(PaxosExpError):
 
 
 _PAGE_MB = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) / 2**20
+# Where the process's memory and its limits are read (module constants: tests point them at
+# files of their own).
+STATM = "/proc/self/statm"
+MEMINFO = "/proc/meminfo"
+SELF_CGROUP = "/proc/self/cgroup"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# A cgroup's files, v2 and v1: its limit ("max": none), its usage, and the field of its
+# memory.stat that counts the page cache it could reclaim (as MemAvailable counts it).
+_CGROUP_FILES = (("", "memory.max", "memory.current", "inactive_file"),
+                 ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes",
+                  "total_inactive_file"))
 
 
-def _statm_mb() -> float:
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[1]) * _PAGE_MB
+def _statm_mb(field: int = 1) -> float:
+    """A field of /proc/self/statm in MB: 1, the resident size; 0, the virtual size."""
+    with open(STATM, "rb") as statm:
+        return int(statm.read().split()[field]) * _PAGE_MB
 
 
 def _peak_mb() -> float:
@@ -119,26 +135,104 @@ def _rss_reader() -> Callable[[], float] | None:
 resident_mb = _rss_reader()
 
 
-def available_mb() -> float | None:
-    """The memory available now, in MB: MemAvailable of /proc/meminfo (Linux), else the
-    physical memory os.sysconf reports (free pages, or all of them); None when unknown."""
+def _machine_mb() -> float | None:
+    """The machine's memory available now, in MB: MemAvailable of /proc/meminfo (Linux), else
+    all of its physical memory (os.sysconf; its free pages alone would leave out the page
+    cache, which can be reclaimed); None when unknown."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
+        with open(MEMINFO, encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) / 2**10
     except (OSError, ValueError, IndexError):
         pass
-    for name in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
-        try:
-            return os.sysconf(name) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (AttributeError, ValueError, OSError):
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _cgroup_level_mb(directory: Path, limit_file: str, usage_file: str, cache_field: str
+                     ) -> float | None:
+    """What one cgroup's memory limit leaves, in MB: the limit less the usage, less the page
+    cache it could reclaim; None when it has no limit (or its files are absent)."""
+    try:
+        limit = (directory / limit_file).read_text(encoding="ascii").strip()
+        if limit == "max":
+            return None
+        used = int((directory / usage_file).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    try:
+        for line in (directory / "memory.stat").read_text(encoding="ascii").splitlines():
+            name, _, value = line.partition(" ")
+            if name == cache_field:
+                used -= int(value)
+                break
+    except (OSError, ValueError):
+        pass
+    try:
+        return max(int(limit) - used, 0) / 2**20
+    except ValueError:
+        return None
+
+
+def _cgroup_mb() -> float | None:
+    """What the process's cgroup leaves it, in MB (docker --memory, SLURM --mem, systemd
+    MemoryMax): the least over its memory cgroup and those above it (a limit set on a parent
+    holds too), v2 or v1, from /proc/self/cgroup; None when none has a limit."""
+    try:
+        with open(SELF_CGROUP, encoding="ascii") as lines:
+            memberships = [line.rstrip("\n").split(":", 2) for line in lines]
+    except (OSError, ValueError):
+        return None
+    found = []
+    for membership in memberships:
+        if len(membership) != 3:
             continue
-    return None
+        _, controllers, path = membership
+        parts = [part for part in path.split("/") if part]
+        if ".." in parts:
+            continue  # outside the cgroup namespace's root: not under the mount
+        for mount, limit_file, usage_file, cache_field in _CGROUP_FILES:
+            if controllers == mount or mount and mount in controllers.split(","):
+                # From the process's cgroup up to the mount's root (in a container, the
+                # mount's root may be the container's own cgroup).
+                for depth in range(len(parts), -1, -1):
+                    left = _cgroup_level_mb(CGROUP_ROOT.joinpath(mount, *parts[:depth]),
+                                            limit_file, usage_file, cache_field)
+                    if left is not None:
+                        found.append(left)
+    return min(found, default=None)
+
+
+def _address_space_mb() -> float | None:
+    """What the process's address-space limit leaves it, in MB (ulimit -v): RLIMIT_AS's soft
+    limit less the process's virtual size now; None when there is no limit (or it is
+    unknown)."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            return None
+        return max(soft / 2**20 - _statm_mb(0), 0.0)
+    except (ImportError, AttributeError, OSError, ValueError, IndexError):
+        return None
+
+
+def available_mb() -> float | None:
+    """The memory available to the process now, in MB: the least of what the machine has
+    available, what its cgroup's limit leaves it and what its address-space limit leaves it
+    (/proc/meminfo alone shows none of the limits placed on the process); None when none of
+    them is known."""
+    known = [mb for mb in (_machine_mb(), _cgroup_mb(), _address_space_mb()) if mb is not None]
+    return min(known, default=None)
 
 
 def default_memory_mb() -> float | None:
-    """The default memory bound: half the memory available now (None when unknown)."""
+    """The default memory bound: half the memory available to the process now (None when
+    unknown)."""
     available = available_mb()
     return None if available is None else available / 2
 
@@ -350,7 +444,7 @@ class Explorer:
 
     def _start_budget(self) -> None:
         """The CPU clock, the resident memory and the memory bound as the exploration
-        begins (the default bound is half the memory available then)."""
+        begins (the default bound is half the memory available to the process then)."""
         self._began = time.process_time()
         memory = None if self.budget is None else self.budget.memory_mb
         limit = default_memory_mb() if memory is HALF_AVAILABLE else memory
