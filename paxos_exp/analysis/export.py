@@ -51,6 +51,11 @@ def write_experiment_folder(
                            *sorted(report.glob(f"{name}{intensity.ALONG}*.{fmt}"))]:
                 if source.exists():
                     copy_atomic(source, dest / source.name)
+            # A figure an earlier export drew and this one did not (report.md says why) must
+            # not stay beside the new ones as if it were of these results.
+            for old in [dest / f"{name}.{fmt}", *dest.glob(f"{name}{intensity.ALONG}*.{fmt}")]:
+                if old.exists() and not (report / old.name).exists():
+                    old.unlink()
     for name in ("summary.md", "summary.csv"):
         copy_atomic(report / name, dest / name)
     readme = dest / "README.md"

@@ -172,8 +172,17 @@ def test_export_an_experiment_folder(tiny_sweep: Path, tmp_path: Path) -> None:
     assert "nodes=3,5" in readme
     assert not (dest / "trials.csv").exists()  # the big tables stay with the sweep
     (dest / "README.md").write_text("# my reading\n")
+    # Figures an earlier export drew and this one does not (no violation here; an x axis
+    # this sweep lacks) go; a file of the user's, or a format not exported, stays.
+    stale = ["violation_rate.png", "decision_heatmap_by_partition_prob.svg"]
+    kept = ["my_figure.png", "decision_rate.pdf"]
+    for name in (*stale, *kept):
+        (dest / name).write_bytes(b"old")
     assert main(["export", str(tiny_sweep), str(dest)]) == 0
     assert (dest / "README.md").read_text() == "# my reading\n"  # never overwritten
+    assert not any((dest / name).exists() for name in stale)
+    assert all((dest / name).read_bytes() == b"old" for name in kept)
+    assert_figures(dest)
 
 
 def test_real_process_sweep_reports_at_its_end(tmp_path: Path) -> None:
