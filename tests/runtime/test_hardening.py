@@ -93,7 +93,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def test_forged_garbage_and_oversized_messages_are_dropped_and_counted(
     private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    clean = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, engine="inprocess")
+    clean = paxos_exp.run(4, 0.2, 20, trials=60, seed=11, engine="inprocess")
     stop = private_tmp / "stop"
     ready_read, ready_write = os.pipe()
     forger = subprocess.Popen(
@@ -112,7 +112,7 @@ def test_forged_garbage_and_oversized_messages_are_dropped_and_counted(
 
     monkeypatch.setattr(RoundDriver, "play", play_once_forged)
     try:
-        attacked = paxos_exp.run(4, 0.2, 20, trials=150, seed=11, start_method="fork")
+        attacked = paxos_exp.run(4, 0.2, 20, trials=60, seed=11, start_method="fork")
         stop.touch()
         sent = int(forger.communicate(timeout=60)[0].split()[-1])
     finally:
