@@ -44,26 +44,19 @@ def _count(label: str):
     return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--max-seconds must be a number of CPU seconds (or inf), "
-                                         f"not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--max-seconds must be more than 0, not {text}")
-    return value
+def _positive(label: str, unit: str):
+    """A parser of ``label``'s value: a number more than 0 (of ``unit``), or inf."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a number of {unit} (or inf), "
+                                             f"not {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{label} must be more than 0, not {text}")
+        return value
 
-
-def _megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--max-memory must be a number of MB (or inf), "
-                                         f"not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--max-memory must be more than 0, not {text}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,14 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     exhaustive.add_argument("--max-states", type=_count("--max-states"), metavar="N",
                             help="stop (exit 3) after N configurations run through a step "
                                  "(default: no limit)")
-    exhaustive.add_argument("--max-seconds", type=_seconds, metavar="S",
-                            default=DEFAULT_MAX_SECONDS,
+    exhaustive.add_argument("--max-seconds", type=_positive("--max-seconds", "CPU seconds"),
+                            metavar="S", default=DEFAULT_MAX_SECONDS,
                             help="stop (exit 3) after S CPU seconds (default "
                                  f"{DEFAULT_MAX_SECONDS:g}; inf: no limit)")
-    exhaustive.add_argument("--max-memory", type=_megabytes, metavar="MB",
+    exhaustive.add_argument("--max-memory", type=_positive("--max-memory", "MB"), metavar="MB",
                             help="stop (exit 3) when an exploration has grown the process's "
                                  "resident memory by MB (default: half the memory available "
-                                 "as it begins; inf: no limit)")
+                                 "to the process as it begins; inf: no limit)")
     exhaustive.error = _one_line_error  # type: ignore[method-assign]
     commands.add_parser("rules", help="list the rules the transcript check applies",
                         description="List the rules 'paxos-check transcript' reports, by name.")
