@@ -234,8 +234,13 @@ def test_the_minimal_search_keeps_within_the_budget():
 
 
 _INTERRUPTED_CHILD = """
+import signal
 import sys
 from paxos_exp.check.cli import main
+
+# Ctrl-C as in a terminal, whoever started the tests: a shell's `&` without job control (a
+# CI script run in the background) leaves SIGINT ignored in every process it starts.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from paxos_exp.explore import explorer
 
 run = explorer.Explorer.run
