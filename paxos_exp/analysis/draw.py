@@ -13,6 +13,11 @@ from typing import Any
 
 from paxos_exp.analysis.style import FigureStyle
 
+class FigureLeftOut(ValueError):
+    """A figure its data would make misleading (a heatmap mostly empty): left out, with the
+    reason, which report.md lists under "Figures not drawn"."""
+
+
 Saver = Callable[[Any, Path, str, Sequence[str], FigureStyle, "float | None"], Any]
 
 
@@ -22,6 +27,8 @@ def _draw_one(name: str, build: Callable[[], Any], directory: Path, formats: Seq
     try:
         with style.applied():
             figure = build()
+    except FigureLeftOut as error:  # a figure that would mislead: the reason alone
+        return str(error)
     except Exception as error:  # noqa: BLE001 - one bad figure must not stop the report
         return f"{type(error).__name__}: {error}"
     save(figure, directory, name, formats, style, dpi)

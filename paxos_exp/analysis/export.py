@@ -3,6 +3,7 @@ summary tables, a README stub with the commands that reproduce it)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,10 +53,16 @@ def write_experiment_folder(
                 if source.exists():
                     copy_atomic(source, dest / source.name)
             # A figure an earlier export drew and this one did not (report.md says why) must
-            # not stay beside the new ones as if it were of these results.
+            # not stay beside the new ones as if it were of these results. Only the report's
+            # own names: NAME, or NAME_by_X for a fault intensity X (a user's
+            # decision_rate_by_hand.png stays).
             for old in [dest / f"{name}.{fmt}", *dest.glob(f"{name}{intensity.ALONG}*.{fmt}")]:
-                if old.exists() and not (report / old.name).exists():
+                along = intensity.figure_kind(old.stem)[1]
+                if old.exists() and not (report / old.name).exists() and (
+                        along is None or intensity.is_intensity(along)):
                     old.unlink()
+                    print(f"paxos-report export: removed {old} (not drawn this time)",
+                          file=sys.stderr)
     for name in ("summary.md", "summary.csv"):
         copy_atomic(report / name, dest / name)
     readme = dest / "README.md"
@@ -121,6 +128,8 @@ def _readme_stub(sweep_dir: Path, dest: Path, report: Path,
     ]
     suffixes = " / ".join(f"`.{fmt}`" for fmt in formats[1:])
     for figure in FIGURES:
+        if not (report / f"{figure}.{formats[0]}").exists():
+            continue  # not drawn (report.md says why)
         files = f"`{figure}.{formats[0]}`" + (f" / {suffixes}" if suffixes else "")
         lines.append(f"- {files}: {FIGURE_CAPTIONS[figure]}")
     lines += [

@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from paxos_exp.analysis.aggregate import NO_DECISION
+from paxos_exp.analysis.draw import FigureLeftOut
 from paxos_exp.analysis.exact import law_curve
 from paxos_exp.analysis.layout import (
     axis_label,
@@ -27,7 +28,14 @@ from paxos_exp.analysis.layout import (
     order,
     with_x,
 )
-from paxos_exp.analysis.panels import CHARACTER, add_legend, finish, panel_figure, wrap_title
+from paxos_exp.analysis.panels import (
+    CHARACTER,
+    add_legend,
+    finish,
+    panel_figure,
+    panel_title,
+    wrap_title,
+)
 from paxos_exp.analysis.style import FigureStyle, as_style
 
 Style = FigureStyle | str | None
@@ -106,13 +114,14 @@ COLOUR_BAR_LABEL = "P(decision within R rounds)"
 EXTRA_HEIGHT = 4.0  # room for the x labels and title, in multiples of the font size
 
 
-def _filled(panels: Any, y_by_row: dict[str, list[Any]], x: str, y: str,
+def _filled(panels: Any, y_by_row: dict[str, list[Any]], x: str, y: str, value: str,
             columns: int) -> tuple[int, int]:
     """Cells of the drawn panels that hold a value, and all their cells."""
     filled = cells = 0
     for panel in panels:
         if not panel.data.empty:
-            filled += len(panel.data[[x, y]].astype(str).drop_duplicates())
+            valued = panel.data[np.isfinite(floats(panel.data, value))]
+            filled += len(valued[[x, y]].astype(str).drop_duplicates())
             cells += len(y_by_row[panel.row]) * columns
     return filled, cells
 
@@ -125,10 +134,7 @@ def _row_heights(panels: Any, y_by_row: dict[str, list[Any]], style: FigureStyle
     heights = [0.0] * panels.grid.shape[0]
     for panel in panels:
         i = panel.position[0]
-        if panels.margin_titles:
-            title = panel.col if i == 0 else ""
-        else:
-            title = "\n".join(part for part in (panel.row, panel.col) if part)
+        title = panel_title(panels, panel)
         lines = len(wrap_title(title, title_width, style.font).splitlines()) if title else 0
         cells = 1.9 * len(y_by_row[panel.row])
         heights[i] = max(heights[i], (cells + 1.4 + 1.2 * lines) * inch)
@@ -145,12 +151,14 @@ def decision_heatmap_figure(
     x: str | None = None,
     value: str = "decision_rate",
     style: Style = None,
+    min_filled: float = MIN_FILLED,
 ) -> Figure:
     """Measured decision rate as a grid of ``y`` (nodes) by the fault intensity ``x`` (default
     the one the sweep varies), one panel per ``col`` (round limit); ``*`` marks cells outside
     the 99% interval around theory. Each row of panels lists only the ``y`` values it has
     (settings folded into rows belong to some of them only), a panel with no data is left
-    out, and a grid mostly empty is not drawn (ValueError: the report says why)."""
+    out, and a grid with fewer than ``min_filled`` of its cells filled is not drawn
+    (:class:`~paxos_exp.analysis.draw.FigureLeftOut`: the report says why; 0 draws any)."""
     style = as_style(style)
     summary, x = with_x(summary, x)
     layout = layout_for(summary, x, None, col, row, fold="row", also_used=[y])
@@ -167,16 +175,20 @@ def decision_heatmap_figure(
         panels = panel_figure(layout, style, sharex=False, sharey=False, col_wrap=wrap,
                               extra_height=EXTRA_HEIGHT,
                               full_width=True if len(x_values) > 6 else None)
-        filled, cells = _filled(panels, y_by_row, x, y, len(x_values))
-        if cells and filled < MIN_FILLED * cells:
-            raise ValueError(
-                f"only {filled} of its {cells} cells would have a value (the configurations "
-                f"ran at different {x} values); the decision-rate figure shows them")
+        filled, cells = _filled(panels, y_by_row, x, y, value, len(x_values))
+        if cells and filled < min_filled * cells:
+            raise FigureLeftOut(
+                f"left out: only {filled} of its {cells} cells would have a value (its "
+                f"configurations do not share one grid of {y} by {x}); the decision-rate "
+                "figure shows them")
         # The width of a cell, to fit its number: the figure less the colour bar and the y
         # labels (once per row of panels: they share them).
         labels_width = max(len(format_value(y, v)) for v in order(summary[y])) * CHARACTER * inch
         columns = panels.grid.shape[1]
-        panel_width = (panels.figure.get_figwidth() - 12 * inch - labels_width) / columns
+        # The colour bar takes about 7% of the width, its ticks and label 5.5 font sizes,
+        # the y axis' label 1.5.
+        width = panels.figure.get_figwidth()
+        panel_width = (0.93 * width - 7 * inch - labels_width) / columns
         cell = max(panel_width, inch) / len(x_values)
         number = 3.6 * CHARACTER * inch  # ".95" and a margin (digits are wider than most)
         text_font = style.font * min(1.0, cell / number)

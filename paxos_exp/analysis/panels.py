@@ -129,16 +129,13 @@ def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: 
     width = title_width if title_width is not None else \
         0.8 * figure.get_figwidth() / grid.shape[1]  # a panel, less margins and labels
     for panel in panels:
-        i, j = panel.position
-        if panels.margin_titles:
-            text = panel.col if i == 0 else ""
-            if j == grid.shape[1] - 1 and panel.row:
-                panel.axes.annotate(
-                    panel.row, xy=(1.02, 0.5), xycoords="axes fraction", rotation=270,
-                    ha="left", va="center", fontsize=style.font)
-        else:
-            text = "\n".join(part for part in (panel.row, panel.col) if part)
-        panel.axes.set_title(wrap_title(text, width, style.font), fontsize=style.font)
+        if panels.margin_titles and panel.row and panel.axes.get_visible() and \
+                panel.position[1] == _last_drawn(panels)[1].get(panel.position[0]):
+            panel.axes.annotate(
+                panel.row, xy=(1.02, 0.5), xycoords="axes fraction", rotation=270,
+                ha="left", va="center", fontsize=style.font)
+        panel.axes.set_title(wrap_title(panel_title(panels, panel), width, style.font),
+                             fontsize=style.font)
     if style.show_title:
         figure.suptitle(title, fontsize=style.sizes.title_font)
     # matplotlib places an axis label automatically: it measures the axis' tick labels again
@@ -150,6 +147,29 @@ def finish(panels: Panels, style: FigureStyle, title: str, xlabel: str, ylabel: 
             if not axis.get_label_text():
                 axis.set_label_coords(0.5, 0.5)
     return figure
+
+
+def _last_drawn(panels: Panels) -> tuple[dict[int, int], dict[int, int]]:
+    """The top drawn row of each column, and the last drawn column of each row (a figure
+    may leave out a panel with no data)."""
+    top: dict[int, int] = {}
+    right: dict[int, int] = {}
+    for panel in panels:
+        if panel.axes.get_visible():
+            i, j = panel.position
+            top[j] = min(top.get(j, i), i)
+            right[i] = max(right.get(i, j), j)
+    return top, right
+
+
+def panel_title(panels: Panels, panel: Panel) -> str:
+    """A panel's title as :func:`finish` sets it: its row and column labels; with margin
+    titles, its column label on the top drawn panel of a column only (the row's label goes
+    beside the last drawn panel of a row)."""
+    if panels.margin_titles:
+        top = _last_drawn(panels)[0]
+        return panel.col if top.get(panel.position[1]) == panel.position[0] else ""
+    return "\n".join(part for part in (panel.row, panel.col) if part)
 
 
 def wrap_title(title: str, width_inches: float, font: float) -> str:

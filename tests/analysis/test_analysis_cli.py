@@ -175,7 +175,7 @@ def test_export_an_experiment_folder(tiny_sweep: Path, tmp_path: Path) -> None:
     # Figures an earlier export drew and this one does not (no violation here; an x axis
     # this sweep lacks) go; a file of the user's, or a format not exported, stays.
     stale = ["violation_rate.png", "decision_heatmap_by_partition_prob.svg"]
-    kept = ["my_figure.png", "decision_rate.pdf"]
+    kept = ["my_figure.png", "decision_rate.pdf", "decision_rate_by_hand.png"]
     for name in (*stale, *kept):
         (dest / name).write_bytes(b"old")
     assert main(["export", str(tiny_sweep), str(dest)]) == 0

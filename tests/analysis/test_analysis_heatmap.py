@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from paxos_exp.analysis import aggregate, plots
+from paxos_exp.analysis.draw import FigureLeftOut
 from paxos_exp.core import theory
 
 
@@ -35,6 +36,12 @@ def _variants() -> pd.DataFrame:
             ("ignore_own_state", "safety = record", 3), ("ignore_own_state", "safety = record", 5)]
     return _summary([{"variant": variant, "setting": setting, "nodes": nodes, "fail_prob": p}
                      for variant, setting, nodes in runs for p in (0.1, 0.3, 0.5)])
+
+
+def supxlabel(figure) -> str:
+    """The figure's own x label (``Figure.get_supxlabel`` needs matplotlib 3.8)."""
+    label = getattr(figure, "_supxlabel", None)
+    return label.get_text() if label is not None else ""
 
 
 def _numbers(figure) -> list:
@@ -71,7 +78,7 @@ def test_one_x_label_for_the_figure_and_the_colour_bar_label_fits():
     figure = plots.decision_heatmap_figure(summary, y="rounds", col="nodes")
     panels = [axes for axes in figure.axes[:-1] if axes.get_visible()]
     assert len(panels) == 3 and all(axes.get_xlabel() == "" for axes in panels)
-    assert figure.get_supxlabel() == "crash probability p"
+    assert supxlabel(figure) == "crash probability p"
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     label = figure.axes[-1].yaxis.label.get_window_extent(renderer)
@@ -107,6 +114,29 @@ def test_a_mostly_empty_grid_is_not_drawn_and_says_why():
     summary = _summary([{"nodes": n, "fail_prob": p} for n, ps in
                         ((3, (0.1, 0.2, 0.3)), (5, (0.15, 0.25, 0.35)), (7, (0.12, 0.22, 0.32)))
                         for p in ps])
-    with pytest.raises(ValueError, match=r"only 9 of its 27 cells would have a value .*"
-                                         r"different fail_prob values"):
+    with pytest.raises(FigureLeftOut, match=r"only 9 of its 27 cells would have a value .*"
+                                            r"one grid of rounds by fail_prob"):
         plots.decision_heatmap_figure(summary, y="rounds", col="nodes")
+    # A cell whose rate is missing is no value either; min_filled=0 draws any grid.
+    summary["fail_prob"] = np.tile([0.0, 0.1, 0.2], 3)  # one grid now, rates missing
+    summary.loc[summary["fail_prob"] > 0.05, "decision_rate"] = np.nan
+    with pytest.raises(FigureLeftOut, match="only 3 of its 9 cells"):
+        plots.decision_heatmap_figure(summary, y="rounds", col="nodes")
+    figure = plots.decision_heatmap_figure(summary, y="rounds", col="nodes", min_filled=0)
+    assert len(_numbers(figure)) == 3
+
+
+def test_margin_titles_go_to_the_panels_drawn_when_one_is_left_out():
+    # Short row labels: column titles over the top row, row labels beside the last column.
+    # N = 5 ran only with engine b, so the top right panel (engine a, N = 5) is left out.
+    summary = _summary([{"nodes": n, "fail_prob": p, "engine": engine}
+                        for engine, sizes in (("a", (3,)), ("b", (3, 5)))
+                        for n in sizes for p in (0.1, 0.3)])
+    summary.attrs["group_keys"] = [*aggregate.CORE_KEYS, "engine"]
+    figure = plots.decision_heatmap_figure(summary, y="rounds", col="nodes", row="engine")
+    grid = np.array(figure.axes[:-1]).reshape(2, 2)
+    assert not grid[0, 1].get_visible()
+    assert [axes.get_title() for axes in grid.flat] == ["N = 3", "", "", "N = 5"]
+    beside = {axes: [text.get_text() for text in axes.texts
+                     if isinstance(text, matplotlib.text.Annotation)] for axes in grid.flat}
+    assert beside[grid[0, 0]] == ["engine = a"] and beside[grid[1, 1]] == ["engine = b"]

@@ -114,8 +114,9 @@ def measured_x(figure: matplotlib.figure.Figure) -> set[float]:
 
 def x_labels(figure: matplotlib.figure.Figure) -> set[str]:
     """The x labels of a figure: its panels' and the figure's own (the heatmap's)."""
-    return {label for label in [figure.get_supxlabel(), *(axes.get_xlabel()
-                                                          for axes in figure.axes)] if label}
+    own = getattr(figure, "_supxlabel", None)  # Figure.get_supxlabel: matplotlib 3.8
+    return {label for label in [own.get_text() if own is not None else "",
+                                *(axes.get_xlabel() for axes in figure.axes)] if label}
 
 
 def test_a_crash_stop_sweep_is_drawn_against_crash_prob(

@@ -181,7 +181,7 @@ def test_decision_heatmap_figure() -> None:
     assert len(figure.axes) == len(ROUNDS) + 1  # and the colour bar
     assert panels[0].get_ylabel() == "nodes N"
     # One x label for the row of panels (one each would run together under narrow panels).
-    assert figure.get_supxlabel() == "crash probability p"
+    assert figure._supxlabel.get_text() == "crash probability p"
     assert [axes.get_xlabel() for axes in panels] == ["", ""]
     labels = [t.get_text() for t in panels[0].get_yticklabels()]
     assert labels == ["3", "4", "5"]
