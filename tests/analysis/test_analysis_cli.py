@@ -185,6 +185,26 @@ def test_export_an_experiment_folder(tiny_sweep: Path, tmp_path: Path) -> None:
     assert_figures(dest)
 
 
+def test_an_export_whose_heatmap_is_left_out_lists_only_the_figures_drawn(
+        tiny_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paxos_exp.analysis import plots
+    from paxos_exp.analysis.draw import FigureLeftOut
+
+    def left_out(*args, **kwargs):
+        raise FigureLeftOut("left out: only 2 of its 9 cells would have a value")
+
+    monkeypatch.setattr(plots, "decision_heatmap_figure", left_out)
+    sweep = tmp_path / "tiny"  # a copy: the shared sweep's own report stays whole
+    shutil.copytree(tiny_sweep, sweep)
+    dest = tmp_path / "study"
+    assert main(["export", str(sweep), str(dest)]) == 0
+    assert not (dest / "decision_heatmap.png").exists()
+    readme = (dest / "README.md").read_text()
+    assert "decision_heatmap" not in readme and "`decision_rate.png`" in readme
+    report = (sweep / "report" / "report.md").read_text()
+    assert "- `decision_heatmap`: left out: only 2 of its 9 cells" in report
+
+
 def test_real_process_sweep_reports_at_its_end(tmp_path: Path) -> None:
     """A small sweep on real node processes: the Hydra callback builds the report, and the
     console script rebuilds it with another layout."""
